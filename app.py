@@ -1,0 +1,3 @@
+from boxes import create_app
+
+app = create_app()

@@ -1,0 +1,49 @@
+"""Boxes: the active after-sales scheduling board.
+
+``create_app`` is the only way to build the web application; ``app.py`` at the root calls it.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from boxes.config import ROOT, Config
+
+
+def create_app(config: Config | None = None) -> Flask:
+    from boxes import web
+    from boxes.assets import bp as assets_bp
+    from boxes.auth.views import bp as auth_bp
+    from boxes.board.views import bp as board_bp
+    from boxes.health import bp as health_bp
+
+    config = config or Config.from_env()
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+        instance_path=str(config.instance_dir),
+    )
+    app.config.update(
+        BOXES=config,
+        SECRET_KEY=config.secret_key,
+        TESTING=config.testing,
+        # Dashboards stay open all day: the CSRF token lives as long as the session.
+        WTF_CSRF_TIME_LIMIT=None,
+        WTF_CSRF_SSL_STRICT=not config.embedded,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=not config.embedded,
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_SECURE=not config.embedded,
+        BABEL_DEFAULT_LOCALE="es",
+        BABEL_TRANSLATION_DIRECTORIES=str(ROOT / "boxes" / "translations"),
+        MAX_CONTENT_LENGTH=32 * 1024 * 1024,
+    )
+    web.init_app(app, config)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(board_bp)
+    app.register_blueprint(health_bp)
+    app.register_blueprint(assets_bp)
+    return app

@@ -1,0 +1,111 @@
+"""Users, logins and memberships: the service functions behind the auth views and the CLI."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import redis
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from boxes.audit import record
+from boxes.auth.passwords import MIN_LENGTH, hash_password, needs_rehash, verify_password
+from boxes.db import utcnow
+from boxes.models import Dealer, Membership, User
+from boxes.models.tenancy import LOCALES, ROLES
+
+
+class UserError(ValueError):
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True)
+class LoginThrottle:
+    """Failed logins counted in Redis per user name and client address, so the limit holds
+    across every web worker."""
+
+    client: redis.Redis
+    max_failures: int
+    window_seconds: int
+
+    def _key(self, email: str, address: str) -> str:
+        return f"boxes:login-failures:{address}:{email.strip().lower()}"
+
+    def blocked(self, email: str, address: str) -> bool:
+        count = self.client.get(self._key(email, address))
+        return count is not None and int(count) >= self.max_failures
+
+    def failed(self, email: str, address: str) -> None:
+        key = self._key(email, address)
+        pipe = self.client.pipeline()
+        pipe.incr(key)
+        pipe.expire(key, self.window_seconds, nx=True)
+        pipe.execute()
+
+    def succeeded(self, email: str, address: str) -> None:
+        self.client.delete(self._key(email, address))
+
+
+def authenticate(session: Session, email: str, password: str) -> User | None:
+    user = session.scalar(select(User).where(User.email == email.strip().lower()))
+    ok = verify_password(user.password_hash if user else None, password)
+    if not ok or user is None or not user.active:
+        return None
+    if needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    user.last_login_at = utcnow()
+    session.commit()
+    return user
+
+
+def validate_password(password: str) -> None:
+    if len(password) < MIN_LENGTH:
+        raise UserError("password", f"at least {MIN_LENGTH} characters")
+
+
+def create_user(session: Session, *, email: str, name: str, password: str, locale: str | None = None,
+                memberships: list[tuple[Dealer, str]] = (), actor_id: int | None = None) -> User:
+    email = email.strip().lower()
+    if "@" not in email:
+        raise UserError("email", "not an email address")
+    if session.scalar(select(User.id).where(User.email == email)) is not None:
+        raise UserError("email", "a user with this email exists")
+    validate_password(password)
+    if locale is not None and locale not in LOCALES:
+        raise UserError("locale", f"locale must be one of {', '.join(LOCALES)}")
+    user = User(email=email, name=name.strip() or email, password_hash=hash_password(password), locale=locale)
+    session.add(user)
+    session.flush()
+    for dealer, role in memberships:
+        if role not in ROLES:
+            raise UserError("role", f"role must be one of {', '.join(ROLES)}")
+        session.add(Membership(user_id=user.id, dealer_id=dealer.id, role=role))
+        record(session, dealer_id=dealer.id, user_id=actor_id, action="membership.create",
+               entity="user", entity_id=user.id, data={"role": role})
+    record(session, dealer_id=None, user_id=actor_id, action="user.create", entity="user",
+           entity_id=user.id, data={"email": email})
+    session.commit()
+    return user
+
+
+def roles_in(user: User, dealer_id: int) -> frozenset[str]:
+    return frozenset(m.role for m in user.memberships if m.dealer_id == dealer_id)
+
+
+def dealers_of(user: User) -> list[Dealer]:
+    seen: dict[int, Dealer] = {}
+    for m in user.memberships:
+        seen.setdefault(m.dealer_id, m.dealer)
+    return sorted(seen.values(), key=lambda d: d.name)
+
+
+def set_locale(session: Session, user: User, locale: str) -> None:
+    if locale not in LOCALES:
+        raise UserError("locale", f"locale must be one of {', '.join(LOCALES)}")
+    user.locale = locale
+    record(session, dealer_id=None, user_id=user.id, action="user.locale", entity="user",
+           entity_id=user.id, data={"locale": locale})
+    session.commit()

@@ -1,0 +1,50 @@
+"""The live count badges of the board: every button's count in one SQL statement.
+
+Each count uses the same conditions as its list (imported from the button's module), so a badge
+can never disagree with the list it opens.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from boxes.board import activity, appointments, completed, deliveries, in_process, opportunities
+from boxes.board.campaigns import active_campaigns_condition
+from boxes.board.windows import BoardWindows
+from boxes.models import Activity, Appointment, Campaign, Dealer, Delivery, Opportunity, RepairOrder
+
+BUTTONS = ("deliveries", "opportunities", "appointments", "in_process", "completed", "reports", "campaigns")
+
+
+@dataclass(frozen=True)
+class Badges:
+    deliveries: int  # welcome calls pending
+    opportunities: int  # open, due in the ±15-day window
+    appointments: int  # to confirm
+    in_process: int  # open ROs
+    completed: int  # courtesy calls pending
+    reports: int  # contacts registered today
+    campaigns: int  # campaigns with open opportunities
+
+    def as_dict(self) -> dict[str, int]:
+        return {name: getattr(self, name) for name in BUTTONS}
+
+
+def _count(model, *conds):
+    return select(func.count()).select_from(model).where(*conds).scalar_subquery()
+
+
+def badges(session: Session, dealer: Dealer, w: BoardWindows) -> Badges:
+    stmt = select(
+        _count(Delivery, *deliveries.in_window(dealer, w), deliveries.pending_welcome_call()),
+        _count(Opportunity, *opportunities.in_window(dealer, w)),
+        _count(Appointment, appointments.sub_view_condition("to_confirm", dealer, w)),
+        _count(RepairOrder, *in_process.open_orders(dealer)),
+        _count(RepairOrder, *completed.in_window(dealer, w), completed.pending_courtesy_call()),
+        _count(Activity, *activity.today(dealer, w)),
+        _count(Campaign, Campaign.dealer_id == dealer.id, active_campaigns_condition(dealer)),
+    )
+    return Badges(*session.execute(stmt).one())

@@ -1,0 +1,68 @@
+"""What every board list shares: the row's customer context and pagination."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, exists, func, or_, select
+from sqlalchemy.orm import Session
+
+from boxes.models import Activity, Opportunity
+
+
+@dataclass
+class Page:
+    rows: list[Any]
+    page: int
+    per_page: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.per_page))
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+
+def last_note(dealer_id: int, customer_col):
+    """The customer's most recent non-empty comment, as a correlated subquery (no N+1)."""
+    return (
+        select(Activity.comment)
+        .where(Activity.dealer_id == dealer_id, Activity.customer_id == customer_col, Activity.comment != "")
+        .order_by(Activity.created_at.desc(), Activity.id.desc())
+        .limit(1)
+        .correlate_except(Activity)
+        .scalar_subquery()
+    )
+
+
+def has_open_opportunity(dealer_id: int, customer_col, vehicle_col):
+    """The "opportunity scheduled" icon: the customer or the vehicle has an open opportunity."""
+    return exists().where(
+        Opportunity.dealer_id == dealer_id,
+        Opportunity.status == "open",
+        or_(Opportunity.customer_id == customer_col, Opportunity.vehicle_id == vehicle_col),
+    ).correlate_except(Opportunity)
+
+
+def clamp_page(page: int | str | None) -> int:
+    try:
+        return max(1, int(page or 1))
+    except (TypeError, ValueError):
+        return 1
+
+
+def paginate(session: Session, base: Select, rows_stmt: Select, page: int, per_page: int) -> Page:
+    """``base`` is the filtered statement (counted cheaply); ``rows_stmt`` adds the row context."""
+    total = session.scalar(select(func.count()).select_from(base.order_by(None).subquery())) or 0
+    page = min(page, max(1, math.ceil(total / per_page)))
+    rows = session.execute(rows_stmt.limit(per_page).offset((page - 1) * per_page)).all()
+    return Page(rows=list(rows), page=page, per_page=per_page, total=total)

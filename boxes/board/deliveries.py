@@ -1,0 +1,47 @@
+"""Button 1, Deliveries: cars Sales delivered in the last 30 days, for the welcome call."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from boxes.board.common import Page, has_open_opportunity, last_note, paginate
+from boxes.board.windows import BoardWindows
+from boxes.models import Customer, Dealer, Delivery, Vehicle
+
+WELCOME_FILTERS = ("pending", "done", "all")
+
+
+def in_window(dealer: Dealer, w: BoardWindows) -> list:
+    return [
+        Delivery.dealer_id == dealer.id,
+        Delivery.delivered_at >= w.deliveries_since,
+        Delivery.delivered_at < w.tomorrow_start,
+    ]
+
+
+def pending_welcome_call():
+    return Delivery.welcome_call_at.is_(None)
+
+
+def deliveries(session: Session, dealer: Dealer, w: BoardWindows, *, welcome: str = "pending",
+               page: int = 1, per_page: int = 50) -> Page:
+    conds = in_window(dealer, w)
+    if welcome == "pending":
+        conds.append(pending_welcome_call())
+    elif welcome == "done":
+        conds.append(Delivery.welcome_call_at.is_not(None))
+    rows = (
+        select(
+            Delivery,
+            Customer,
+            Vehicle,
+            last_note(dealer.id, Delivery.customer_id).label("last_note"),
+            has_open_opportunity(dealer.id, Delivery.customer_id, Delivery.vehicle_id).label("scheduled"),
+        )
+        .join(Vehicle, Vehicle.id == Delivery.vehicle_id)
+        .outerjoin(Customer, Customer.id == Delivery.customer_id)
+        .where(*conds)
+        .order_by(Delivery.delivered_at.desc(), Delivery.id.desc())
+    )
+    return paginate(session, select(Delivery.id).where(*conds), rows, page, per_page)

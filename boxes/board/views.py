@@ -1,0 +1,162 @@
+"""The board blueprint: every URL under /d/<dealer_code>/.
+
+Views are thin: resolve the dealer (404 for non-members, so ids of other dealers never leak),
+parse the filters, call the button's query, render one template — the whole page on a direct
+load, the ``list`` block plus out-of-band badges for htmx.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, g, redirect, request, session, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from boxes.auth.service import dealers_of, roles_in
+from boxes.board import activity, appointments, campaigns, completed, deliveries, in_process, opportunities
+from boxes.board.badges import badges
+from boxes.board.common import clamp_page
+from boxes.board.windows import BoardWindows
+from boxes.models import Dealer
+from boxes.models.opportunities import OPPORTUNITY_ORIGINS
+from boxes.web import db, render_block, render_page, requires_role, set_dealer
+
+bp = Blueprint("board", __name__, url_prefix="/d/<dealer_code>")
+
+TEMPLATE = "board/board.html"
+BOARD_ROLES = ("caller", "manager", "campaigns")
+
+
+@bp.url_value_preprocessor
+def _resolve_dealer(endpoint, values):
+    g.dealer_code = values.pop("dealer_code", None) if values else None
+
+
+@bp.url_defaults
+def _add_dealer(endpoint, values):
+    if "dealer_code" not in values and g.get("dealer") is not None:
+        values["dealer_code"] = g.dealer.code
+
+
+@bp.before_request
+@login_required
+def _membership():
+    dealer = db().scalar(select(Dealer).where(Dealer.code == g.dealer_code))
+    roles = roles_in(current_user, dealer.id) if dealer is not None else frozenset()
+    if not roles:
+        abort(404)
+    set_dealer(dealer, roles)
+    session["dealer_code"] = dealer.code
+
+
+def _windows() -> BoardWindows:
+    return BoardWindows.at(g.dealer.time_zone)
+
+
+def _per_page() -> int:
+    return current_app.config["BOXES"].page_size
+
+
+def _context(button: str, w: BoardWindows, **extra):
+    return dict(
+        button=button,
+        badges=badges(db(), g.dealer, w),
+        windows=w,
+        my_dealers=dealers_of(current_user),
+        **extra,
+    )
+
+
+def _render(button: str, w: BoardWindows, **extra):
+    return render_page(TEMPLATE, ["list", "badges_oob"], oob=True, **_context(button, w, **extra))
+
+
+def _choice(name: str, allowed, default: str) -> str:
+    value = request.args.get(name, default)
+    return value if value in allowed else default
+
+
+@bp.get("/")
+def index():
+    return redirect(url_for("board.opportunities_list"))
+
+
+@bp.get("/badges")
+def badge_counts():
+    """Polled by the page so the counts stay live while a caller works."""
+    w = _windows()
+    return render_block(TEMPLATE, "badges", badges=badges(db(), g.dealer, w), button=request.args.get("button"))
+
+
+@bp.get("/board/deliveries")
+@requires_role(*BOARD_ROLES)
+def deliveries_list():
+    w = _windows()
+    welcome = _choice("welcome", deliveries.WELCOME_FILTERS, "pending")
+    page = deliveries.deliveries(db(), g.dealer, w, welcome=welcome, page=clamp_page(request.args.get("page")),
+                                 per_page=_per_page())
+    return _render("deliveries", w, page=page, filters={"welcome": welcome})
+
+
+@bp.get("/board/opportunities")
+@requires_role(*BOARD_ROLES)
+def opportunities_list():
+    w = _windows()
+    origin = _choice("origin", OPPORTUNITY_ORIGINS, "")
+    campaign_id = request.args.get("campaign", type=int)
+    kwargs = dict(origin=origin or None, campaign_id=campaign_id)
+    page = opportunities.opportunities(db(), g.dealer, w, page=clamp_page(request.args.get("page")),
+                                       per_page=_per_page(), **kwargs)
+    return _render(
+        "opportunities", w, page=page,
+        groups=opportunities.group_counts(db(), g.dealer, w, **kwargs),
+        campaign_choices=opportunities.campaigns_with_open_opportunities(db(), g.dealer),
+        filters={"origin": origin, "campaign": campaign_id},
+    )
+
+
+@bp.get("/board/appointments")
+@requires_role(*BOARD_ROLES)
+def appointments_list():
+    w = _windows()
+    view = _choice("view", appointments.SUB_VIEWS, "to_confirm")
+    page = appointments.appointments(db(), g.dealer, w, view=view, page=clamp_page(request.args.get("page")),
+                                     per_page=_per_page())
+    return _render("appointments", w, page=page, sub_counts=appointments.sub_view_counts(db(), g.dealer, w),
+                   filters={"view": view})
+
+
+@bp.get("/board/in-process")
+@requires_role(*BOARD_ROLES)
+def in_process_list():
+    w = _windows()
+    opened = _choice("opened", in_process.OPENED_FILTERS, "all")
+    page = in_process.in_process(db(), g.dealer, w, opened=opened, page=clamp_page(request.args.get("page")),
+                                 per_page=_per_page())
+    return _render("in_process", w, page=page, filters={"opened": opened})
+
+
+@bp.get("/board/completed")
+@requires_role(*BOARD_ROLES)
+def completed_list():
+    w = _windows()
+    courtesy = _choice("courtesy", completed.COURTESY_FILTERS, "pending")
+    page = completed.completed(db(), g.dealer, w, courtesy=courtesy, page=clamp_page(request.args.get("page")),
+                               per_page=_per_page())
+    return _render("completed", w, page=page, filters={"courtesy": courtesy})
+
+
+@bp.get("/reports")
+@requires_role("manager")
+def reports_index():
+    w = _windows()
+    page = activity.activities_today(db(), g.dealer, w, page=clamp_page(request.args.get("page")),
+                                     per_page=_per_page())
+    return _render("reports", w, page=page, filters={})
+
+
+@bp.get("/campaigns")
+@requires_role("campaigns", "manager")
+def campaigns_list():
+    w = _windows()
+    page = campaigns.campaigns(db(), g.dealer, page=clamp_page(request.args.get("page")), per_page=_per_page())
+    return _render("campaigns", w, page=page, filters={})

@@ -1,0 +1,87 @@
+"""The board's time windows, computed in the dealer's time zone.
+
+Every boundary is a local midnight turned into a UTC instant, so "today" for a caller in
+Buenos Aires starts at 00:00 in Buenos Aires whatever the server's clock says. The definitions
+(also in docs/architecture.md):
+
+- Deliveries: delivered from local midnight 30 days ago until now (today and the 30 days before).
+- New opportunities: open, due from local midnight 15 days ago to the end of the day 15 days ahead;
+  overdue = due before today's local midnight, today = due today, upcoming = due after today.
+- Upcoming appointments → to confirm: not yet confirmed, scheduled from now on; confirmed: confirmed
+  by a user, scheduled from today's local midnight on; not arrived: scheduled today, not arrived;
+  no-shows: scheduled in the 7 days before today and never arrived; last arrivals: the last 10
+  arrivals today.
+- In process: RO open (not delivered); by opening: today, yesterday, 2–7 days ago, more than 7 days.
+- Services completed: RO delivered from local midnight 15 days ago.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from boxes.db import utcnow
+
+
+def local_midnight(day: date, tz: ZoneInfo) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class BoardWindows:
+    now: datetime
+    today: date
+    tz: ZoneInfo
+
+    @classmethod
+    def at(cls, time_zone: str, now: datetime | None = None) -> BoardWindows:
+        tz = ZoneInfo(time_zone)
+        now = (now or utcnow()).astimezone(UTC)
+        return cls(now=now, today=now.astimezone(tz).date(), tz=tz)
+
+    def midnight(self, days_from_today: int) -> datetime:
+        return local_midnight(self.today + timedelta(days=days_from_today), self.tz)
+
+    @property
+    def today_start(self) -> datetime:
+        return self.midnight(0)
+
+    @property
+    def tomorrow_start(self) -> datetime:
+        return self.midnight(1)
+
+    @property
+    def yesterday_start(self) -> datetime:
+        return self.midnight(-1)
+
+    @property
+    def week_start(self) -> datetime:
+        return self.midnight(-7)
+
+    @property
+    def deliveries_since(self) -> datetime:
+        return self.midnight(-30)
+
+    @property
+    def opportunities_from(self) -> datetime:
+        return self.midnight(-15)
+
+    @property
+    def opportunities_until(self) -> datetime:
+        return self.midnight(16)
+
+    @property
+    def no_shows_since(self) -> datetime:
+        return self.midnight(-7)
+
+    @property
+    def completed_since(self) -> datetime:
+        return self.midnight(-15)
+
+    def opportunity_group(self, due_at: datetime) -> str:
+        if due_at < self.today_start:
+            return "overdue"
+        if due_at < self.tomorrow_start:
+            return "today"
+        return "upcoming"

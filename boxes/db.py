@@ -1,0 +1,148 @@
+"""Engine, sessions, the declarative base and the tenant guard.
+
+Sessions come from a plain ``sessionmaker`` so jobs and CLI commands use them without Flask.
+
+Tenancy: every dealer-owned model inherits :class:`DealerOwned`. A session whose
+``info["dealer_id"]`` is set (every web request for a dealer does it) adds
+``dealer_id = :id`` to every ORM SELECT of such a model, so a query that forgot its dealer
+filter still cannot read another dealer's rows. Services keep their explicit filters too: the
+guard is the safety net, not the rule.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    DateTime,
+    ForeignKey,
+    Integer,
+    MetaData,
+    create_engine,
+    event,
+    insert,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    Session,
+    mapped_column,
+    sessionmaker,
+    with_loader_criteria,
+)
+from sqlalchemy.types import TypeDecorator
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator):
+    """An instant. Stored as UTC (timestamptz on PostgreSQL), always returned tz-aware in UTC.
+
+    SQLite has no time zone type; storing naive UTC there and re-attaching UTC on the way out
+    keeps comparisons and window arithmetic identical on both databases.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given for a UTC column")
+        value = value.astimezone(UTC)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class DealerOwned:
+    """Mixin of every table that belongs to one dealer."""
+
+    dealer_id: Mapped[int] = mapped_column(Integer, ForeignKey("dealer.id", ondelete="CASCADE"), index=False)
+
+
+def make_engine(url: str, **kwargs) -> Engine:
+    if url.startswith("sqlite"):
+        kwargs.setdefault("connect_args", {"timeout": 30})
+        engine = create_engine(url, **kwargs)
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record):
+            cur = dbapi_conn.cursor()
+            # WAL lets the web server read while a job writes; foreign keys are off by default.
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_engine(url, **kwargs)
+
+
+def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _tenant_guard(state):
+    dealer_id = state.session.info.get("dealer_id")
+    if dealer_id is None or not state.is_select:
+        return
+    state.statement = state.statement.options(
+        with_loader_criteria(
+            DealerOwned,
+            lambda cls: cls.dealer_id == dealer_id,
+            include_aliases=True,
+        )
+    )
+
+
+def upsert(session: Session, model, rows: list[dict], index_elements: list[str], update: list[str],
+           where=None):
+    """INSERT ... ON CONFLICT DO UPDATE on SQLite and PostgreSQL alike.
+
+    ``where`` (a callable taking the ``excluded`` pseudo-table) guards the update, e.g. so an
+    older DMS version never overwrites a newer one.
+    """
+    if not rows:
+        return None
+    dialect = session.get_bind().dialect.name
+    table = model.__table__
+    if dialect == "postgresql":
+        stmt = postgresql.insert(table).values(rows)
+    elif dialect == "sqlite":
+        stmt = sqlite.insert(table).values(rows)
+    else:  # pragma: no cover - only the two databases are supported
+        return session.execute(insert(table), rows)
+    excluded = stmt.excluded
+    stmt = stmt.on_conflict_do_update(
+        index_elements=index_elements,
+        set_={name: excluded[name] for name in update},
+        where=where(excluded) if where is not None else None,
+    )
+    return session.execute(stmt)

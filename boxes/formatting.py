@@ -1,0 +1,60 @@
+"""Jinja filters: dates, times and numbers per locale in the dealer's time zone, and phones."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import quote
+
+import phonenumbers
+from flask import Flask
+from flask_babel import (
+    format_date,
+    format_datetime,
+    format_decimal,
+    format_time,
+    get_locale,
+    to_user_timezone,
+)
+
+
+@dataclass(frozen=True)
+class Phone:
+    raw: str
+    e164: str | None
+
+    @property
+    def tel_href(self) -> str | None:
+        return f"tel:{self.e164}" if self.e164 else None
+
+    def whatsapp_href(self, message: str) -> str | None:
+        if not self.e164:
+            return None
+        return f"https://wa.me/{self.e164.lstrip('+')}?text={quote(message)}"
+
+
+def normalize_phone(raw: str, country: str) -> Phone:
+    """E.164 for the dealer's country; an unparseable number stays as typed, without links."""
+    try:
+        parsed = phonenumbers.parse(raw, country)
+    except phonenumbers.NumberParseException:
+        return Phone(raw, None)
+    if not phonenumbers.is_valid_number(parsed):
+        return Phone(raw, None)
+    return Phone(raw, phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.filters.update(
+        datetime=lambda v, fmt="short": format_datetime(v, fmt) if v else "",
+        date=lambda v, fmt="short": format_date(to_user_timezone(v) if hasattr(v, "hour") else v, fmt)
+        if v
+        else "",
+        time=lambda v, fmt="short": format_time(v, fmt) if v else "",
+        number=lambda v: format_decimal(v) if v is not None else "",
+        local_input=lambda v: to_user_timezone(v).strftime("%Y-%m-%dT%H:%M") if v else "",
+    )
+    app.jinja_env.globals.update(
+        phone=normalize_phone,
+        current_locale=lambda: str(get_locale() or "es"),
+        html_lang=lambda: str(get_locale() or "es").replace("_", "-"),
+    )

@@ -1,0 +1,34 @@
+"""All models, imported here so Alembic and ``Base.metadata`` see every table."""
+
+from boxes.models.audit import AuditLog
+from boxes.models.campaigns import Campaign
+from boxes.models.customers import Customer, Vehicle
+from boxes.models.integration import QuarantinedRecord, SyncRun
+from boxes.models.messaging import OutboundMessage
+from boxes.models.opportunities import Activity, DiscardReason, Opportunity
+from boxes.models.sales import Delivery
+from boxes.models.tenancy import Dealer, Membership, User
+from boxes.models.workshop import Appointment, RepairOrder, RepairOrderLine
+
+__all__ = [
+    "Activity",
+    "Appointment",
+    "AuditLog",
+    "Campaign",
+    "Customer",
+    "Dealer",
+    "DealerOwned",
+    "Delivery",
+    "DiscardReason",
+    "Membership",
+    "Opportunity",
+    "OutboundMessage",
+    "QuarantinedRecord",
+    "RepairOrder",
+    "RepairOrderLine",
+    "SyncRun",
+    "User",
+    "Vehicle",
+]
+
+from boxes.db import DealerOwned  # noqa: E402

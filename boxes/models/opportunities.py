@@ -1,0 +1,110 @@
+"""Opportunities (the next reason to call a customer), the call log and the discard catalog."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from boxes.db import Base, DealerOwned, UTCDateTime, utcnow
+from boxes.models.customers import Customer, Vehicle
+
+OPPORTUNITY_ORIGINS = (
+    "delivery",  # welcome call after a sales delivery
+    "appointment",  # from Upcoming appointments
+    "no_show",  # recovery of a missed appointment
+    "in_process",  # from a car in the workshop
+    "completed",  # from the courtesy call after service
+    "campaign",  # created in bulk by the campaign manager
+    "oem_lead",  # imported from the OEM's CRM
+    "manual",
+)
+OPPORTUNITY_STATUSES = ("open", "sold", "discarded")
+
+
+class DiscardReason(DealerOwned, Base):
+    __tablename__ = "discard_reason"
+    __table_args__ = (UniqueConstraint("dealer_id", "code"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(40))
+    label_es: Mapped[str] = mapped_column(String(120))
+    label_pt_br: Mapped[str] = mapped_column(String(120))
+    label_en: Mapped[str] = mapped_column(String(120))
+    # The OEM CRM's lost-sale reason ("Motivo no CRM"); None: not usable for OEM leads.
+    oem_reason: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+    def label(self, locale: str) -> str:
+        return {"es": self.label_es, "pt_BR": self.label_pt_br}.get(locale, self.label_en)
+
+
+class Opportunity(DealerOwned, Base):
+    __tablename__ = "opportunity"
+    __table_args__ = (
+        Index("ix_opportunity_dealer_status_due", "dealer_id", "status", "due_at"),
+        Index("ix_opportunity_dealer_customer_status", "dealer_id", "customer_id", "status"),
+        Index("ix_opportunity_dealer_vehicle_status", "dealer_id", "vehicle_id", "status"),
+        Index("ix_opportunity_dealer_campaign_status", "dealer_id", "campaign_id", "status"),
+        Index("ix_opportunity_dealer_oem_lead", "dealer_id", "oem_lead_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    origin: Mapped[str] = mapped_column(String(16))
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customer.id"), nullable=True)
+    vehicle_id: Mapped[int | None] = mapped_column(ForeignKey("vehicle.id"), nullable=True)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    note: Mapped[str] = mapped_column(Text, default="")
+    discard_reason_id: Mapped[int | None] = mapped_column(ForeignKey("discard_reason.id"), nullable=True)
+    discard_comment: Mapped[str] = mapped_column(Text, default="")
+    # "Appointment sold": the time of the appointment the caller booked in the DMS.
+    sold_appointment_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    matched_appointment_id: Mapped[int | None] = mapped_column(ForeignKey("appointment.id"), nullable=True)
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaign.id"), nullable=True)
+    oem_lead_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    assigned_user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), nullable=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), nullable=True)
+    closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), nullable=True)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    customer: Mapped[Customer | None] = relationship(lazy="raise")
+    vehicle: Mapped[Vehicle | None] = relationship(lazy="raise")
+    discard_reason: Mapped[DiscardReason | None] = relationship(lazy="raise")
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+ACTIVITY_CHANNELS = ("phone", "whatsapp", "email", "in_person")
+ACTIVITY_OUTCOMES = ("contacted", "no_answer", "wrong_number", "call_back_later", "do_not_contact")
+ACTIVITY_KINDS = ("welcome_call", "call", "confirmation", "courtesy_call", "note")
+
+
+class Activity(DealerOwned, Base):
+    """One contact with a customer (or a note about one), on whatever row it was made."""
+
+    __tablename__ = "activity"
+    __table_args__ = (
+        Index("ix_activity_dealer_subject", "dealer_id", "subject_type", "subject_id"),
+        Index("ix_activity_dealer_customer_created", "dealer_id", "customer_id", "created_at"),
+        Index("ix_activity_dealer_created", "dealer_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), default="call")
+    # The board row it was registered on: delivery, opportunity, appointment, repair_order.
+    subject_type: Mapped[str] = mapped_column(String(24))
+    subject_id: Mapped[int] = mapped_column(Integer)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customer.id"), nullable=True)
+    vehicle_id: Mapped[int | None] = mapped_column(ForeignKey("vehicle.id"), nullable=True)
+    channel: Mapped[str] = mapped_column(String(16), default="phone")
+    outcome: Mapped[str] = mapped_column(String(24), default="contacted")
+    comment: Mapped[str] = mapped_column(Text, default="")
+    satisfaction: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    next_contact_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

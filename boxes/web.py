@@ -1,0 +1,173 @@
+"""Request plumbing shared by every blueprint: database session, Redis, login, CSRF, i18n,
+request ids, and the one way to render a page or its fragments."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from functools import wraps
+
+import redis
+from flask import Flask, abort, current_app, g, request, session
+from flask_babel import Babel
+from flask_htmx import HTMX
+from flask_login import LoginManager, current_user
+from flask_wtf.csrf import CSRFProtect
+from jinja2_fragments.flask import render_block, render_blocks
+from sqlalchemy.orm import Session
+
+from boxes import formatting
+from boxes.db import make_engine, make_sessionmaker
+from boxes.models import Dealer, User
+
+csrf = CSRFProtect()
+login_manager = LoginManager()
+babel = Babel()
+htmx = HTMX()
+
+log = logging.getLogger("boxes")
+
+
+class RequestIdFilter(logging.Filter):
+    def filter(self, record):
+        try:
+            record.request_id = g.get("request_id", "-")
+        except RuntimeError:  # outside a request
+            record.request_id = "-"
+        return True
+
+
+def configure_logging(level: str) -> None:
+    root = logging.getLogger()
+    if any(getattr(h, "_boxes", False) for h in root.handlers):
+        return
+    handler = logging.StreamHandler()
+    handler._boxes = True  # type: ignore[attr-defined]
+    handler.addFilter(RequestIdFilter())
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s")
+    )
+    root.addHandler(handler)
+    root.setLevel(level)
+
+
+def init_app(app: Flask, config) -> None:
+    configure_logging(config.log_level)
+    engine = make_engine(config.database_url)
+    app.extensions["boxes.engine"] = engine
+    app.extensions["boxes.sessionmaker"] = make_sessionmaker(engine)
+    app.extensions["boxes.redis"] = redis.Redis.from_url(
+        config.redis_url, socket_timeout=5, socket_connect_timeout=5
+    )
+
+    csrf.init_app(app)
+    htmx.init_app(app)
+    babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = None
+    login_manager.session_protection = "basic"
+    formatting.init_app(app)
+
+    @app.before_request
+    def _request_id():
+        incoming = request.headers.get("X-Request-ID", "")
+        g.request_id = incoming[:64] if incoming.isascii() and incoming else uuid.uuid4().hex
+
+    @app.after_request
+    def _headers(response):
+        response.headers["X-Request-ID"] = g.get("request_id", "")
+        # One URL serves a full page and its htmx fragment: caches must key on HX-Request.
+        response.vary.add("HX-Request")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response
+
+    @app.teardown_appcontext
+    def _close_session(exc):
+        db = g.pop("db", None)
+        if db is not None:
+            if exc is not None:
+                db.rollback()
+            db.close()
+
+    @app.context_processor
+    def _globals():
+        return {"current_dealer": g.get("dealer"), "roles": g.get("roles", frozenset())}
+
+
+def db() -> Session:
+    """The request's session. Scoped to the current dealer once the dealer is resolved."""
+    if "db" not in g:
+        g.db = current_app.extensions["boxes.sessionmaker"]()
+    return g.db
+
+
+def redis_client() -> redis.Redis:
+    return current_app.extensions["boxes.redis"]
+
+
+@login_manager.user_loader
+def _load_user(identity: str):
+    user_id, _, token = identity.partition(":")
+    if not user_id.isdigit():
+        return None
+    user = db().get(User, int(user_id))
+    # A rotated session token (deactivation, password reset) ends every older session.
+    if user is None or not user.active or user.session_token != token:
+        return None
+    return user
+
+
+def select_locale() -> str:
+    if current_user and current_user.is_authenticated and current_user.locale:
+        return current_user.locale
+    dealer = g.get("dealer")
+    if dealer is not None:
+        return dealer.locale
+    return request.accept_languages.best_match(["es", "pt_BR", "pt", "en"]) or "es"
+
+
+def select_timezone() -> str:
+    dealer = g.get("dealer")
+    return dealer.time_zone if dealer is not None else "UTC"
+
+
+def set_dealer(dealer: Dealer, roles: frozenset[str]) -> None:
+    g.dealer = dealer
+    g.roles = roles
+    db().info["dealer_id"] = dealer.id
+
+
+def requires_role(*allowed: str):
+    """Members without one of these roles get 403 (the dealer is theirs; the page is not)."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            roles = g.get("roles", frozenset())
+            if "admin" not in roles and not roles.intersection(allowed):
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+def is_fragment_request() -> bool:
+    # A history-restore request (back button after the cache expired) needs the whole page.
+    return bool(htmx) and not htmx.history_restore_request
+
+
+def render_page(template: str, blocks: list[str], **context):
+    """One template per page: the full page on a direct load, its named blocks for htmx."""
+    if is_fragment_request():
+        return render_blocks(template, blocks, **context)
+    from flask import render_template
+
+    return render_template(template, **context)
+
+
+__all__ = ["db", "redis_client", "render_block", "render_blocks", "render_page", "session"]
