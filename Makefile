@@ -36,10 +36,10 @@ static/vendor/.stamp: package.json package-lock.json
 assets: static/vendor/.stamp
 
 translations: install
-	$(BIN)/pybabel compile --use-fuzzy -d boxes/translations -f -q 2>/dev/null || $(BIN)/pybabel compile -d boxes/translations
+	$(BIN)/pybabel -q compile -d boxes/translations
 
 extract-messages: install
-	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o boxes/translations/messages.pot .
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location -o boxes/translations/messages.pot .
 	$(BIN)/pybabel update -i boxes/translations/messages.pot -d boxes/translations --no-fuzzy-matching
 
 migrate: install

@@ -8,11 +8,12 @@ import uuid
 from functools import wraps
 
 import redis
-from flask import Flask, abort, current_app, g, request, session
+from flask import Flask, abort, current_app, g, render_template, request, session, url_for
 from flask_babel import Babel
+from flask_babel import gettext as _
 from flask_htmx import HTMX
 from flask_login import LoginManager, current_user
-from flask_wtf.csrf import CSRFProtect
+from flask_wtf.csrf import CSRFError, CSRFProtect
 from jinja2_fragments.flask import render_block, render_blocks
 from sqlalchemy.orm import Session
 
@@ -84,6 +85,14 @@ def init_app(app: Flask, config) -> None:
         response.headers.setdefault("Referrer-Policy", "same-origin")
         return response
 
+    @app.errorhandler(CSRFError)
+    def _csrf_error(exc):
+        return render_template("errors.html", code=400, message=_(
+            "This form's session expired or is not valid. Reload the page and try again.")), 400
+
+    for code in (403, 404, 405):
+        app.register_error_handler(code, _error_page)
+
     @app.teardown_appcontext
     def _close_session(exc):
         db = g.pop("db", None)
@@ -92,9 +101,28 @@ def init_app(app: Flask, config) -> None:
                 db.rollback()
             db.close()
 
+    app.jinja_env.globals["url_with"] = url_with
+
     @app.context_processor
     def _globals():
         return {"current_dealer": g.get("dealer"), "roles": g.get("roles", frozenset())}
+
+
+def url_with(**changes) -> str:
+    """The current URL with some query arguments changed (filters, page)."""
+    args = {**request.args.to_dict(), **changes}
+    return url_for(request.endpoint, **(request.view_args or {}), **args)
+
+
+def _error_page(exc):
+    messages = {
+        403: _("Your role does not give access to this page."),
+        404: _("This page does not exist."),
+        405: _("This action is not available here."),
+    }
+    if is_fragment_request():
+        return messages.get(exc.code, exc.description), exc.code
+    return render_template("errors.html", code=exc.code, message=messages.get(exc.code, exc.description)), exc.code
 
 
 def db() -> Session:

@@ -1,17 +1,16 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SelectField
-from wtforms.validators import DataRequired, Email, Length
+from wtforms.validators import DataRequired, Length
 
 from boxes.models.tenancy import LOCALES
 
 
 class LoginForm(FlaskForm):
-    email = EmailField(_l("Email"), validators=[DataRequired(_l("Enter your email.")),
-                                                Email(_l("Enter a valid email address."))])
+    email = EmailField(_l("Email"), validators=[DataRequired(_l("Enter your email.")), Length(max=200)])
     password = PasswordField(_l("Password"), validators=[DataRequired(_l("Enter your password.")),
                                                          Length(max=200)])
 
 
 class LocaleForm(FlaskForm):
-    locale = SelectField(_l("Language"), choices=[(code, code) for code in LOCALES])
+    locale = SelectField(_l("Language"), choices=list(LOCALES))

@@ -31,4 +31,4 @@ __all__ = [
     "Vehicle",
 ]
 
-from boxes.db import DealerOwned  # noqa: E402
+from boxes.db import DealerOwned

@@ -1,0 +1,270 @@
+"""Fixtures on real services: SQLite or PostgreSQL (``BOXES_TEST_DATABASE_URL``), a real Redis
+server (the embedded binary, or ``BOXES_TEST_REDIS_URL``), and Chromium through Playwright.
+
+What a machine lacks (PostgreSQL, Chromium) is skipped with a reason; with ``CI=true`` a missing
+one fails the run instead, so CI can never pass by skipping.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import threading
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy import select
+
+from boxes import create_app
+from boxes.config import Config
+from boxes.db import Base, make_engine, make_sessionmaker
+from boxes.migrate import upgrade
+from boxes.models import Dealer, Membership
+from tests import factories
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+def missing(reason: str):
+    """Skip locally, fail in CI: CI must never be green by skipping."""
+    if IN_CI:
+        pytest.fail(f"{reason} (required under CI=true)")
+    pytest.skip(reason)
+
+
+# --- database -------------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> str:
+    url = os.environ.get("BOXES_TEST_DATABASE_URL")
+    if url:
+        return url
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'boxes-test.db'}"
+
+
+@pytest.fixture(scope="session")
+def engine(database_url):
+    if database_url.startswith("postgresql"):
+        # A clean schema each session: the suite owns this database.
+        eng = make_engine(database_url)
+        with eng.begin() as conn:
+            conn.execute(sa.text("DROP SCHEMA public CASCADE"))
+            conn.execute(sa.text("CREATE SCHEMA public"))
+        eng.dispose()
+    upgrade(database_url)
+    eng = make_engine(database_url)
+    yield eng
+    eng.dispose()
+
+
+def _truncate(engine) -> None:
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(sa.text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for name in tables:
+                conn.execute(sa.text(f"DELETE FROM {name}"))
+
+
+@pytest.fixture
+def clean_db(engine):
+    _truncate(engine)
+    yield engine
+
+
+@pytest.fixture(scope="session")
+def postgres_url(database_url) -> str:
+    """A PostgreSQL server for the tests that need one whatever the suite runs on."""
+    if database_url.startswith("postgresql"):
+        return database_url
+    url = os.environ.get("BOXES_TEST_POSTGRES_URL", DEFAULT_PG)
+    try:
+        eng = sa.create_engine(url, connect_args={"connect_timeout": 3})
+        with eng.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+        eng.dispose()
+    except Exception as exc:
+        missing(f"PostgreSQL not reachable at {url}: {exc.__class__.__name__}")
+    return url
+
+
+# --- redis ----------------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory):
+    url = os.environ.get("BOXES_TEST_REDIS_URL")
+    if url:
+        yield url
+        return
+    from boxes.embedded import start_redis
+
+    server = start_redis(tmp_path_factory.mktemp("redis"))
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture
+def redis(redis_url):
+    import redis as redis_lib
+
+    client = redis_lib.Redis.from_url(redis_url)
+    client.flushdb()
+    yield client
+    client.close()
+
+
+# --- app ------------------------------------------------------------------------------------
+
+@pytest.fixture
+def config(database_url, redis_url, tmp_path) -> Config:
+    return Config.from_env(
+        instance_dir=tmp_path / "instance",
+        database_url=database_url,
+        redis_url=redis_url,
+        secret_key="test-secret-key",
+        embedded=True,
+        testing=True,
+        page_size=50,
+    )
+
+
+@pytest.fixture
+def app(config, clean_db, redis):
+    application = create_app(config)
+    # The test client is plain HTTP; production keeps SESSION_COOKIE_SECURE.
+    yield application
+    application.extensions["boxes.engine"].dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def db(app):
+    session = app.extensions["boxes.sessionmaker"]()
+    yield session
+    session.close()
+
+
+@pytest.fixture
+def dealers(db) -> tuple[Dealer, Dealer]:
+    """Dealer A (Argentina, es) and dealer B (Brazil, pt_BR)."""
+    return factories.dealer_ar(db), factories.dealer_br(db)
+
+
+@pytest.fixture
+def login_as(client, db):
+    """``login_as(role, dealer)``: a new user with that membership, logged in on ``client``."""
+
+    def _login(role: str, dealer: Dealer, *, locale: str | None = None, user=None, on=None):
+        target = on or client
+        if user is None:
+            user = factories.user(db, role=role, dealer=dealer, locale=locale)
+        elif db.scalar(select(Membership).where(Membership.user_id == user.id, Membership.dealer_id == dealer.id,
+                                                Membership.role == role)) is None:
+            db.add(Membership(user_id=user.id, dealer_id=dealer.id, role=role))
+            db.commit()
+        with target.session_transaction() as sess:
+            sess["_user_id"] = user.get_id()
+            sess["_fresh"] = True
+        return user
+
+    return _login
+
+
+CSRF_RE = re.compile(r'"X-CSRFToken": "([^"]+)"')
+
+
+def csrf_token_of(client, path: str = "/login") -> str:
+    html = client.get(path).get_data(as_text=True)
+    found = CSRF_RE.search(html) or re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html)
+    assert found, f"no CSRF token on {path}"
+    return found.group(1)
+
+
+# --- live server and browser -------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def live_server(app):
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", free_port(), app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=5)
+
+
+@pytest.fixture(scope="session")
+def _playwright():
+    if not Path(CHROMIUM).exists():
+        missing(f"Chromium not found at {CHROMIUM} (Debian package 'chromium')")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        yield pw
+
+
+@pytest.fixture(scope="session")
+def _chromium(_playwright):
+    browser = _playwright.chromium.launch(
+        executable_path=CHROMIUM,
+        headless=True,
+        args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+              "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    )
+    yield browser
+    browser.close()
+
+
+@pytest.fixture
+def browser(_chromium):
+    """A fresh browser context (own cookies) per test."""
+    context = _chromium.new_context(locale="es-AR")
+    context.set_default_timeout(10_000)
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def make_engine_for():
+    """An engine on a given URL, disposed after the test."""
+    engines = []
+
+    def _make(url):
+        eng = make_engine(url)
+        engines.append(eng)
+        return eng
+
+    yield _make
+    for eng in engines:
+        eng.dispose()
+
+
+@pytest.fixture
+def session_for():
+    sessions = []
+
+    def _make(engine):
+        s = make_sessionmaker(engine)()
+        sessions.append(s)
+        return s
+
+    yield _make
+    for s in sessions:
+        s.close()

@@ -1,0 +1,156 @@
+"""The board shell: six buttons with counts, each list as a full page and as an htmx fragment."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import event
+
+from boxes.db import utcnow
+from tests import factories
+
+LISTS = [
+    ("/board/deliveries", "deliveries"),
+    ("/board/opportunities", "opportunities"),
+    ("/board/appointments", "appointments"),
+    ("/board/in-process", "in_process"),
+    ("/board/completed", "completed"),
+    ("/reports", "reports"),
+    ("/campaigns", "campaigns"),
+]
+
+
+@pytest.fixture
+def dataset(db, dealers):
+    ar, _ = dealers
+    now = utcnow()
+    factories.delivery(db, ar, now - timedelta(days=2), name="Juan Delivery")
+    factories.opportunity(db, ar, now + timedelta(days=3), name="Ana Opportunity")
+    factories.appointment(db, ar, now + timedelta(days=1), status="requested", name="Luis Appointment")
+    factories.repair_order(db, ar, now - timedelta(hours=2), name="Marta InProcess")
+    factories.repair_order(db, ar, now - timedelta(days=3), delivered_at=now - timedelta(days=1),
+                           status="delivered", name="Pedro Completed")
+    return ar
+
+
+def test_login_required(client, dealers):
+    response = client.get("/d/AR01/board/deliveries")
+    assert response.status_code == 302
+    assert "/login" in response.headers["Location"]
+
+
+@pytest.mark.parametrize(("path", "button"), LISTS)
+def test_each_list_full_page_and_fragment(client, login_as, dataset, path, button):
+    login_as("admin", dataset)
+    full = client.get(f"/d/{dataset.code}{path}")
+    assert full.status_code == 200
+    html = full.get_data(as_text=True)
+    assert "<html" in html and 'id="board-buttons"' in html and 'id="board-list"' in html
+    assert f'data-button="{button}"' in html
+    assert "HX-Request" in full.headers["Vary"]
+
+    fragment = client.get(f"/d/{dataset.code}{path}", headers={"HX-Request": "true"})
+    body = fragment.get_data(as_text=True)
+    assert fragment.status_code == 200
+    assert "<html" not in body
+    assert 'hx-swap-oob="true"' in body  # the badges ride along, out of band
+    # A history-restore request gets the whole page back.
+    restore = client.get(f"/d/{dataset.code}{path}",
+                         headers={"HX-Request": "true", "HX-History-Restore-Request": "true"})
+    assert "<html" in restore.get_data(as_text=True)
+
+
+def test_rows_show_customer_vehicle_and_phone_links(client, login_as, dataset):
+    login_as("caller", dataset)
+    html = client.get(f"/d/{dataset.code}/board/deliveries").get_data(as_text=True)
+    assert "Juan Delivery" in html
+    assert 'href="tel:+5491155550101"' in html
+    assert "https://wa.me/5491155550101?text=" in html
+    assert "Onix" in html and "8AGTEST" in html
+
+
+def test_unparseable_phone_shown_without_links(client, login_as, db, dealers):
+    ar, _ = dealers
+    c = factories.customer(db, ar, name="Sin Telefono", phone_mobile="llamar a la oficina")
+    v = factories.vehicle(db, ar, c)
+    from boxes.models import Delivery
+
+    db.add(Delivery(dealer_id=ar.id, dms_id="DX", vehicle_id=v.id, customer_id=c.id,
+                    delivered_at=utcnow() - timedelta(days=1)))
+    db.commit()
+    login_as("caller", ar)
+    html = client.get(f"/d/{ar.code}/board/deliveries").get_data(as_text=True)
+    assert "llamar a la oficina" in html
+    assert "tel:llamar" not in html
+
+
+def test_badges_show_counts(client, login_as, dataset):
+    login_as("admin", dataset)
+    html = client.get(f"/d/{dataset.code}/badges").get_data(as_text=True)
+    import re
+
+    counts = dict(re.findall(r'data-badge="(\w+)">(\d+)<', html))
+    assert counts == {"deliveries": "1", "opportunities": "1", "appointments": "1", "in_process": "1",
+                      "completed": "1", "reports": "0", "campaigns": "0"}
+
+
+def test_roles_limit_buttons(client, login_as, dataset):
+    login_as("caller", dataset)
+    html = client.get(f"/d/{dataset.code}/board/deliveries").get_data(as_text=True)
+    assert 'data-button="reports"' not in html
+    assert client.get(f"/d/{dataset.code}/reports").status_code == 403
+
+
+def test_pagination(client, login_as, db, dealers, app):
+    ar, _ = dealers
+    app.config["BOXES"].page_size = 3
+    now = utcnow()
+    for i in range(7):
+        factories.opportunity(db, ar, now + timedelta(hours=i + 1), name=f"Paged {i}")
+    login_as("caller", ar)
+    page1 = client.get(f"/d/{ar.code}/board/opportunities").get_data(as_text=True)
+    page3 = client.get(f"/d/{ar.code}/board/opportunities?page=3").get_data(as_text=True)
+    assert "Paged 0" in page1 and "Paged 3" not in page1
+    assert "Paged 6" in page3 and "Paged 0" not in page3
+    assert 'rel="next"' in page1 and 'rel="next"' not in page3
+    # A page past the end shows the last page, not an empty list.
+    assert "Paged 6" in client.get(f"/d/{ar.code}/board/opportunities?page=99").get_data(as_text=True)
+
+
+@pytest.mark.parametrize(("path", "button"), LISTS)
+def test_query_count_does_not_grow_with_rows(client, login_as, db, dealers, app, path, button):
+    ar, _ = dealers
+    engine = app.extensions["boxes.engine"]
+    login_as("admin", ar)
+
+    def count_queries() -> int:
+        statements = []
+
+        def before(conn, cursor, statement, params, context, executemany):
+            statements.append(statement)
+
+        event.listen(engine, "before_cursor_execute", before)
+        try:
+            assert client.get(f"/d/{ar.code}{path}").status_code == 200
+        finally:
+            event.remove(engine, "before_cursor_execute", before)
+        return len(statements)
+
+    def add_rows(n: int):
+        now = utcnow()
+        for i in range(n):
+            factories.delivery(db, ar, now - timedelta(days=1, minutes=i))
+            factories.opportunity(db, ar, now + timedelta(hours=i + 1))
+            factories.appointment(db, ar, now + timedelta(days=1, minutes=i))
+            factories.repair_order(db, ar, now - timedelta(hours=3, minutes=i))
+            factories.repair_order(db, ar, now - timedelta(days=2), delivered_at=now - timedelta(hours=5))
+            factories.activity(db, ar, now - timedelta(minutes=i), comment="hola")
+            camp = factories.campaign(db, ar)
+            factories.opportunity(db, ar, now + timedelta(days=2), origin="campaign", campaign_id=camp.id)
+
+    add_rows(1)
+    few = count_queries()
+    add_rows(12)
+    many = count_queries()
+    assert many == few, f"{path}: {few} queries with 1 row, {many} with 13"

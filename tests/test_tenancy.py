@@ -1,0 +1,176 @@
+"""Tenant isolation: logged in at dealer A, nothing of dealer B is reachable through any route.
+
+The crawler walks the app's URL map, so every new route is covered the day it is added: a route
+with an argument it cannot fill from dealer B's rows fails here until ``ID_ARGS`` learns it.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from boxes.db import utcnow
+from boxes.models import (
+    Activity,
+    Appointment,
+    Campaign,
+    Customer,
+    Delivery,
+    Opportunity,
+    RepairOrder,
+    Vehicle,
+)
+from tests import factories
+from tests.conftest import csrf_token_of
+
+# URL argument → the model whose dealer-B id fills it.
+ID_ARGS = {
+    "opportunity_id": Opportunity,
+    "appointment_id": Appointment,
+    "delivery_id": Delivery,
+    "repair_order_id": RepairOrder,
+    "customer_id": Customer,
+    "vehicle_id": Vehicle,
+    "campaign_id": Campaign,
+    "activity_id": Activity,
+}
+# Query strings that open every filter and sub-view of a list.
+QUERY_VARIANTS = {
+    "board.deliveries_list": ["welcome=pending", "welcome=done", "welcome=all"],
+    "board.appointments_list": [f"view={v}" for v in ("to_confirm", "confirmed", "not_arrived", "no_shows",
+                                                      "arrivals")],
+    "board.in_process_list": [f"opened={v}" for v in ("all", "today", "yesterday", "week", "older")],
+    "board.completed_list": ["courtesy=pending", "courtesy=done", "courtesy=all"],
+}
+SKIP_ENDPOINTS = {"static", "assets.plotly_js"}
+
+
+def populate(db, dealer, tag: str):
+    now = utcnow()
+    names = []
+    for i in range(2):
+        d = factories.delivery(db, dealer, now - timedelta(days=2), name=f"{tag} Delivery {i}")
+        o = factories.opportunity(db, dealer, now + timedelta(days=1), name=f"{tag} Opportunity {i}")
+        a = factories.appointment(db, dealer, now + timedelta(days=1), status="requested", name=f"{tag} Appt {i}")
+        factories.appointment(db, dealer, now - timedelta(days=2), status="no_show", name=f"{tag} NoShow {i}")
+        factories.appointment(db, dealer, now.replace(hour=12), status="confirmed", name=f"{tag} Confirmed {i}")
+        r = factories.repair_order(db, dealer, now - timedelta(hours=1), name=f"{tag} InProcess {i}")
+        factories.repair_order(db, dealer, now - timedelta(days=3), delivered_at=now - timedelta(days=1),
+                               status="delivered", name=f"{tag} Completed {i}")
+        c = factories.campaign(db, dealer, name=f"{tag} Campaign {i}")
+        factories.opportunity(db, dealer, now + timedelta(days=2), origin="campaign", campaign_id=c.id,
+                              name=f"{tag} CampaignOpp {i}")
+        factories.activity(db, dealer, now - timedelta(minutes=5), comment=f"{tag} secret note {i}",
+                           customer_id=d.customer_id)
+        names += [f"{tag} Delivery {i}", f"{tag} Opportunity {i}", f"{tag} Appt {i}", f"{tag} InProcess {i}",
+                  f"{tag} Completed {i}", f"{tag} Campaign {i}", f"{tag} secret note {i}"]
+        del o, a, r
+    return names
+
+
+@pytest.fixture
+def two_dealers(db, dealers):
+    ar, br = dealers
+    populate(db, ar, "Alfa")
+    b_names = populate(db, br, "Bravo")
+    b_markers = set(b_names) | {br.code, br.name}
+    for model in (Vehicle,):
+        for v in db.scalars(select(model).where(model.dealer_id == br.id)):
+            b_markers |= {v.vin, v.plate}
+    return ar, br, b_markers
+
+
+def _b_id(db, br, arg: str) -> int:
+    model = ID_ARGS[arg]
+    found = db.scalar(select(model.id).where(model.dealer_id == br.id).limit(1))
+    assert found is not None, f"no dealer-B row of {model.__name__} to fill {arg}"
+    return found
+
+
+def _routes(app, method: str):
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint in SKIP_ENDPOINTS or method not in rule.methods:
+            continue
+        yield rule
+
+
+def _fill(db, rule, dealer_code, br):
+    values = {}
+    for arg in rule.arguments:
+        if arg == "dealer_code":
+            values[arg] = dealer_code
+        elif arg in ID_ARGS:
+            values[arg] = _b_id(db, br, arg)
+        else:  # pragma: no cover - a new route argument must be taught to this test
+            pytest.fail(f"route {rule.rule} has argument {arg!r} the isolation crawler cannot fill")
+    return rule.build(values, append_unknown=False)[1]
+
+
+def test_crawler_get_routes_show_nothing_of_other_dealer(app, client, db, login_as, two_dealers):
+    ar, br, b_markers = two_dealers
+    login_as("admin", ar)
+    visited = 0
+    for rule in _routes(app, "GET"):
+        path = _fill(db, rule, ar.code, br)
+        for query in QUERY_VARIANTS.get(rule.endpoint, [""]):
+            url = f"{path}?{query}" if query else path
+            for headers in ({}, {"HX-Request": "true"}):
+                response = client.get(url, headers=headers, follow_redirects=True)
+                assert response.status_code in (200, 404), f"{url}: {response.status_code}"
+                body = response.get_data(as_text=True)
+                leaked = sorted(m for m in b_markers if m and m in body)
+                assert not leaked, f"{url} shows dealer B's {leaked}"
+                visited += 1
+    assert visited > 20
+
+
+def test_crawler_other_dealer_code_is_404(app, client, db, login_as, two_dealers):
+    ar, br, _ = two_dealers
+    login_as("admin", ar)
+    token = csrf_token_of(client, f"/d/{ar.code}/board/deliveries")
+    checked = 0
+    for method in ("GET", "POST"):
+        for rule in _routes(app, method):
+            if "dealer_code" not in rule.arguments:
+                continue
+            path = _fill(db, rule, br.code, br)
+            response = client.open(path, method=method, headers={"X-CSRFToken": token})
+            assert response.status_code == 404, f"{method} {path}: {response.status_code}"
+            checked += 1
+    assert checked >= 8
+
+
+def test_crawler_posts_with_other_dealers_ids_are_404(app, client, db, login_as, two_dealers):
+    """Every state-changing route that takes a row id answers 404 for dealer B's ids."""
+    ar, br, _ = two_dealers
+    login_as("admin", ar)
+    token = csrf_token_of(client, f"/d/{ar.code}/board/deliveries")
+    for rule in _routes(app, "POST"):
+        if not set(rule.arguments) & set(ID_ARGS):
+            continue
+        path = _fill(db, rule, ar.code, br)
+        response = client.post(path, headers={"X-CSRFToken": token, "HX-Request": "true"}, data={})
+        assert response.status_code == 404, f"POST {path}: {response.status_code}"
+
+
+def test_tenant_guard_filters_even_unfiltered_queries(db, dealers):
+    """The session guard adds dealer_id to ORM selects that forgot it."""
+    ar, br = dealers
+    factories.customer(db, ar, name="Cliente A")
+    factories.customer(db, br, name="Cliente B")
+    db.info["dealer_id"] = ar.id
+    try:
+        names = set(db.scalars(select(Customer.name)))
+    finally:
+        db.info.pop("dealer_id")
+    assert names == {"Cliente A"}
+    assert len(set(db.scalars(select(Customer.name)))) == 2
+
+
+def test_non_member_gets_404_not_403(client, login_as, dealers):
+    ar, br = dealers
+    login_as("caller", ar)
+    assert client.get(f"/d/{br.code}/board/deliveries").status_code == 404
+    assert client.get("/d/NOPE/board/deliveries").status_code == 404
