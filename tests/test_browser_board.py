@@ -1,0 +1,86 @@
+"""Chromium (Playwright, Debian's chromium): a caller logs in, sees the buttons with their counts,
+opens every list, and switches the language."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+
+from boxes.db import utcnow
+from tests import factories
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def board_data(db, dealers):
+    ar, br = dealers
+    now = utcnow()
+    factories.delivery(db, ar, now - timedelta(days=1), name="Julieta Bienvenida")
+    factories.delivery(db, ar, now - timedelta(days=3), name="Ramiro Bienvenida")
+    factories.opportunity(db, ar, now - timedelta(days=2), name="Oscar Vencido")
+    factories.opportunity(db, ar, now + timedelta(days=4), name="Paula Proxima")
+    factories.appointment(db, ar, now + timedelta(days=1), status="requested", name="Teresa Turno")
+    factories.repair_order(db, ar, now - timedelta(hours=1), name="Ignacio Taller")
+    factories.repair_order(db, ar, now - timedelta(days=4), delivered_at=now - timedelta(days=2),
+                           status="delivered", name="Carla Cortesia")
+    factories.opportunity(db, br, now, name="Bruno Brasil")
+    user = factories.user(db, role="caller", dealer=ar, email="caller@test.example", name="Carolina Caller")
+    from boxes.models import Membership
+
+    db.add(Membership(user_id=user.id, dealer_id=ar.id, role="manager"))
+    db.commit()
+    return ar
+
+
+def test_caller_works_the_board_and_switches_language(browser, live_server, board_data):
+    page = browser.new_page()
+    page.goto(f"{live_server}/login")
+    page.fill("input[name=email]", "caller@test.example")
+    page.fill("input[name=password]", factories.PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r"/board/opportunities"))
+
+    badges = {key: page.locator(f'[data-badge="{key}"]').inner_text() for key in
+              ("deliveries", "opportunities", "appointments", "in_process", "completed", "reports")}
+    assert badges == {"deliveries": "2", "opportunities": "2", "appointments": "1", "in_process": "1",
+                      "completed": "1", "reports": "0"}
+    assert "Oscar Vencido" in page.inner_text("#board-list")
+    assert "Bruno Brasil" not in page.content()
+    # Overdue rows are red, upcoming green (seed 002's colours).
+    overdue = page.locator("tr[data-group=overdue] td.due")
+    assert overdue.evaluate("el => getComputedStyle(el).color") == "rgb(220, 53, 69)"
+
+    for button, expected in (("deliveries", "Julieta Bienvenida"), ("appointments", "Teresa Turno"),
+                             ("in_process", "Ignacio Taller"), ("completed", "Carla Cortesia"),
+                             ("opportunities", "Paula Proxima")):
+        page.click(f'a[data-button="{button}"]')
+        page.wait_for_function(
+            "b => document.querySelector(`a[data-button='${b}']`).classList.contains('active')", arg=button)
+        assert expected in page.inner_text("#board-list")
+        assert page.url.endswith({"in_process": "in-process"}.get(button, button))
+    # htmx swapped fragments: the page never reloaded, and the badges are still there.
+    assert page.locator('[data-badge="deliveries"]').inner_text() == "2"
+
+    # The list works from the keyboard: rows take focus and the arrows move between them.
+    page.focus("#board-list tr[data-row] >> nth=0")
+    page.keyboard.press("ArrowDown")
+    second = page.locator("#board-list tr[data-row] >> nth=1").get_attribute("id")
+    assert page.evaluate("document.activeElement.id") == second
+    assert "Oportunidades nuevas" in page.inner_text("#board-buttons")
+
+    page.select_option("#locale-select", "pt_BR")
+    page.wait_for_load_state("load")
+    page.wait_for_function("document.documentElement.lang === 'pt-BR'")
+    assert "Oportunidades novas" in page.inner_text("#board-buttons")
+    assert "Entregas de veículos" in page.inner_text("#board-buttons")
+
+    page.select_option("#locale-select", "en")
+    page.wait_for_function("document.documentElement.lang === 'en'")
+    assert "New opportunities" in page.inner_text("#board-buttons")
+    assert "Services completed" in page.inner_text("#board-buttons")
+    page.click('a[data-button="reports"]')
+    page.wait_for_function("document.querySelector(\"a[data-button='reports']\").classList.contains('active')")
+    assert "Contacts registered today" in page.inner_text("#board-list")
