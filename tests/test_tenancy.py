@@ -11,6 +11,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from boxes.board.contact import SUBJECTS
 from boxes.db import utcnow
 from boxes.models import (
     Activity,
@@ -18,8 +19,10 @@ from boxes.models import (
     Campaign,
     Customer,
     Delivery,
+    DiscardReason,
     Opportunity,
     RepairOrder,
+    User,
     Vehicle,
 )
 from tests import factories
@@ -35,6 +38,8 @@ ID_ARGS = {
     "vehicle_id": Vehicle,
     "campaign_id": Campaign,
     "activity_id": Activity,
+    "reason_id": DiscardReason,
+    "user_id": User,
 }
 # Query strings that open every filter and sub-view of a list.
 QUERY_VARIANTS = {
@@ -96,16 +101,28 @@ def _routes(app, method: str):
         yield rule
 
 
-def _fill(db, rule, dealer_code, br):
-    values = {}
-    for arg in rule.arguments:
-        if arg == "dealer_code":
-            values[arg] = dealer_code
-        elif arg in ID_ARGS:
-            values[arg] = _b_id(db, br, arg)
-        else:  # pragma: no cover - a new route argument must be taught to this test
-            pytest.fail(f"route {rule.rule} has argument {arg!r} the isolation crawler cannot fill")
-    return rule.build(values, append_unknown=False)[1]
+def _fill(db, rule, dealer_code, br) -> list[str]:
+    """Every URL of the rule with dealer B's ids (one per subject kind for subject routes)."""
+    subjects = [None]
+    if "subject" in rule.arguments:
+        subjects = list(SUBJECTS)
+    paths = []
+    for subject in subjects:
+        values = {}
+        for arg in rule.arguments:
+            if arg == "dealer_code":
+                values[arg] = dealer_code
+            elif arg == "subject":
+                values[arg] = subject
+            elif arg == "subject_id":
+                model = SUBJECTS[subject][0]
+                values[arg] = db.scalar(select(model.id).where(model.dealer_id == br.id).limit(1))
+            elif arg in ID_ARGS:
+                values[arg] = _b_id(db, br, arg)
+            else:  # pragma: no cover - a new route argument must be taught to this test
+                pytest.fail(f"route {rule.rule} has argument {arg!r} the isolation crawler cannot fill")
+        paths.append(rule.build(values, append_unknown=False)[1])
+    return paths
 
 
 def test_crawler_get_routes_show_nothing_of_other_dealer(app, client, db, login_as, two_dealers):
@@ -113,16 +130,19 @@ def test_crawler_get_routes_show_nothing_of_other_dealer(app, client, db, login_
     login_as("admin", ar)
     visited = 0
     for rule in _routes(app, "GET"):
-        path = _fill(db, rule, ar.code, br)
-        for query in QUERY_VARIANTS.get(rule.endpoint, [""]):
-            url = f"{path}?{query}" if query else path
-            for headers in ({}, {"HX-Request": "true"}):
-                response = client.get(url, headers=headers, follow_redirects=True)
-                assert response.status_code in (200, 404), f"{url}: {response.status_code}"
-                body = response.get_data(as_text=True)
-                leaked = sorted(m for m in b_markers if m and m in body)
-                assert not leaked, f"{url} shows dealer B's {leaked}"
-                visited += 1
+        for path in _fill(db, rule, ar.code, br):
+            for query in QUERY_VARIANTS.get(rule.endpoint, [""]):
+                url = f"{path}?{query}" if query else path
+                for headers in ({}, {"HX-Request": "true"}):
+                    response = client.get(url, headers=headers, follow_redirects=True)
+                    assert response.status_code in (200, 404), f"{url}: {response.status_code}"
+                    if set(rule.arguments) & (set(ID_ARGS) | {"subject_id"}):
+                        # Every id here is dealer B's: it must not exist for dealer A.
+                        assert response.status_code == 404, f"{url} answered {response.status_code}"
+                    body = response.get_data(as_text=True)
+                    leaked = sorted(m for m in b_markers if m and m in body)
+                    assert not leaked, f"{url} shows dealer B's {leaked}"
+                    visited += 1
     assert visited > 20
 
 
@@ -135,10 +155,10 @@ def test_crawler_other_dealer_code_is_404(app, client, db, login_as, two_dealers
         for rule in _routes(app, method):
             if "dealer_code" not in rule.arguments:
                 continue
-            path = _fill(db, rule, br.code, br)
-            response = client.open(path, method=method, headers={"X-CSRFToken": token})
-            assert response.status_code == 404, f"{method} {path}: {response.status_code}"
-            checked += 1
+            for path in _fill(db, rule, br.code, br):
+                response = client.open(path, method=method, headers={"X-CSRFToken": token})
+                assert response.status_code == 404, f"{method} {path}: {response.status_code}"
+                checked += 1
     assert checked >= 8
 
 
@@ -147,12 +167,15 @@ def test_crawler_posts_with_other_dealers_ids_are_404(app, client, db, login_as,
     ar, br, _ = two_dealers
     login_as("admin", ar)
     token = csrf_token_of(client, f"/d/{ar.code}/board/deliveries")
+    checked = 0
     for rule in _routes(app, "POST"):
-        if not set(rule.arguments) & set(ID_ARGS):
+        if not set(rule.arguments) & (set(ID_ARGS) | {"subject_id"}):
             continue
-        path = _fill(db, rule, ar.code, br)
-        response = client.post(path, headers={"X-CSRFToken": token, "HX-Request": "true"}, data={})
-        assert response.status_code == 404, f"POST {path}: {response.status_code}"
+        for path in _fill(db, rule, ar.code, br):
+            response = client.post(path, headers={"X-CSRFToken": token, "HX-Request": "true"}, data={})
+            assert response.status_code == 404, f"POST {path}: {response.status_code}"
+            checked += 1
+    assert checked >= 10
 
 
 def test_tenant_guard_filters_even_unfiltered_queries(db, dealers):

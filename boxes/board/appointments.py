@@ -2,13 +2,29 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
-from boxes.board.common import Page, has_open_opportunity, last_note, paginate
+from boxes.audit import record
+from boxes.board.common import (
+    Page,
+    check_version,
+    commit_or_conflict,
+    get_owned,
+    has_open_opportunity,
+    last_note,
+    paginate,
+)
 from boxes.board.windows import BoardWindows
-from boxes.models import Appointment, Customer, Dealer, Vehicle
+from boxes.db import utcnow
+from boxes.errors import ActionError
+from boxes.models import Appointment, Customer, Dealer, Opportunity, User, Vehicle
 from boxes.models.workshop import UNCONFIRMED
+
+MAX_COMMENT = 2000
 
 SUB_VIEWS = ("to_confirm", "confirmed", "not_arrived", "no_shows", "arrivals")
 LAST_ARRIVALS = 10
@@ -43,7 +59,18 @@ def appointments(session: Session, dealer: Dealer, w: BoardWindows, *, view: str
         "no_shows": (Appointment.scheduled_at.desc(), Appointment.id.desc()),
         "arrivals": (Appointment.arrived_at.desc(), Appointment.id.desc()),
     }[view]
-    rows = (
+    rows = _rows(dealer).where(cond).order_by(*order)
+    base = select(Appointment.id).where(cond)
+    if view == "arrivals":
+        # Only the last ten arrivals of the day, on one page.
+        base = base.order_by(*order).limit(LAST_ARRIVALS)
+        rows = rows.limit(LAST_ARRIVALS)
+        page, per_page = 1, LAST_ARRIVALS
+    return paginate(session, base, rows, page, per_page)
+
+
+def _rows(dealer: Dealer):
+    return (
         select(
             Appointment,
             Customer,
@@ -53,16 +80,13 @@ def appointments(session: Session, dealer: Dealer, w: BoardWindows, *, view: str
         )
         .join(Vehicle, Vehicle.id == Appointment.vehicle_id)
         .outerjoin(Customer, Customer.id == Appointment.customer_id)
-        .where(cond)
-        .order_by(*order)
     )
-    base = select(Appointment.id).where(cond)
-    if view == "arrivals":
-        # Only the last ten arrivals of the day, on one page.
-        base = base.order_by(*order).limit(LAST_ARRIVALS)
-        rows = rows.limit(LAST_ARRIVALS)
-        page, per_page = 1, LAST_ARRIVALS
-    return paginate(session, base, rows, page, per_page)
+
+
+def one(session: Session, dealer: Dealer, appointment_id: int):
+    return session.execute(
+        _rows(dealer).where(Appointment.dealer_id == dealer.id, Appointment.id == appointment_id)
+    ).one_or_none()
 
 
 def sub_view_counts(session: Session, dealer: Dealer, w: BoardWindows) -> dict[str, int]:
@@ -76,3 +100,47 @@ def sub_view_counts(session: Session, dealer: Dealer, w: BoardWindows) -> dict[s
     counts = dict(zip(SUB_VIEWS, row, strict=True))
     counts["arrivals"] = min(counts["arrivals"], LAST_ARRIVALS)
     return counts
+
+
+# --- actions ------------------------------------------------------------------------------------
+
+def confirm(session: Session, dealer: Dealer, actor: User, appointment_id, *, comment: str = "",
+            version=None) -> Appointment:
+    """The customer confirmed they will come: the row moves from "to confirm" to "confirmed"."""
+    appt = get_owned(session, Appointment, dealer.id, appointment_id)
+    check_version(appt, version)
+    if appt.status not in UNCONFIRMED:
+        raise ActionError.field("status", _l("This appointment is no longer waiting for confirmation."))
+    if len(comment or "") > MAX_COMMENT:
+        raise ActionError.field("comment", _l("The comment is too long (at most %(n)d characters).", n=MAX_COMMENT))
+    now = utcnow()
+    appt.status = "confirmed"
+    appt.confirmed_by_id = actor.id
+    appt.confirmed_at = now
+    appt.comment = (comment or "").strip()
+    record(session, dealer_id=dealer.id, user_id=actor.id, action="appointment.confirm", entity="appointment",
+           entity_id=appt.id, data={"comment": appt.comment})
+    commit_or_conflict(session)
+    return appt
+
+
+def is_no_show(appt: Appointment, w: BoardWindows) -> bool:
+    return appt.status == "no_show" or (appt.status in _EXPECTED and appt.scheduled_at < w.today_start)
+
+
+def create_recovery_opportunity(session: Session, dealer: Dealer, actor: User, appointment_id, *,
+                                due_at: datetime | None, note: str = "", assigned_user_id=None) -> Opportunity:
+    """From a no-show: an opportunity to call the customer back and book again."""
+    from boxes.board import opportunities
+
+    appt = get_owned(session, Appointment, dealer.id, appointment_id)
+    if not is_no_show(appt, BoardWindows.at(dealer.time_zone)):
+        raise ActionError.field("status", _l("Only a missed appointment can get a recovery opportunity."))
+    existing = session.scalar(select(Opportunity.id).where(
+        Opportunity.dealer_id == dealer.id, Opportunity.vehicle_id == appt.vehicle_id,
+        Opportunity.origin == "no_show", Opportunity.status == "open").limit(1))
+    if existing is not None:
+        raise ActionError.field("status", _l("This vehicle already has an open recovery opportunity."))
+    return opportunities.create_opportunity(
+        session, dealer, actor, origin="no_show", due_at=due_at, note=note, customer_id=appt.customer_id,
+        vehicle_id=appt.vehicle_id, assigned_user_id=assigned_user_id)

@@ -66,3 +66,47 @@ def paginate(session: Session, base: Select, rows_stmt: Select, page: int, per_p
     page = min(page, max(1, math.ceil(total / per_page)))
     rows = session.execute(rows_stmt.limit(per_page).offset((page - 1) * per_page)).all()
     return Page(rows=list(rows), page=page, per_page=per_page, total=total)
+
+
+def get_owned(session: Session, model, dealer_id: int, row_id, *, lock: bool = False):
+    """The dealer's row with that id, or NotFound (another dealer's id is simply not found)."""
+    from boxes.errors import NotFound
+
+    try:
+        row_id = int(row_id)
+    except (TypeError, ValueError):
+        raise NotFound(model.__name__) from None
+    stmt = select(model).where(model.id == row_id, model.dealer_id == dealer_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    row = session.scalar(stmt)
+    if row is None:
+        raise NotFound(model.__name__)
+    return row
+
+
+def check_version(row, version) -> None:
+    """The version the user saw must still be the row's version (optimistic locking)."""
+    from boxes.errors import Conflict
+
+    if version in (None, ""):
+        return
+    try:
+        seen = int(version)
+    except (TypeError, ValueError):
+        raise Conflict(row.version) from None
+    if seen != row.version:
+        raise Conflict(row.version)
+
+
+def commit_or_conflict(session: Session) -> None:
+    """Commit; a concurrent commit on the same versioned row is a conflict, never an overwrite."""
+    from sqlalchemy.orm.exc import StaleDataError
+
+    from boxes.errors import Conflict
+
+    try:
+        session.commit()
+    except StaleDataError:
+        session.rollback()
+        raise Conflict() from None

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from boxes.board.common import Page, has_open_opportunity, last_note, paginate
+from boxes.board.common import Page, get_owned, paginate
+from boxes.board.contact import FINAL_OUTCOMES, CallInput, register_call
+from boxes.board.in_process import repair_order_rows
 from boxes.board.windows import BoardWindows
-from boxes.models import Customer, Dealer, RepairOrder, Vehicle
+from boxes.db import utcnow
+from boxes.errors import ActionError
+from boxes.models import Activity, Dealer, RepairOrder, User
 
 COURTESY_FILTERS = ("pending", "done", "all")
 
@@ -31,17 +36,29 @@ def completed(session: Session, dealer: Dealer, w: BoardWindows, *, courtesy: st
         conds.append(pending_courtesy_call())
     elif courtesy == "done":
         conds.append(RepairOrder.courtesy_call_at.is_not(None))
-    rows = (
-        select(
-            RepairOrder,
-            Customer,
-            Vehicle,
-            last_note(dealer.id, RepairOrder.customer_id).label("last_note"),
-            has_open_opportunity(dealer.id, RepairOrder.customer_id, RepairOrder.vehicle_id).label("scheduled"),
-        )
-        .join(Vehicle, Vehicle.id == RepairOrder.vehicle_id)
-        .outerjoin(Customer, Customer.id == RepairOrder.customer_id)
-        .where(*conds)
-        .order_by(RepairOrder.delivered_at.desc(), RepairOrder.id.desc())
-    )
+    rows = repair_order_rows(dealer).where(*conds).order_by(RepairOrder.delivered_at.desc(), RepairOrder.id.desc())
     return paginate(session, select(RepairOrder.id).where(*conds), rows, page, per_page)
+
+
+def register_courtesy_call(session: Session, dealer: Dealer, actor: User, repair_order_id, data: CallInput,
+                           satisfaction) -> Activity:
+    """The courtesy call after service: satisfaction 1–5 (required when the customer was reached)."""
+    ro = get_owned(session, RepairOrder, dealer.id, repair_order_id)
+    if ro.delivered_at is None:
+        raise ActionError.field("status", _l("The car has not been delivered yet."))
+    score = None
+    if satisfaction not in (None, ""):
+        try:
+            score = int(satisfaction)
+        except (TypeError, ValueError):
+            score = 0
+        if not 1 <= score <= 5:
+            raise ActionError.field("satisfaction", _l("Satisfaction goes from 1 to 5."))
+    elif data.outcome == "contacted":
+        raise ActionError.field("satisfaction", _l("Ask the customer for a satisfaction score from 1 to 5."))
+    activity = register_call(session, dealer, actor, "repair-orders", ro.id, data, kind="courtesy_call",
+                             satisfaction=score, commit=False)
+    if data.outcome in FINAL_OUTCOMES and ro.courtesy_call_at is None:
+        ro.courtesy_call_at = utcnow()
+    session.commit()
+    return activity

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import calendar
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -24,14 +28,8 @@ def pending_welcome_call():
     return Delivery.welcome_call_at.is_(None)
 
 
-def deliveries(session: Session, dealer: Dealer, w: BoardWindows, *, welcome: str = "pending",
-               page: int = 1, per_page: int = 50) -> Page:
-    conds = in_window(dealer, w)
-    if welcome == "pending":
-        conds.append(pending_welcome_call())
-    elif welcome == "done":
-        conds.append(Delivery.welcome_call_at.is_not(None))
-    rows = (
+def _rows(dealer: Dealer):
+    return (
         select(
             Delivery,
             Customer,
@@ -41,7 +39,31 @@ def deliveries(session: Session, dealer: Dealer, w: BoardWindows, *, welcome: st
         )
         .join(Vehicle, Vehicle.id == Delivery.vehicle_id)
         .outerjoin(Customer, Customer.id == Delivery.customer_id)
-        .where(*conds)
-        .order_by(Delivery.delivered_at.desc(), Delivery.id.desc())
     )
+
+
+def one(session: Session, dealer: Dealer, delivery_id: int):
+    stmt = _rows(dealer).where(Delivery.dealer_id == dealer.id, Delivery.id == delivery_id)
+    return session.execute(stmt).one_or_none()
+
+
+def first_service_due(dealer: Dealer, delivered_at: datetime) -> datetime:
+    """Default due date of the opportunity created from a delivery: delivery date plus the dealer's
+    first-service interval, at 10:00 local time (a reasonable hour to call)."""
+    tz = ZoneInfo(dealer.time_zone)
+    local = delivered_at.astimezone(tz).date()
+    month_index = local.month - 1 + dealer.first_service_months
+    year, month = local.year + month_index // 12, month_index % 12 + 1
+    day = min(local.day, calendar.monthrange(year, month)[1])
+    return datetime(year, month, day, 10, 0, tzinfo=tz).astimezone(UTC)
+
+
+def deliveries(session: Session, dealer: Dealer, w: BoardWindows, *, welcome: str = "pending",
+               page: int = 1, per_page: int = 50) -> Page:
+    conds = in_window(dealer, w)
+    if welcome == "pending":
+        conds.append(pending_welcome_call())
+    elif welcome == "done":
+        conds.append(Delivery.welcome_call_at.is_not(None))
+    rows = _rows(dealer).where(*conds).order_by(Delivery.delivered_at.desc(), Delivery.id.desc())
     return paginate(session, select(Delivery.id).where(*conds), rows, page, per_page)

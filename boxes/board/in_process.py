@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from boxes.board.common import Page, has_open_opportunity, last_note, paginate
+from boxes.audit import record
+from boxes.board.common import Page, get_owned, has_open_opportunity, last_note, paginate
 from boxes.board.windows import BoardWindows
-from boxes.models import Customer, Dealer, RepairOrder, Vehicle
+from boxes.db import utcnow
+from boxes.errors import ActionError
+from boxes.models import Customer, Dealer, RepairOrder, User, Vehicle
 
 OPENED_FILTERS = ("all", "today", "yesterday", "week", "older")
 
@@ -28,10 +32,9 @@ def opened_condition(opened: str, w: BoardWindows) -> list:
     return []
 
 
-def in_process(session: Session, dealer: Dealer, w: BoardWindows, *, opened: str = "all", page: int = 1,
-               per_page: int = 50) -> Page:
-    conds = open_orders(dealer) + opened_condition(opened, w)
-    rows = (
+def repair_order_rows(dealer: Dealer):
+    """Row shape shared by In process and Services completed."""
+    return (
         select(
             RepairOrder,
             Customer,
@@ -41,7 +44,33 @@ def in_process(session: Session, dealer: Dealer, w: BoardWindows, *, opened: str
         )
         .join(Vehicle, Vehicle.id == RepairOrder.vehicle_id)
         .outerjoin(Customer, Customer.id == RepairOrder.customer_id)
-        .where(*conds)
-        .order_by(RepairOrder.opened_at.desc(), RepairOrder.id.desc())
     )
+
+
+def one(session: Session, dealer: Dealer, repair_order_id: int):
+    return session.execute(
+        repair_order_rows(dealer).where(RepairOrder.dealer_id == dealer.id, RepairOrder.id == repair_order_id)
+    ).one_or_none()
+
+
+def in_process(session: Session, dealer: Dealer, w: BoardWindows, *, opened: str = "all", page: int = 1,
+               per_page: int = 50) -> Page:
+    conds = open_orders(dealer) + opened_condition(opened, w)
+    rows = repair_order_rows(dealer).where(*conds).order_by(RepairOrder.opened_at.desc(), RepairOrder.id.desc())
     return paginate(session, select(RepairOrder.id).where(*conds), rows, page, per_page)
+
+
+def mark_unit_delivered(session: Session, dealer: Dealer, actor: User, repair_order_id) -> RepairOrder:
+    """"Unit delivered" when the DMS is late: the car moves to Services completed now.
+    When the DMS later reports its own delivery time, the sync keeps the manual mark's author."""
+    ro = get_owned(session, RepairOrder, dealer.id, repair_order_id)
+    if ro.delivered_at is not None:
+        raise ActionError.field("status", _l("This unit was already delivered."))
+    now = utcnow()
+    ro.delivered_at = now
+    ro.status = "delivered"
+    ro.delivered_manually_by_id = actor.id
+    record(session, dealer_id=dealer.id, user_id=actor.id, action="repair_order.delivered", entity="repair_order",
+           entity_id=ro.id, data={"number": ro.number, "manual": True})
+    session.commit()
+    return ro

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from boxes.board.common import Page, last_note, paginate
+from boxes.audit import record
+from boxes.board.common import Page, check_version, commit_or_conflict, get_owned, last_note, paginate
 from boxes.board.windows import BoardWindows
-from boxes.models import Campaign, Customer, Dealer, Opportunity, Vehicle
+from boxes.db import utcnow
+from boxes.errors import ActionError
+from boxes.models import Campaign, Customer, Dealer, DiscardReason, Membership, Opportunity, User, Vehicle
 from boxes.models.opportunities import OPPORTUNITY_ORIGINS
+
+MAX_NOTE = 2000
 
 
 def in_window(dealer: Dealer, w: BoardWindows) -> list:
@@ -32,7 +40,12 @@ def _filters(dealer: Dealer, w: BoardWindows, origin: str | None, campaign_id: i
 def opportunities(session: Session, dealer: Dealer, w: BoardWindows, *, origin: str | None = None,
                   campaign_id: int | None = None, page: int = 1, per_page: int = 50) -> Page:
     conds = _filters(dealer, w, origin, campaign_id)
-    rows = (
+    rows = _rows(dealer).where(*conds).order_by(Opportunity.due_at, Opportunity.id)
+    return paginate(session, select(Opportunity.id).where(*conds), rows, page, per_page)
+
+
+def _rows(dealer: Dealer):
+    return (
         select(
             Opportunity,
             Customer,
@@ -43,10 +56,7 @@ def opportunities(session: Session, dealer: Dealer, w: BoardWindows, *, origin: 
         .outerjoin(Customer, Customer.id == Opportunity.customer_id)
         .outerjoin(Vehicle, Vehicle.id == Opportunity.vehicle_id)
         .outerjoin(Campaign, Campaign.id == Opportunity.campaign_id)
-        .where(*conds)
-        .order_by(Opportunity.due_at, Opportunity.id)
     )
-    return paginate(session, select(Opportunity.id).where(*conds), rows, page, per_page)
 
 
 def group_counts(session: Session, dealer: Dealer, w: BoardWindows, *, origin: str | None = None,
@@ -72,3 +82,145 @@ def campaigns_with_open_opportunities(session: Session, dealer: Dealer) -> list[
             .order_by(Campaign.created_at.desc())
         ).all()
     )
+
+
+# --- actions ------------------------------------------------------------------------------------
+
+def _open_opportunity(session: Session, dealer: Dealer, opportunity_id, version) -> Opportunity:
+    opp = get_owned(session, Opportunity, dealer.id, opportunity_id)
+    check_version(opp, version)
+    if opp.status != "open":
+        raise ActionError.field("status", _l("This opportunity is already closed."))
+    return opp
+
+
+def _assignable(session: Session, dealer: Dealer, user_id) -> int | None:
+    if user_id in (None, ""):
+        return None
+    try:
+        user_id = int(user_id)
+    except (TypeError, ValueError):
+        raise ActionError.field("assigned_user_id", _l("Choose a user of this dealer.")) from None
+    member = session.scalar(select(Membership.id).join(User, User.id == Membership.user_id).where(
+        Membership.dealer_id == dealer.id, Membership.user_id == user_id, User.active.is_(True)).limit(1))
+    if member is None:
+        raise ActionError.field("assigned_user_id", _l("Choose a user of this dealer."))
+    return user_id
+
+
+def create_opportunity(session: Session, dealer: Dealer, actor: User, *, origin: str, due_at: datetime | None,
+                       note: str = "", customer_id: int | None = None, vehicle_id: int | None = None,
+                       assigned_user_id=None, campaign_id: int | None = None) -> Opportunity:
+    errors = {}
+    if origin not in OPPORTUNITY_ORIGINS:
+        errors["origin"] = _l("Unknown origin.")
+    if due_at is None:
+        errors["due_at"] = _l("Enter the date and time to call.")
+    elif due_at <= utcnow():
+        errors["due_at"] = _l("The date and time must be in the future.")
+    if len(note or "") > MAX_NOTE:
+        errors["note"] = _l("The note is too long (at most %(n)d characters).", n=MAX_NOTE)
+    if customer_id is None and vehicle_id is None:
+        errors["customer_id"] = _l("Choose the customer or the vehicle.")
+    try:
+        assigned = _assignable(session, dealer, assigned_user_id) or actor.id
+    except ActionError as exc:
+        errors.update(exc.errors)
+    if errors:
+        raise ActionError(errors)
+    if customer_id is not None:
+        get_owned(session, Customer, dealer.id, customer_id)
+    if vehicle_id is not None:
+        vehicle = get_owned(session, Vehicle, dealer.id, vehicle_id)
+        customer_id = customer_id or vehicle.customer_id
+    opp = Opportunity(dealer_id=dealer.id, origin=origin, customer_id=customer_id, vehicle_id=vehicle_id,
+                      due_at=due_at, note=(note or "").strip(), assigned_user_id=assigned, created_by_id=actor.id,
+                      campaign_id=campaign_id)
+    session.add(opp)
+    session.flush()
+    record(session, dealer_id=dealer.id, user_id=actor.id, action="opportunity.create", entity="opportunity",
+           entity_id=opp.id, data={"origin": origin, "due_at": due_at.isoformat(), "assigned_user_id": assigned})
+    session.commit()
+    return opp
+
+
+def discard(session: Session, dealer: Dealer, actor: User, opportunity_id, *, reason_id, comment: str = "",
+            version=None) -> Opportunity:
+    opp = _open_opportunity(session, dealer, opportunity_id, version)
+    reason = None
+    if reason_id not in (None, ""):
+        try:
+            reason = session.scalar(select(DiscardReason).where(
+                DiscardReason.id == int(reason_id), DiscardReason.dealer_id == dealer.id,
+                DiscardReason.active.is_(True)))
+        except (TypeError, ValueError):
+            reason = None
+        if reason is None:
+            raise ActionError.field("reason_id", _l("Choose a reason from the list."))
+    else:
+        raise ActionError.field("reason_id", _l("Choose why the customer declined."))
+    if opp.oem_lead_id and not reason.oem_reason:
+        raise ActionError.field("reason_id", _l("This is an OEM lead: choose a reason that has an OEM equivalent."))
+    if len(comment or "") > MAX_NOTE:
+        raise ActionError.field("comment", _l("The comment is too long (at most %(n)d characters).", n=MAX_NOTE))
+    now = utcnow()
+    opp.status = "discarded"
+    opp.discard_reason_id = reason.id
+    opp.discard_comment = (comment or "").strip()
+    opp.closed_at = now
+    opp.closed_by_id = actor.id
+    record(session, dealer_id=dealer.id, user_id=actor.id, action="opportunity.discard", entity="opportunity",
+           entity_id=opp.id, data={"reason": reason.code, "comment": opp.discard_comment})
+    commit_or_conflict(session)
+    return opp
+
+
+def replan(session: Session, dealer: Dealer, actor: User, opportunity_id, *, due_at: datetime | None,
+           comment: str = "", version=None) -> Opportunity:
+    opp = _open_opportunity(session, dealer, opportunity_id, version)
+    if due_at is None:
+        raise ActionError.field("due_at", _l("Enter the new date and time."))
+    if due_at <= utcnow():
+        raise ActionError.field("due_at", _l("The new date and time must be in the future."))
+    previous = opp.due_at
+    opp.due_at = due_at
+    if comment:
+        opp.note = (comment or "").strip()[:MAX_NOTE]
+    record(session, dealer_id=dealer.id, user_id=actor.id, action="opportunity.replan", entity="opportunity",
+           entity_id=opp.id, data={"from": previous.isoformat(), "to": due_at.isoformat(), "comment": comment})
+    commit_or_conflict(session)
+    return opp
+
+
+def mark_sold(session: Session, dealer: Dealer, actor: User, opportunity_id, *, appointment_at: datetime | None,
+              comment: str = "", version=None) -> Opportunity:
+    """Appointment sold: closed as sold; the DMS appointment at that time is matched by the sync."""
+    opp = _open_opportunity(session, dealer, opportunity_id, version)
+    if appointment_at is None:
+        raise ActionError.field("appointment_at", _l("Enter the date and time of the appointment given in the DMS."))
+    w = BoardWindows.at(dealer.time_zone)
+    if appointment_at < w.today_start:
+        raise ActionError.field("appointment_at", _l("The appointment cannot be in the past."))
+    now = utcnow()
+    opp.status = "sold"
+    opp.sold_appointment_at = appointment_at
+    opp.closed_at = now
+    opp.closed_by_id = actor.id
+    if comment:
+        opp.note = (comment or "").strip()[:MAX_NOTE]
+    record(session, dealer_id=dealer.id, user_id=actor.id, action="opportunity.sold", entity="opportunity",
+           entity_id=opp.id, data={"appointment_at": appointment_at.isoformat()})
+    commit_or_conflict(session)
+    return opp
+
+
+def one(session: Session, dealer: Dealer, w: BoardWindows, opportunity_id: int):
+    """The list row of one opportunity, in whatever state (for the row an action returns)."""
+    stmt = _rows(dealer).where(Opportunity.dealer_id == dealer.id, Opportunity.id == opportunity_id)
+    return session.execute(stmt).one_or_none()
+
+
+def discard_reasons(session: Session, dealer: Dealer) -> list[DiscardReason]:
+    return list(session.scalars(select(DiscardReason).where(
+        DiscardReason.dealer_id == dealer.id, DiscardReason.active.is_(True)).order_by(
+        DiscardReason.position, DiscardReason.id)))

@@ -2,7 +2,8 @@
 
 Views are thin: resolve the dealer (404 for non-members, so ids of other dealers never leak),
 parse the filters, call the button's query, render one template — the whole page on a direct
-load, the ``list`` block plus out-of-band badges for htmx.
+load, the ``list`` block plus out-of-band badges for htmx. The row actions are in
+``boxes/board/actions.py`` on the same blueprint.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ def _membership():
     session["dealer_code"] = dealer.code
 
 
-def _windows() -> BoardWindows:
+def windows() -> BoardWindows:
     return BoardWindows.at(g.dealer.time_zone)
 
 
@@ -56,23 +57,96 @@ def _per_page() -> int:
     return current_app.config["BOXES"].page_size
 
 
-def _context(button: str, w: BoardWindows, **extra):
+def _choice(name: str, allowed, default: str) -> str:
+    value = request.args.get(name, default)
+    return value if value in allowed else default
+
+
+def _page() -> int:
+    return clamp_page(request.args.get("page"))
+
+
+# Each button's list, as template context built from the request's filters.
+
+def deliveries_context(w: BoardWindows) -> dict:
+    welcome = _choice("welcome", deliveries.WELCOME_FILTERS, "pending")
+    page = deliveries.deliveries(db(), g.dealer, w, welcome=welcome, page=_page(), per_page=_per_page())
+    return dict(page=page, filters={"welcome": welcome})
+
+
+def opportunities_context(w: BoardWindows) -> dict:
+    origin = _choice("origin", OPPORTUNITY_ORIGINS, "")
+    campaign_id = request.args.get("campaign", type=int)
+    kwargs = dict(origin=origin or None, campaign_id=campaign_id)
+    return dict(
+        page=opportunities.opportunities(db(), g.dealer, w, page=_page(), per_page=_per_page(), **kwargs),
+        groups=opportunities.group_counts(db(), g.dealer, w, **kwargs),
+        campaign_choices=opportunities.campaigns_with_open_opportunities(db(), g.dealer),
+        filters={"origin": origin, "campaign": campaign_id},
+    )
+
+
+def appointments_context(w: BoardWindows) -> dict:
+    view = _choice("view", appointments.SUB_VIEWS, "to_confirm")
+    page = appointments.appointments(db(), g.dealer, w, view=view, page=_page(), per_page=_per_page())
+    return dict(page=page, sub_counts=appointments.sub_view_counts(db(), g.dealer, w), filters={"view": view})
+
+
+def in_process_context(w: BoardWindows) -> dict:
+    opened = _choice("opened", in_process.OPENED_FILTERS, "all")
+    page = in_process.in_process(db(), g.dealer, w, opened=opened, page=_page(), per_page=_per_page())
+    return dict(page=page, filters={"opened": opened})
+
+
+def completed_context(w: BoardWindows) -> dict:
+    courtesy = _choice("courtesy", completed.COURTESY_FILTERS, "pending")
+    page = completed.completed(db(), g.dealer, w, courtesy=courtesy, page=_page(), per_page=_per_page())
+    return dict(page=page, filters={"courtesy": courtesy})
+
+
+def reports_context(w: BoardWindows) -> dict:
+    return dict(page=activity.activities_today(db(), g.dealer, w, page=_page(), per_page=_per_page()), filters={})
+
+
+def campaigns_context(w: BoardWindows) -> dict:
+    return dict(page=campaigns.campaigns(db(), g.dealer, page=_page(), per_page=_per_page()), filters={})
+
+
+LIST_CONTEXT = {
+    "deliveries": deliveries_context,
+    "opportunities": opportunities_context,
+    "appointments": appointments_context,
+    "in_process": in_process_context,
+    "completed": completed_context,
+    "reports": reports_context,
+    "campaigns": campaigns_context,
+}
+LIST_ENDPOINT = {
+    "deliveries": "board.deliveries_list",
+    "opportunities": "board.opportunities_list",
+    "appointments": "board.appointments_list",
+    "in_process": "board.in_process_list",
+    "completed": "board.completed_list",
+    "reports": "board.reports_index",
+    "campaigns": "board.campaigns_list",
+}
+
+
+def page_context(button: str, w: BoardWindows, **extra) -> dict:
+    """Everything the board template needs to render the whole page with ``button`` open."""
     return dict(
         button=button,
         badges=badges(db(), g.dealer, w),
         windows=w,
         my_dealers=dealers_of(current_user),
+        **LIST_CONTEXT[button](w),
         **extra,
     )
 
 
-def _render(button: str, w: BoardWindows, **extra):
-    return render_page(TEMPLATE, ["list", "badges_oob"], oob=True, **_context(button, w, **extra))
-
-
-def _choice(name: str, allowed, default: str) -> str:
-    value = request.args.get(name, default)
-    return value if value in allowed else default
+def _render(button: str):
+    w = windows()
+    return render_page(TEMPLATE, ["list", "badges_oob"], oob=True, **page_context(button, w))
 
 
 @bp.get("/")
@@ -83,80 +157,50 @@ def index():
 @bp.get("/badges")
 def badge_counts():
     """Polled by the page so the counts stay live while a caller works."""
-    w = _windows()
-    return render_block(TEMPLATE, "badges", badges=badges(db(), g.dealer, w), button=request.args.get("button"))
+    return render_block(TEMPLATE, "badges", badges=badges(db(), g.dealer, windows()),
+                        button=request.args.get("button"))
 
 
 @bp.get("/board/deliveries")
 @requires_role(*BOARD_ROLES)
 def deliveries_list():
-    w = _windows()
-    welcome = _choice("welcome", deliveries.WELCOME_FILTERS, "pending")
-    page = deliveries.deliveries(db(), g.dealer, w, welcome=welcome, page=clamp_page(request.args.get("page")),
-                                 per_page=_per_page())
-    return _render("deliveries", w, page=page, filters={"welcome": welcome})
+    return _render("deliveries")
 
 
 @bp.get("/board/opportunities")
 @requires_role(*BOARD_ROLES)
 def opportunities_list():
-    w = _windows()
-    origin = _choice("origin", OPPORTUNITY_ORIGINS, "")
-    campaign_id = request.args.get("campaign", type=int)
-    kwargs = dict(origin=origin or None, campaign_id=campaign_id)
-    page = opportunities.opportunities(db(), g.dealer, w, page=clamp_page(request.args.get("page")),
-                                       per_page=_per_page(), **kwargs)
-    return _render(
-        "opportunities", w, page=page,
-        groups=opportunities.group_counts(db(), g.dealer, w, **kwargs),
-        campaign_choices=opportunities.campaigns_with_open_opportunities(db(), g.dealer),
-        filters={"origin": origin, "campaign": campaign_id},
-    )
+    return _render("opportunities")
 
 
 @bp.get("/board/appointments")
 @requires_role(*BOARD_ROLES)
 def appointments_list():
-    w = _windows()
-    view = _choice("view", appointments.SUB_VIEWS, "to_confirm")
-    page = appointments.appointments(db(), g.dealer, w, view=view, page=clamp_page(request.args.get("page")),
-                                     per_page=_per_page())
-    return _render("appointments", w, page=page, sub_counts=appointments.sub_view_counts(db(), g.dealer, w),
-                   filters={"view": view})
+    return _render("appointments")
 
 
 @bp.get("/board/in-process")
 @requires_role(*BOARD_ROLES)
 def in_process_list():
-    w = _windows()
-    opened = _choice("opened", in_process.OPENED_FILTERS, "all")
-    page = in_process.in_process(db(), g.dealer, w, opened=opened, page=clamp_page(request.args.get("page")),
-                                 per_page=_per_page())
-    return _render("in_process", w, page=page, filters={"opened": opened})
+    return _render("in_process")
 
 
 @bp.get("/board/completed")
 @requires_role(*BOARD_ROLES)
 def completed_list():
-    w = _windows()
-    courtesy = _choice("courtesy", completed.COURTESY_FILTERS, "pending")
-    page = completed.completed(db(), g.dealer, w, courtesy=courtesy, page=clamp_page(request.args.get("page")),
-                               per_page=_per_page())
-    return _render("completed", w, page=page, filters={"courtesy": courtesy})
+    return _render("completed")
 
 
 @bp.get("/reports")
 @requires_role("manager")
 def reports_index():
-    w = _windows()
-    page = activity.activities_today(db(), g.dealer, w, page=clamp_page(request.args.get("page")),
-                                     per_page=_per_page())
-    return _render("reports", w, page=page, filters={})
+    return _render("reports")
 
 
 @bp.get("/campaigns")
 @requires_role("campaigns", "manager")
 def campaigns_list():
-    w = _windows()
-    page = campaigns.campaigns(db(), g.dealer, page=clamp_page(request.args.get("page")), per_page=_per_page())
-    return _render("campaigns", w, page=page, filters={})
+    return _render("campaigns")
+
+
+from boxes.board import actions  # noqa: E402,F401  (registers the row actions on bp)

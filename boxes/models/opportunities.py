@@ -70,6 +70,9 @@ class Opportunity(DealerOwned, Base):
     closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), nullable=True)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Appointment credit: the caller who sold the appointment, once the car actually arrived.
+    credited_user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), nullable=True)
+    credited_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     customer: Mapped[Customer | None] = relationship(lazy="raise")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from boxes.db import Base, UTCDateTime, utcnow
@@ -13,6 +13,7 @@ from boxes.db import Base, UTCDateTime, utcnow
 COUNTRIES = ("AR", "BR")
 LOCALES = ("es", "pt_BR", "en")
 ROLES = ("caller", "manager", "campaigns", "admin")
+DEFAULT_WORKING_HOURS = {str(day): ["08:00", "18:00"] for day in range(5)} | {"5": ["08:00", "12:00"]}
 
 
 class Dealer(Base):
@@ -30,6 +31,8 @@ class Dealer(Base):
     first_service_months: Mapped[int] = mapped_column(Integer, default=6)
     first_service_km: Mapped[int] = mapped_column(Integer, default=10000)
     support_contact: Mapped[str] = mapped_column(String(200), default="")
+    # Opening hours per weekday (0 = Monday): {"0": ["08:00", "18:00"], ...}; a missing day is closed.
+    working_hours: Mapped[dict] = mapped_column(JSON, default=lambda: dict(DEFAULT_WORKING_HOURS))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -1,16 +1,44 @@
-// Boxes: the little behaviour htmx does not give: keyboard work on lists and auto-submitting selects.
+// Boxes: the little behaviour htmx does not give. Keyboard work on lists, the action panel,
+// auto-submitting selects.
 document.addEventListener("change", (event) => {
   const el = event.target;
   if (el.matches("select[data-autosubmit]")) el.form.requestSubmit();
   if (el.matches("select[data-navigate]")) window.location.assign(el.value);
 });
 
-// Arrow keys move between rows of a board list; Home/End jump to the first/last row.
+let lastRow = null;
+
+function closePanel() {
+  const panel = document.getElementById("action-panel");
+  if (panel) panel.innerHTML = "";
+  if (lastRow && document.body.contains(lastRow)) lastRow.focus();
+}
+
+document.addEventListener("click", (event) => {
+  if (event.target.closest("[data-close-panel]")) closePanel();
+  const row = event.target.closest("tr[data-row]");
+  if (row) lastRow = row;
+});
+
+// Rows: arrows move, Home/End jump, Enter opens the row's main action. Esc closes the panel.
 document.addEventListener("keydown", (event) => {
+  if (event.key === "Escape") { closePanel(); return; }
   const row = event.target.closest && event.target.closest("tr[data-row]");
-  if (!row) return;
+  if (!row || event.target !== row) return;
   const rows = Array.from(row.closest("tbody").querySelectorAll("tr[data-row]"));
   const i = rows.indexOf(row);
   const go = { ArrowDown: i + 1, ArrowUp: i - 1, Home: 0, End: rows.length - 1 }[event.key];
-  if (go !== undefined && rows[go]) { rows[go].focus(); event.preventDefault(); }
+  if (go !== undefined && rows[go]) { rows[go].focus(); event.preventDefault(); return; }
+  if (event.key === "Enter") {
+    const primary = row.querySelector("[data-primary]");
+    if (primary) { lastRow = row; primary.click(); event.preventDefault(); }
+  }
+});
+
+// Focus the first field of a form that arrives in the panel, so the caller can type at once.
+document.addEventListener("htmx:afterSwap", (event) => {
+  if (event.detail.target && event.detail.target.id === "action-panel") {
+    const field = event.detail.target.querySelector("[autofocus], select, textarea, input:not([type=hidden])");
+    if (field) field.focus();
+  }
 });

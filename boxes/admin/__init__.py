@@ -1,0 +1,1 @@
+"""Dealer administration: users and memberships."""

@@ -1,0 +1,365 @@
+"""Row actions of buttons 1–5, on the board blueprint.
+
+Every action URL answers GET with its form and POST with the change. For htmx the response is the
+action panel, the row as it is now (out of band, by its id) and the badges (out of band); loaded
+directly, the same URL renders the whole board with the panel open. Bad input → 422 with the form
+and field messages; a row changed by someone else → 409 with the fresh row; another dealer's id →
+404. The rules are in the service functions; these views only parse and render.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from flask import abort, flash, g, redirect, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+
+from boxes.board import appointments, completed, deliveries, in_process, opportunities
+from boxes.board.badges import badges
+from boxes.board.client import client_history
+from boxes.board.common import get_owned
+from boxes.board.contact import SUBJECTS, CallInput
+from boxes.board.contact import register_call as register_call_service
+from boxes.board.views import BOARD_ROLES, LIST_ENDPOINT, TEMPLATE, bp, page_context, windows
+from boxes.errors import ActionError, Conflict, NotFound
+from boxes.models import Appointment, Customer, Membership, Opportunity, RepairOrder, User, Vehicle
+from boxes.web import db, is_fragment_request, render_blocks, render_page, requires_role
+
+ROW_BUTTONS = ("deliveries", "opportunities", "appointments", "in_process", "completed")
+SUBJECT_BUTTON = {"deliveries": "deliveries", "opportunities": "opportunities", "appointments": "appointments",
+                  "repair-orders": "in_process"}
+SUBJECT_PATTERN = "any(deliveries, opportunities, appointments, 'repair-orders')"
+
+
+def _row(button: str, row_id: int):
+    s, dealer = db(), g.dealer
+    if button == "deliveries":
+        return deliveries.one(s, dealer, row_id)
+    if button == "opportunities":
+        return opportunities.one(s, dealer, windows(), row_id)
+    if button == "appointments":
+        return appointments.one(s, dealer, row_id)
+    return in_process.one(s, dealer, row_id)
+
+
+def _from(default: str) -> str:
+    value = request.values.get("from")
+    return value if value in ROW_BUTTONS else default
+
+
+def _local_input(instant: datetime | None) -> str:
+    if instant is None:
+        return ""
+    return instant.astimezone(ZoneInfo(g.dealer.time_zone)).strftime("%Y-%m-%dT%H:%M")
+
+
+def _parse_local(name: str, errors: dict) -> datetime | None:
+    """A datetime-local field, in the dealer's time zone → UTC. Empty → None."""
+    raw = (request.form.get(name) or "").strip()
+    if not raw:
+        return None
+    try:
+        naive = datetime.fromisoformat(raw)
+    except ValueError:
+        errors[name] = _("Enter a valid date and time.")
+        return None
+    if naive.tzinfo is not None:
+        naive = naive.replace(tzinfo=None)
+    return naive.replace(tzinfo=ZoneInfo(g.dealer.time_zone)).astimezone(ZoneInfo("UTC"))
+
+
+def _tomorrow_at_ten() -> datetime:
+    tz = ZoneInfo(g.dealer.time_zone)
+    day = windows().today + timedelta(days=1)
+    return datetime.combine(day, time(10, 0), tzinfo=tz)
+
+
+def _subject_label(customer: Customer | None, vehicle: Vehicle | None) -> str:
+    parts = []
+    if customer is not None:
+        parts.append(customer.name)
+    if vehicle is not None:
+        parts.append(" ".join(p for p in (vehicle.model, vehicle.version, vehicle.plate) if p))
+    return " · ".join(parts)
+
+
+def _label_for(customer_id, vehicle_id) -> str:
+    customer = db().get(Customer, customer_id) if customer_id else None
+    vehicle = db().get(Vehicle, vehicle_id) if vehicle_id else None
+    return _subject_label(customer, vehicle)
+
+
+def _assignees() -> list[tuple[int, str]]:
+    return list(db().execute(
+        select(User.id, User.name).join(Membership, Membership.user_id == User.id)
+        .where(Membership.dealer_id == g.dealer.id, User.active.is_(True)).distinct().order_by(User.name)).tuples())
+
+
+def _respond(button: str, action: str, *, status: int = 200, row_id: int | None = None, **ctx):
+    """The panel (+ the row and badges out of band for htmx), or the whole board on a direct load."""
+    w = windows()
+    ctx.setdefault("form", {})
+    ctx.setdefault("errors", {})
+    ctx.update(action=action, row_button=button)
+    if is_fragment_request():
+        row_item = _row(button, row_id) if row_id is not None else None
+        html = render_blocks(TEMPLATE, ["panel", "row_oob", "badges_oob"], oob=True, button=button, windows=w,
+                             badges=badges(db(), g.dealer, w), row_item=row_item, **ctx)
+        return html, status
+    return render_page(TEMPLATE, [], **page_context(button, w, **ctx)), status
+
+
+def _done(button: str, row_id: int, message: str):
+    if is_fragment_request():
+        return _respond(button, "done", row_id=row_id, message=message, panel_title=_("Saved"))
+    flash(message, "success")
+    return redirect(url_for(LIST_ENDPOINT[button]), code=303)
+
+
+def _run(button: str, action: str, row_id: int, render_form: dict, service, message: str):
+    """POST: call the service; map its errors to 422 / 409 / 404."""
+    try:
+        service()
+    except NotFound:
+        abort(404)
+    except ActionError as exc:
+        db().rollback()
+        return _respond(button, action, status=422, form=request.form.to_dict(), errors=exc.errors, **render_form)
+    except Conflict:
+        db().rollback()
+        fresh = _fresh_version(button, row_id)
+        return _respond(button, action, status=409, row_id=row_id, conflict=True,
+                        form=request.form.to_dict() | {"version": fresh}, **(render_form | {"version": fresh}))
+    return _done(button, row_id, message)
+
+
+def _fresh_version(button: str, row_id: int) -> int | None:
+    db().expire_all()
+    model = Opportunity if button == "opportunities" else Appointment if button == "appointments" else None
+    if model is None:
+        return None
+    row = db().get(model, row_id)
+    return row.version if row is not None else None
+
+
+# --- everywhere: register call, create opportunity, view client ------------------------------
+
+@bp.route(f"/<{SUBJECT_PATTERN}:subject>/<int:subject_id>/call", methods=["GET", "POST"])
+@requires_role(*BOARD_ROLES)
+def register_call(subject: str, subject_id: int):
+    model = SUBJECTS[subject][0]
+    try:
+        row = get_owned(db(), model, g.dealer.id, subject_id)
+    except NotFound:
+        abort(404)
+    button = _from(SUBJECT_BUTTON[subject])
+    version = getattr(row, "version", None) if subject == "opportunities" else None
+    render_form = dict(panel_title=_("Register call"), version=version,
+                       subject_label=_label_for(row.customer_id, getattr(row, "vehicle_id", None)),
+                       post_url=url_for("board.register_call", subject=subject, subject_id=subject_id))
+    if request.method == "GET":
+        return _respond(button, "call", **render_form)
+    errors: dict = {}
+    data = CallInput(channel=request.form.get("channel", ""), outcome=request.form.get("outcome", ""),
+                     comment=request.form.get("comment", ""), next_contact_at=_parse_local("next_contact_at", errors),
+                     version=request.form.get("version"))
+
+    def service():
+        if errors:
+            raise ActionError(errors)
+        register_call_service(db(), g.dealer, current_user, subject, subject_id, data)
+
+    return _run(button, "call", subject_id, render_form, service, _("Call registered."))
+
+
+@bp.route(f"/<{SUBJECT_PATTERN}:subject>/<int:subject_id>/opportunity", methods=["GET", "POST"])
+@requires_role(*BOARD_ROLES)
+def create_opportunity(subject: str, subject_id: int):
+    from boxes.board.contact import subject_origin
+
+    model = SUBJECTS[subject][0]
+    try:
+        row = get_owned(db(), model, g.dealer.id, subject_id)
+    except NotFound:
+        abort(404)
+    button = _from(SUBJECT_BUTTON[subject])
+    vehicle_id = getattr(row, "vehicle_id", None)
+    default_due = (deliveries.first_service_due(g.dealer, row.delivered_at) if subject == "deliveries"
+                   else _tomorrow_at_ten())
+    render_form = dict(panel_title=_("Create opportunity"), assignees=_assignees(),
+                       subject_label=_label_for(row.customer_id, vehicle_id),
+                       post_url=url_for("board.create_opportunity", subject=subject, subject_id=subject_id))
+    if request.method == "GET":
+        return _respond(button, "opportunity", form={"due_at": _local_input(default_due)}, **render_form)
+    errors: dict = {}
+    due_at = _parse_local("due_at", errors)
+
+    def service():
+        if errors:
+            raise ActionError(errors)
+        opportunities.create_opportunity(
+            db(), g.dealer, current_user, origin=subject_origin(subject, row), due_at=due_at,
+            note=request.form.get("note", ""), customer_id=row.customer_id, vehicle_id=vehicle_id,
+            assigned_user_id=request.form.get("assigned_user_id"))
+
+    return _run(button, "opportunity", subject_id, render_form, service, _("Opportunity created."))
+
+
+@bp.get("/customers/<int:customer_id>")
+@requires_role(*BOARD_ROLES)
+def client_view(customer_id: int):
+    try:
+        history = client_history(db(), g.dealer, customer_id)
+    except NotFound:
+        abort(404)
+    return _respond(_from("opportunities"), "client", history=history, panel_title=_("Client history"))
+
+
+# --- 2 New opportunities: discard, replan, appointment sold ----------------------------------
+
+def _opportunity_or_404(opportunity_id: int) -> Opportunity:
+    try:
+        return get_owned(db(), Opportunity, g.dealer.id, opportunity_id)
+    except NotFound:
+        abort(404)
+
+
+def _opportunity_form(opp: Opportunity, endpoint: str, title: str, **extra) -> dict:
+    return dict(panel_title=title, version=opp.version, subject_label=_label_for(opp.customer_id, opp.vehicle_id),
+                post_url=url_for(endpoint, opportunity_id=opp.id), **extra)
+
+
+@bp.route("/opportunities/<int:opportunity_id>/discard", methods=["GET", "POST"])
+@requires_role(*BOARD_ROLES)
+def discard(opportunity_id: int):
+    opp = _opportunity_or_404(opportunity_id)
+    render_form = _opportunity_form(opp, "board.discard", _("Discard"),
+                                    reasons=opportunities.discard_reasons(db(), g.dealer))
+    if request.method == "GET":
+        return _respond("opportunities", "discard", **render_form)
+    return _run("opportunities", "discard", opportunity_id, render_form, lambda: opportunities.discard(
+        db(), g.dealer, current_user, opportunity_id, reason_id=request.form.get("reason_id"),
+        comment=request.form.get("comment", ""), version=request.form.get("version")), _("Opportunity discarded."))
+
+
+@bp.route("/opportunities/<int:opportunity_id>/replan", methods=["GET", "POST"])
+@requires_role(*BOARD_ROLES)
+def replan(opportunity_id: int):
+    opp = _opportunity_or_404(opportunity_id)
+    render_form = _opportunity_form(opp, "board.replan", _("Replan"))
+    if request.method == "GET":
+        return _respond("opportunities", "replan", form={"due_at": _local_input(_tomorrow_at_ten())}, **render_form)
+    errors: dict = {}
+    due_at = _parse_local("due_at", errors)
+
+    def service():
+        if errors:
+            raise ActionError(errors)
+        opportunities.replan(db(), g.dealer, current_user, opportunity_id, due_at=due_at,
+                             comment=request.form.get("comment", ""), version=request.form.get("version"))
+
+    return _run("opportunities", "replan", opportunity_id, render_form, service, _("Opportunity replanned."))
+
+
+@bp.route("/opportunities/<int:opportunity_id>/sold", methods=["GET", "POST"])
+@requires_role(*BOARD_ROLES)
+def mark_sold(opportunity_id: int):
+    opp = _opportunity_or_404(opportunity_id)
+    render_form = _opportunity_form(opp, "board.mark_sold", _("Appointment sold"))
+    if request.method == "GET":
+        return _respond("opportunities", "sold", **render_form)
+    errors: dict = {}
+    appointment_at = _parse_local("appointment_at", errors)
+
+    def service():
+        if errors:
+            raise ActionError(errors)
+        opportunities.mark_sold(db(), g.dealer, current_user, opportunity_id, appointment_at=appointment_at,
+                                comment=request.form.get("comment", ""), version=request.form.get("version"))
+
+    return _run("opportunities", "sold", opportunity_id, render_form, service, _("Appointment sold registered."))
+
+
+# --- 3 Upcoming appointments: confirm, recovery opportunity ------------------------------------
+
+def _appointment_or_404(appointment_id: int) -> Appointment:
+    try:
+        return get_owned(db(), Appointment, g.dealer.id, appointment_id)
+    except NotFound:
+        abort(404)
+
+
+@bp.route("/appointments/<int:appointment_id>/confirm", methods=["GET", "POST"])
+@requires_role(*BOARD_ROLES)
+def confirm_appointment(appointment_id: int):
+    appt = _appointment_or_404(appointment_id)
+    render_form = dict(panel_title=_("Confirm appointment"), version=appt.version,
+                       subject_label=_label_for(appt.customer_id, appt.vehicle_id),
+                       post_url=url_for("board.confirm_appointment", appointment_id=appointment_id))
+    if request.method == "GET":
+        return _respond("appointments", "confirm", **render_form)
+    return _run("appointments", "confirm", appointment_id, render_form, lambda: appointments.confirm(
+        db(), g.dealer, current_user, appointment_id, comment=request.form.get("comment", ""),
+        version=request.form.get("version")), _("Appointment confirmed."))
+
+
+@bp.route("/appointments/<int:appointment_id>/recovery", methods=["GET", "POST"])
+@requires_role(*BOARD_ROLES)
+def recovery_opportunity(appointment_id: int):
+    appt = _appointment_or_404(appointment_id)
+    render_form = dict(panel_title=_("Recovery opportunity"), assignees=_assignees(),
+                       subject_label=_label_for(appt.customer_id, appt.vehicle_id),
+                       post_url=url_for("board.recovery_opportunity", appointment_id=appointment_id))
+    if request.method == "GET":
+        return _respond("appointments", "recovery", form={"due_at": _local_input(_tomorrow_at_ten())}, **render_form)
+    errors: dict = {}
+    due_at = _parse_local("due_at", errors)
+
+    def service():
+        if errors:
+            raise ActionError(errors)
+        appointments.create_recovery_opportunity(db(), g.dealer, current_user, appointment_id, due_at=due_at,
+                                                 note=request.form.get("note", ""),
+                                                 assigned_user_id=request.form.get("assigned_user_id"))
+
+    return _run("appointments", "recovery", appointment_id, render_form, service, _("Recovery opportunity created."))
+
+
+# --- 4 In process: unit delivered; 5 Services completed: courtesy call -----------------------
+
+def _repair_order_or_404(repair_order_id: int) -> RepairOrder:
+    try:
+        return get_owned(db(), RepairOrder, g.dealer.id, repair_order_id)
+    except NotFound:
+        abort(404)
+
+
+@bp.route("/repair-orders/<int:repair_order_id>/delivered", methods=["GET", "POST"])
+@requires_role(*BOARD_ROLES)
+def unit_delivered(repair_order_id: int):
+    ro = _repair_order_or_404(repair_order_id)
+    render_form = dict(panel_title=_("Unit delivered"), subject_label=_label_for(ro.customer_id, ro.vehicle_id),
+                       post_url=url_for("board.unit_delivered", repair_order_id=repair_order_id))
+    if request.method == "GET":
+        return _respond("in_process", "delivered", **render_form)
+    return _run("in_process", "delivered", repair_order_id, render_form, lambda: in_process.mark_unit_delivered(
+        db(), g.dealer, current_user, repair_order_id), _("Unit delivered: it moved to Services completed."))
+
+
+@bp.route("/repair-orders/<int:repair_order_id>/courtesy", methods=["GET", "POST"])
+@requires_role(*BOARD_ROLES)
+def courtesy_call(repair_order_id: int):
+    ro = _repair_order_or_404(repair_order_id)
+    render_form = dict(panel_title=_("Courtesy call"), subject_label=_label_for(ro.customer_id, ro.vehicle_id),
+                       post_url=url_for("board.courtesy_call", repair_order_id=repair_order_id))
+    if request.method == "GET":
+        return _respond("completed", "courtesy", **render_form)
+    data = CallInput(channel=request.form.get("channel", ""), outcome=request.form.get("outcome", ""),
+                     comment=request.form.get("comment", ""))
+    return _run("completed", "courtesy", repair_order_id, render_form, lambda: completed.register_courtesy_call(
+        db(), g.dealer, current_user, repair_order_id, data, request.form.get("satisfaction")),
+        _("Courtesy call registered."))
+

@@ -1,0 +1,118 @@
+"""The discard-reason catalog: per dealer, labels per locale, deactivated (never deleted) once used."""
+
+from __future__ import annotations
+
+import re
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from boxes.audit import record
+from boxes.board.common import get_owned
+from boxes.errors import ActionError
+from boxes.models import Dealer, DiscardReason, Opportunity, User
+
+# Localized defaults every new dealer starts with; oem_reason is the OEM CRM's lost-sale reason.
+DEFAULTS = (
+    ("price", "Precio", "Preço", "Price", "Price"),
+    ("distance", "Distancia", "Distância", "Distance", "Distance"),
+    ("serviced_elsewhere", "Realizó el servicio en otro taller", "Fez o serviço em outra oficina",
+     "Serviced elsewhere", "CompetitorService"),
+    ("sold_the_car", "Vendió el vehículo", "Vendeu o veículo", "Sold the car", "VehicleSold"),
+    ("not_interested", "No le interesa", "Não tem interesse", "Not interested", "NotInterested"),
+    ("wrong_data", "Datos erróneos", "Dados incorretos", "Wrong data", "InvalidContact"),
+)
+MAX_LABEL = 120
+
+
+def seed_defaults(session: Session, dealer: Dealer) -> None:
+    existing = set(session.scalars(select(DiscardReason.code).where(DiscardReason.dealer_id == dealer.id)))
+    for position, (code, es, pt, en, oem) in enumerate(DEFAULTS):
+        if code not in existing:
+            session.add(DiscardReason(dealer_id=dealer.id, code=code, label_es=es, label_pt_br=pt, label_en=en,
+                                      oem_reason=oem, position=position))
+
+
+def catalog(session: Session, dealer: Dealer) -> list[tuple[DiscardReason, int]]:
+    """Every reason with the number of opportunities discarded with it."""
+    used = (select(Opportunity.discard_reason_id, func.count().label("n"))
+            .where(Opportunity.dealer_id == dealer.id, Opportunity.discard_reason_id.is_not(None))
+            .group_by(Opportunity.discard_reason_id).subquery())
+    return list(session.execute(
+        select(DiscardReason, func.coalesce(used.c.n, 0))
+        .outerjoin(used, used.c.discard_reason_id == DiscardReason.id)
+        .where(DiscardReason.dealer_id == dealer.id)
+        .order_by(DiscardReason.active.desc(), DiscardReason.position, DiscardReason.id)).tuples())
+
+
+def _labels(label_es: str, label_pt_br: str, label_en: str) -> dict[str, str]:
+    labels = {"label_es": (label_es or "").strip(), "label_pt_br": (label_pt_br or "").strip(),
+              "label_en": (label_en or "").strip()}
+    errors = {}
+    for key, value in labels.items():
+        if not value:
+            errors[key] = _l("Enter the reason in this language.")
+        elif len(value) > MAX_LABEL:
+            errors[key] = _l("At most %(n)d characters.", n=MAX_LABEL)
+    if errors:
+        raise ActionError(errors)
+    return labels
+
+
+def add(session: Session, dealer: Dealer, actor: User, *, label_es: str, label_pt_br: str, label_en: str,
+        oem_reason: str = "") -> DiscardReason:
+    labels = _labels(label_es, label_pt_br, label_en)
+    code = re.sub(r"[^a-z0-9]+", "_", labels["label_en"].lower()).strip("_")[:40] or "reason"
+    taken = set(session.scalars(select(DiscardReason.code).where(DiscardReason.dealer_id == dealer.id)))
+    base, n = code, 2
+    while code in taken:
+        code, n = f"{base[:36]}_{n}", n + 1
+    position = (session.scalar(select(func.max(DiscardReason.position))
+                               .where(DiscardReason.dealer_id == dealer.id)) or 0) + 1
+    reason = DiscardReason(dealer_id=dealer.id, code=code, oem_reason=(oem_reason or "").strip() or None,
+                           position=position, **labels)
+    session.add(reason)
+    session.flush()
+    record(session, dealer_id=dealer.id, user_id=actor.id, action="discard_reason.add", entity="discard_reason",
+           entity_id=reason.id, data=labels)
+    session.commit()
+    return reason
+
+
+def rename(session: Session, dealer: Dealer, actor: User, reason_id, *, label_es: str, label_pt_br: str,
+           label_en: str, oem_reason: str = "") -> DiscardReason:
+    reason = get_owned(session, DiscardReason, dealer.id, reason_id)
+    labels = _labels(label_es, label_pt_br, label_en)
+    before = {"label_es": reason.label_es, "label_pt_br": reason.label_pt_br, "label_en": reason.label_en,
+              "oem_reason": reason.oem_reason}
+    for key, value in labels.items():
+        setattr(reason, key, value)
+    reason.oem_reason = (oem_reason or "").strip() or None
+    record(session, dealer_id=dealer.id, user_id=actor.id, action="discard_reason.rename",
+           entity="discard_reason", entity_id=reason.id, data={"before": before, "after": labels})
+    session.commit()
+    return reason
+
+
+def set_active(session: Session, dealer: Dealer, actor: User, reason_id, active: bool) -> DiscardReason:
+    reason = get_owned(session, DiscardReason, dealer.id, reason_id)
+    reason.active = active
+    record(session, dealer_id=dealer.id, user_id=actor.id,
+           action="discard_reason.activate" if active else "discard_reason.deactivate",
+           entity="discard_reason", entity_id=reason.id)
+    session.commit()
+    return reason
+
+
+def delete(session: Session, dealer: Dealer, actor: User, reason_id) -> None:
+    """Only a reason nobody used can go; a used one is deactivated instead, so history keeps its reason."""
+    reason = get_owned(session, DiscardReason, dealer.id, reason_id)
+    used = session.scalar(select(func.count()).select_from(Opportunity).where(
+        Opportunity.dealer_id == dealer.id, Opportunity.discard_reason_id == reason.id))
+    if used:
+        raise ActionError.field("reason", _l("This reason was used %(n)d times: deactivate it instead.", n=used))
+    record(session, dealer_id=dealer.id, user_id=actor.id, action="discard_reason.delete",
+           entity="discard_reason", entity_id=reason.id, data={"code": reason.code})
+    session.delete(reason)
+    session.commit()
