@@ -12,10 +12,12 @@ from boxes.config import ROOT, Config
 
 def create_app(config: Config | None = None) -> Flask:
     from boxes import web
+    from boxes.admin.views import bp as admin_bp
     from boxes.assets import bp as assets_bp
     from boxes.auth.views import bp as auth_bp
     from boxes.board.views import bp as board_bp
     from boxes.health import bp as health_bp
+    from boxes.settings.views import bp as settings_bp
 
     config = config or Config.from_env()
     app = Flask(
@@ -46,4 +48,6 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(board_bp)
     app.register_blueprint(health_bp)
     app.register_blueprint(assets_bp)
+    app.register_blueprint(settings_bp)
+    app.register_blueprint(admin_bp)
     return app

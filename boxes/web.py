@@ -8,7 +8,7 @@ import uuid
 from functools import wraps
 
 import redis
-from flask import Flask, abort, current_app, g, render_template, request, session, url_for
+from flask import Blueprint, Flask, abort, current_app, g, render_template, request, session, url_for
 from flask_babel import Babel
 from flask_babel import gettext as _
 from flask_htmx import HTMX
@@ -105,7 +105,11 @@ def init_app(app: Flask, config) -> None:
 
     @app.context_processor
     def _globals():
-        return {"current_dealer": g.get("dealer"), "roles": g.get("roles", frozenset())}
+        from boxes.auth.service import dealers_of
+
+        authenticated = current_user and current_user.is_authenticated
+        return {"current_dealer": g.get("dealer"), "roles": g.get("roles", frozenset()),
+                "my_dealers": dealers_of(current_user) if authenticated else []}
 
 
 def url_with(**changes) -> str:
@@ -166,6 +170,41 @@ def set_dealer(dealer: Dealer, roles: frozenset[str]) -> None:
     g.dealer = dealer
     g.roles = roles
     db().info["dealer_id"] = dealer.id
+
+
+def dealer_blueprint(name: str, import_name: str, url_prefix: str = "") -> Blueprint:
+    """A blueprint whose every URL lives under /d/<dealer_code>/: the dealer is resolved before the
+    view runs, and a user who is not a member gets 404 (never 403, so other dealers' codes and ids
+    don't leak). The session is then scoped to that dealer (see ``boxes.db``)."""
+    from flask_login import login_required
+
+    from boxes.auth.service import roles_in
+    from boxes.models import Dealer
+
+    bp = Blueprint(name, import_name, url_prefix=f"/d/<dealer_code>{url_prefix}")
+
+    @bp.url_value_preprocessor
+    def _pop_dealer(endpoint, values):
+        g.dealer_code = values.pop("dealer_code", None) if values else None
+
+    @bp.url_defaults
+    def _add_dealer(endpoint, values):
+        if "dealer_code" not in values and g.get("dealer") is not None:
+            values["dealer_code"] = g.dealer.code
+
+    @bp.before_request
+    @login_required
+    def _membership():
+        from sqlalchemy import select
+
+        dealer = db().scalar(select(Dealer).where(Dealer.code == g.dealer_code))
+        roles = roles_in(current_user, dealer.id) if dealer is not None else frozenset()
+        if not roles:
+            abort(404)
+        set_dealer(dealer, roles)
+        session["dealer_code"] = dealer.code
+
+    return bp
 
 
 def requires_role(*allowed: str):

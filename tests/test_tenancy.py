@@ -20,6 +20,7 @@ from boxes.models import (
     Customer,
     Delivery,
     DiscardReason,
+    Membership,
     Opportunity,
     RepairOrder,
     User,
@@ -53,8 +54,12 @@ SKIP_ENDPOINTS = {"static", "assets.plotly_js"}
 
 
 def populate(db, dealer, tag: str):
+    from boxes.settings.discard_reasons import seed_defaults
+
     now = utcnow()
-    names = []
+    seed_defaults(db, dealer)
+    factories.user(db, role="caller", dealer=dealer, name=f"{tag} Caller User", email=f"{tag.lower()}@test.example")
+    names = [f"{tag} Caller User", f"{tag.lower()}@test.example"]
     for i in range(2):
         d = factories.delivery(db, dealer, now - timedelta(days=2), name=f"{tag} Delivery {i}")
         o = factories.opportunity(db, dealer, now + timedelta(days=1), name=f"{tag} Opportunity {i}")
@@ -89,7 +94,10 @@ def two_dealers(db, dealers):
 
 def _b_id(db, br, arg: str) -> int:
     model = ID_ARGS[arg]
-    found = db.scalar(select(model.id).where(model.dealer_id == br.id).limit(1))
+    if model is User:  # users belong to dealers through memberships
+        found = db.scalar(select(Membership.user_id).where(Membership.dealer_id == br.id).limit(1))
+    else:
+        found = db.scalar(select(model.id).where(model.dealer_id == br.id).limit(1))
     assert found is not None, f"no dealer-B row of {model.__name__} to fill {arg}"
     return found
 

@@ -95,7 +95,7 @@ def _label_for(customer_id, vehicle_id) -> str:
 def _assignees() -> list[tuple[int, str]]:
     return list(db().execute(
         select(User.id, User.name).join(Membership, Membership.user_id == User.id)
-        .where(Membership.dealer_id == g.dealer.id, User.active.is_(True)).distinct().order_by(User.name)).tuples())
+        .where(Membership.dealer_id == g.dealer.id, User.active.is_(True)).distinct().order_by(User.name)))
 
 
 def _respond(button: str, action: str, *, status: int = 200, row_id: int | None = None, **ctx):

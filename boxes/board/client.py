@@ -64,5 +64,5 @@ def client_history(session: Session, dealer: Dealer, customer_id) -> ClientHisto
     contacts = list(session.execute(
         select(Activity, User.name).outerjoin(User, User.id == Activity.user_id)
         .where(Activity.dealer_id == dealer.id, Activity.customer_id == customer.id)
-        .order_by(Activity.created_at.desc(), Activity.id.desc()).limit(RECENT_CONTACTS)).tuples())
+        .order_by(Activity.created_at.desc(), Activity.id.desc()).limit(RECENT_CONTACTS)))
     return ClientHistory(customer, list(history.values()), opportunities, contacts)

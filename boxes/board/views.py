@@ -8,45 +8,19 @@ load, the ``list`` block plus out-of-band badges for htmx. The row actions are i
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, g, redirect, request, session, url_for
-from flask_login import current_user, login_required
-from sqlalchemy import select
+from flask import current_app, g, redirect, request, url_for
 
-from boxes.auth.service import dealers_of, roles_in
 from boxes.board import activity, appointments, campaigns, completed, deliveries, in_process, opportunities
 from boxes.board.badges import badges
 from boxes.board.common import clamp_page
 from boxes.board.windows import BoardWindows
-from boxes.models import Dealer
 from boxes.models.opportunities import OPPORTUNITY_ORIGINS
-from boxes.web import db, render_block, render_page, requires_role, set_dealer
+from boxes.web import db, dealer_blueprint, render_block, render_page, requires_role
 
-bp = Blueprint("board", __name__, url_prefix="/d/<dealer_code>")
+bp = dealer_blueprint("board", __name__)
 
 TEMPLATE = "board/board.html"
 BOARD_ROLES = ("caller", "manager", "campaigns")
-
-
-@bp.url_value_preprocessor
-def _resolve_dealer(endpoint, values):
-    g.dealer_code = values.pop("dealer_code", None) if values else None
-
-
-@bp.url_defaults
-def _add_dealer(endpoint, values):
-    if "dealer_code" not in values and g.get("dealer") is not None:
-        values["dealer_code"] = g.dealer.code
-
-
-@bp.before_request
-@login_required
-def _membership():
-    dealer = db().scalar(select(Dealer).where(Dealer.code == g.dealer_code))
-    roles = roles_in(current_user, dealer.id) if dealer is not None else frozenset()
-    if not roles:
-        abort(404)
-    set_dealer(dealer, roles)
-    session["dealer_code"] = dealer.code
 
 
 def windows() -> BoardWindows:
@@ -138,7 +112,6 @@ def page_context(button: str, w: BoardWindows, **extra) -> dict:
         button=button,
         badges=badges(db(), g.dealer, w),
         windows=w,
-        my_dealers=dealers_of(current_user),
         **LIST_CONTEXT[button](w),
         **extra,
     )

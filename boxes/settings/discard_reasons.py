@@ -43,7 +43,7 @@ def catalog(session: Session, dealer: Dealer) -> list[tuple[DiscardReason, int]]
         select(DiscardReason, func.coalesce(used.c.n, 0))
         .outerjoin(used, used.c.discard_reason_id == DiscardReason.id)
         .where(DiscardReason.dealer_id == dealer.id)
-        .order_by(DiscardReason.active.desc(), DiscardReason.position, DiscardReason.id)).tuples())
+        .order_by(DiscardReason.active.desc(), DiscardReason.position, DiscardReason.id)))
 
 
 def _labels(label_es: str, label_pt_br: str, label_en: str) -> dict[str, str]:
