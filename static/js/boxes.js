@@ -42,3 +42,18 @@ document.addEventListener("htmx:afterSwap", (event) => {
     if (field) field.focus();
   }
 });
+
+// Opening another list closes the panel of the previous one; a confirmation fades after a while.
+document.addEventListener("htmx:beforeRequest", (event) => {
+  const target = event.detail.target;
+  if (target && target.id === "board-list") {
+    const panel = document.getElementById("action-panel");
+    if (panel) panel.innerHTML = "";
+  }
+});
+document.addEventListener("htmx:afterSwap", (event) => {
+  const panel = event.detail.target;
+  if (panel && panel.id === "action-panel" && panel.querySelector("#action-done")) {
+    setTimeout(() => { if (panel.querySelector("#action-done")) panel.innerHTML = ""; }, 4000);
+  }
+});
