@@ -117,3 +117,41 @@ def test_badges_are_one_statement(db, dealers, app):
     finally:
         event.remove(engine, "before_cursor_execute", listener)
     assert len(seen) == 1
+
+
+def test_in_process_filters_by_local_opening_day(db, dealer):
+    from boxes.board.in_process import in_process
+
+    # Now: 2026-03-09 23:30 local. Today starts 03-09 03:00Z, yesterday 03-08 03:00Z, a week ago 03-02 03:00Z.
+    opened = {
+        "today": utc(2026, 3, 9, 3, 0),  # local 00:00 today
+        "yesterday": utc(2026, 3, 9, 2, 59),  # local 23:59 yesterday
+        "week": utc(2026, 3, 2, 3, 0),  # exactly 7 days before today's midnight: still "up to 1 week"
+        "older": utc(2026, 3, 2, 2, 59),
+    }
+    ids = {k: factories.repair_order(db, dealer, v, number=f"OR-{k}").number for k, v in opened.items()}
+    w = BoardWindows.at(dealer.time_zone, BEFORE_MIDNIGHT)
+    for name, number in ids.items():
+        page = in_process(db, dealer, w, opened=name)
+        assert [r.RepairOrder.number for r in page.rows] == [number], name
+    assert in_process(db, dealer, w, opened="all").total == 4
+
+
+def test_no_shows_and_last_arrivals(db, dealer):
+    from boxes.board.appointments import appointments, sub_view_counts
+
+    w = BoardWindows.at(dealer.time_zone, BEFORE_MIDNIGHT)  # today = 03-09 local
+    factories.appointment(db, dealer, utc(2026, 3, 2, 3, 0), status="confirmed", name="Seven Days")  # 7 days ago
+    factories.appointment(db, dealer, utc(2026, 3, 2, 2, 59), status="confirmed", name="Eight Days")
+    factories.appointment(db, dealer, utc(2026, 3, 8, 15, 0), status="no_show", name="Yesterday NoShow")
+    factories.appointment(db, dealer, utc(2026, 3, 8, 15, 0), status="cancelled", name="Cancelled")
+    factories.appointment(db, dealer, utc(2026, 3, 9, 13, 0), status="confirmed", name="Today Waiting")
+    for i in range(12):
+        factories.appointment(db, dealer, utc(2026, 3, 9, 12, 0), status="arrived",
+                              arrived_at=utc(2026, 3, 9, 12, i), name=f"Arrived {i}")
+    names = lambda view: [r.Customer.name for r in appointments(db, dealer, w, view=view).rows]  # noqa: E731
+    assert sorted(names("no_shows")) == ["Seven Days", "Yesterday NoShow"]
+    assert names("not_arrived") == ["Today Waiting"]
+    assert names("arrivals") == [f"Arrived {i}" for i in range(11, 1, -1)]  # the last ten, newest first
+    counts = sub_view_counts(db, dealer, w)
+    assert (counts["no_shows"], counts["not_arrived"], counts["arrivals"]) == (2, 1, 10)

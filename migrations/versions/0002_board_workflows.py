@@ -30,8 +30,12 @@ def upgrade() -> None:
         batch_op.create_foreign_key(batch_op.f("fk_opportunity_credited_user_id_user_account"), "user_account",
                                     ["credited_user_id"], ["id"])
 
+    op.create_index("ix_repair_order_open", "repair_order", ["dealer_id", "opened_at"], unique=False,
+                    postgresql_where=sa.text("delivered_at IS NULL"), sqlite_where=sa.text("delivered_at IS NULL"))
+
 
 def downgrade() -> None:
+    op.drop_index("ix_repair_order_open", table_name="repair_order")
     with op.batch_alter_table("opportunity", schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f("fk_opportunity_credited_user_id_user_account"), type_="foreignkey")
         batch_op.drop_column("credited_at")

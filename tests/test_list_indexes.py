@@ -1,0 +1,126 @@
+"""On PostgreSQL, every board list query and the badges are served by indexes.
+
+Each list function runs against a PostgreSQL schema of its own; every statement it sends is then
+EXPLAINed with sequential scans disabled: a plan that still has a Seq Scan has no index to use.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy import event
+
+from boxes.board import activity, appointments, badges, campaigns, completed, deliveries, in_process, opportunities
+from boxes.board.windows import BoardWindows
+from boxes.db import make_engine, make_sessionmaker, utcnow
+from boxes.migrate import upgrade
+from tests import factories
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture(scope="module")
+def pg_session(postgres_url):
+    admin = sa.create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    name = "boxes_explain_check"
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORMAT)".replace("FORMAT", "FORCE")))
+        conn.execute(sa.text(f"CREATE DATABASE {name}"))
+    url = postgres_url.rsplit("/", 1)[0] + f"/{name}"
+    upgrade(url)
+    engine = make_engine(url)
+    session = make_sessionmaker(engine)()
+    yield session
+    session.close()
+    engine.dispose()
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    admin.dispose()
+
+
+def _seq_scans(plan: dict) -> list[str]:
+    found = []
+    if plan.get("Node Type") == "Seq Scan":
+        found.append(plan.get("Relation Name", "?"))
+    for child in plan.get("Plans", []):
+        found += _seq_scans(child)
+    return found
+
+
+def _indexes(plan: dict) -> set[str]:
+    found = {plan["Index Name"]} if "Index Name" in plan else set()
+    for child in plan.get("Plans", []):
+        found |= _indexes(child)
+    return found
+
+
+# The index each list's window must use (a dealer_id-only index would also avoid a Seq Scan, but
+# would read every row of the dealer).
+WINDOW_INDEX = {
+    "deliveries": "ix_delivery_dealer_delivered",
+    "opportunities": "ix_opportunity_dealer_status_due",
+    "appointments": ("ix_appointment_dealer_status_scheduled", "ix_appointment_dealer_arrived",
+                     "ix_appointment_dealer_scheduled"),
+    "in_process": "ix_repair_order_open",
+    "completed": "ix_repair_order_dealer_delivered_opened",
+    "activities": "ix_activity_dealer_created",
+    "campaigns": "ix_campaign_dealer_status",
+}
+
+
+LISTS = {
+    "badges": lambda s, d, w: badges.badges(s, d, w),
+    "deliveries": lambda s, d, w: deliveries.deliveries(s, d, w, welcome="all"),
+    "deliveries_pending": lambda s, d, w: deliveries.deliveries(s, d, w, welcome="pending"),
+    "opportunities": lambda s, d, w: (opportunities.opportunities(s, d, w), opportunities.group_counts(s, d, w)),
+    "opportunities_campaign": lambda s, d, w: opportunities.opportunities(s, d, w, origin="campaign", campaign_id=1),
+    **{f"appointments_{v}": (lambda v: lambda s, d, w: appointments.appointments(s, d, w, view=v))(v)
+       for v in appointments.SUB_VIEWS},
+    "appointment_counts": lambda s, d, w: appointments.sub_view_counts(s, d, w),
+    **{f"in_process_{f}": (lambda f: lambda s, d, w: in_process.in_process(s, d, w, opened=f))(f)
+       for f in in_process.OPENED_FILTERS},
+    "completed": lambda s, d, w: completed.completed(s, d, w, courtesy="all"),
+    "activities_today": lambda s, d, w: activity.activities_today(s, d, w),
+    "campaigns": lambda s, d, w: campaigns.campaigns(s, d),
+}
+
+
+@pytest.mark.parametrize("name", list(LISTS))
+def test_list_query_uses_indexes(pg_session, name):
+    s = pg_session
+    dealer = s.scalar(sa.select(factories.Dealer).where(factories.Dealer.code == "AR01"))
+    if dealer is None:
+        dealer = factories.dealer_ar(s)
+        now = utcnow()
+        factories.delivery(s, dealer, now - timedelta(days=1))
+        factories.opportunity(s, dealer, now + timedelta(days=1))
+        factories.appointment(s, dealer, now + timedelta(days=1), status="requested")
+        factories.repair_order(s, dealer, now - timedelta(days=1))
+    statements = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany):
+        statements.append((statement, parameters))
+
+    engine = s.get_bind()
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        LISTS[name](s, dealer, BoardWindows.at(dealer.time_zone))
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+    s.rollback()
+    assert statements
+    used: set[str] = set()
+    with engine.connect() as conn:
+        conn.exec_driver_sql("SET enable_seqscan = off")
+        for statement, parameters in statements:
+            raw = conn.exec_driver_sql(f"EXPLAIN (FORMAT JSON) {statement}", parameters).scalar()
+            plan = (raw if isinstance(raw, list) else json.loads(raw))[0]["Plan"]
+            assert _seq_scans(plan) == [], f"{name}: sequential scan in\n{statement}"
+            used |= _indexes(plan)
+    for prefix, expected in WINDOW_INDEX.items():
+        if name.startswith(prefix):
+            expected = (expected,) if isinstance(expected, str) else expected
+            assert used & set(expected), f"{name} uses {sorted(used)}, not {expected}"
