@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from functools import partial
 
 import pytest
 import sqlalchemy as sa
@@ -71,17 +72,19 @@ WINDOW_INDEX = {
 }
 
 
+def _call(function, s, d, w, **kwargs):
+    return function(s, d, w, **kwargs)
+
+
 LISTS = {
     "badges": lambda s, d, w: badges.badges(s, d, w),
     "deliveries": lambda s, d, w: deliveries.deliveries(s, d, w, welcome="all"),
     "deliveries_pending": lambda s, d, w: deliveries.deliveries(s, d, w, welcome="pending"),
     "opportunities": lambda s, d, w: (opportunities.opportunities(s, d, w), opportunities.group_counts(s, d, w)),
     "opportunities_campaign": lambda s, d, w: opportunities.opportunities(s, d, w, origin="campaign", campaign_id=1),
-    **{f"appointments_{v}": (lambda v: lambda s, d, w: appointments.appointments(s, d, w, view=v))(v)
-       for v in appointments.SUB_VIEWS},
+    **{f"appointments_{v}": partial(_call, appointments.appointments, view=v) for v in appointments.SUB_VIEWS},
     "appointment_counts": lambda s, d, w: appointments.sub_view_counts(s, d, w),
-    **{f"in_process_{f}": (lambda f: lambda s, d, w: in_process.in_process(s, d, w, opened=f))(f)
-       for f in in_process.OPENED_FILTERS},
+    **{f"in_process_{f}": partial(_call, in_process.in_process, opened=f) for f in in_process.OPENED_FILTERS},
     "completed": lambda s, d, w: completed.completed(s, d, w, courtesy="all"),
     "activities_today": lambda s, d, w: activity.activities_today(s, d, w),
     "campaigns": lambda s, d, w: campaigns.campaigns(s, d),
