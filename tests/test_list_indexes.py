@@ -7,6 +7,7 @@ EXPLAINed with sequential scans disabled: a plan that still has a Seq Scan has n
 from __future__ import annotations
 
 import json
+import os
 from datetime import timedelta
 from functools import partial
 
@@ -26,7 +27,7 @@ pytestmark = pytest.mark.postgres
 @pytest.fixture(scope="module")
 def pg_session(postgres_url):
     admin = sa.create_engine(postgres_url, isolation_level="AUTOCOMMIT")
-    name = "boxes_explain_check"
+    name = f"boxes_explain_check_{os.getpid()}"
     with admin.connect() as conn:
         conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORMAT)".replace("FORMAT", "FORCE")))
         conn.execute(sa.text(f"CREATE DATABASE {name}"))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -35,7 +37,7 @@ def test_upgrade_head_on_sqlite_matches_models(tmp_path):
 def test_upgrade_head_on_postgresql_matches_models(postgres_url):
     # A database of its own, so the suite's schema is untouched.
     admin = sa.create_engine(postgres_url, isolation_level="AUTOCOMMIT")
-    name = "boxes_migration_check"
+    name = f"boxes_migration_check_{os.getpid()}"
     with admin.connect() as conn:
         conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
         conn.execute(sa.text(f"CREATE DATABASE {name}"))

@@ -39,10 +39,12 @@ class LoginThrottle:
         return count is not None and int(count) >= self.max_failures
 
     def failed(self, email: str, address: str) -> None:
+        # The window starts at the first failure (SET NX EX, then INCR): works on Redis 6.2, the
+        # embedded server, which has no EXPIRE ... NX.
         key = self._key(email, address)
         pipe = self.client.pipeline()
+        pipe.set(key, 0, ex=self.window_seconds, nx=True)
         pipe.incr(key)
-        pipe.expire(key, self.window_seconds, nx=True)
         pipe.execute()
 
     def succeeded(self, email: str, address: str) -> None:
