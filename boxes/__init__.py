@@ -16,7 +16,11 @@ def create_app(config: Config | None = None) -> Flask:
     from boxes.assets import bp as assets_bp
     from boxes.auth.views import bp as auth_bp
     from boxes.board.views import bp as board_bp
+    from boxes.campaigns.views import bp as campaigns_bp
+    from boxes.dms.views import bp as integrations_bp
     from boxes.health import bp as health_bp
+    from boxes.messaging.views import bp as messaging_bp
+    from boxes.reports.views import bp as reports_bp
     from boxes.settings.views import bp as settings_bp
 
     config = config or Config.from_env()
@@ -50,4 +54,8 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(assets_bp)
     app.register_blueprint(settings_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(messaging_bp)
+    app.register_blueprint(reports_bp)
+    app.register_blueprint(campaigns_bp)
+    app.register_blueprint(integrations_bp)
     return app

@@ -1,4 +1,4 @@
-"""The ``boxes`` command: run | worker | cron | demo | db | user.
+"""The ``boxes`` command: run | worker | cron | demo | db | user | dms-simulator | sync.
 
 Every command builds its configuration from the environment (``boxes.config``), so the same
 command works in embedded mode and in production.
@@ -123,6 +123,85 @@ def user_create(email: str, name: str, password: str, locale: str | None, dealer
     except UserError as exc:
         raise click.BadParameter(exc.message, param_hint=f"--{exc.field}") from exc
     click.echo(f"user {created.email} created (id {created.id})")
+
+
+@main.command("dms-simulator")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=8765, show_default=True)
+@click.option("--seed", type=int, default=42, show_default=True)
+@click.option("--vehicles", type=int, default=2000, show_default=True, help="Vehicles per dealer.")
+@click.option("--dealer", "dealers", multiple=True, metavar="CODE[:COUNTRY:TIME_ZONE]",
+              help="Dealer to simulate (repeatable; default: the demo dealers).")
+@click.option("--clock", type=click.Choice(["real", "simulated"]), default="real", show_default=True)
+@click.option("--tick-seconds", type=float, default=30.0, show_default=True, help="Real clock: seconds per tick.")
+@click.option("--events-per-hour", type=float, default=40.0, show_default=True)
+@click.option("--client-id", default="boxes", show_default=True)
+@click.option("--client-secret", default="simulator", show_default=True)
+@click.option("--fault", "faults", multiple=True, metavar="NAME=VALUE",
+              help="Fault knob, e.g. --fault error_rate=0.2 (latency_ms, error_rate, timeout_rate, "
+                   "timeout_seconds, truncate_rate, duplicate_rate, malformed_rate, out_of_order_rate, token_ttl).")
+def dms_simulator(host, port, seed, vehicles, dealers, clock, tick_seconds, events_per_hour, client_id,
+                  client_secret, faults) -> None:
+    """The built-in DMS: a living workshop served in the feed v1 format (docs/integrations.md)."""
+    from boxes.dms.simulator.demo import DEMO_DEALERS
+    from boxes.dms.simulator.generator import DealerProfile
+    from boxes.dms.simulator.living import LivingDms
+    from boxes.dms.simulator.server import serve
+
+    profiles = []
+    for item in dealers or [f"{d['code']}:{d['country']}:{d['time_zone']}" for d in DEMO_DEALERS]:
+        code, _, rest = item.partition(":")
+        country, _, tz = rest.partition(":")
+        country = country or "AR"
+        tz = tz or ("America/Argentina/Buenos_Aires" if country == "AR" else "America/Sao_Paulo")
+        profiles.append(DealerProfile(code=code, country=country, time_zone=tz))
+    dms = LivingDms(profiles, seed=seed, vehicles=vehicles, events_per_hour=events_per_hour)
+    knobs = {}
+    for item in faults:
+        name, _, value = item.partition("=")
+        knobs[name] = value
+    try:
+        dms.faults.update(knobs)
+    except (KeyError, ValueError) as exc:
+        raise click.BadParameter(f"unknown or bad fault {exc}", param_hint="--fault") from None
+    dms.fault_rng.seed(dms.faults.seed)
+
+    def ready(address):
+        click.echo(f"DMS simulator on http://{address[0]}:{address[1]}/feed/v1/<dealer code>/ "
+                   f"(dealers {', '.join(p.code for p in profiles)}; clock {clock})", err=False)
+
+    serve(host, port, dms, clock=clock, tick_seconds=tick_seconds, client_id=client_id,
+          client_secret=client_secret, ready=ready)
+
+
+@main.command("sync")
+@click.option("--dealer", "codes", multiple=True, metavar="CODE", help="Dealer code (default: every dealer).")
+def sync(codes: tuple[str, ...]) -> None:
+    """Run the DMS sync now, in this process (the scheduled one runs in the worker)."""
+    from sqlalchemy import select
+
+    from boxes.db import make_engine, make_sessionmaker
+    from boxes.dms.connectors.base import ConnectorError
+    from boxes.dms.sync import sync_dealer
+    from boxes.models import Dealer
+    from jobs.runtime import redis_connection
+
+    config = _config()
+    session = make_sessionmaker(make_engine(config.database_url))()
+    redis = redis_connection(config.redis_url)
+    query = select(Dealer).order_by(Dealer.code)
+    if codes:
+        query = query.where(Dealer.code.in_(codes))
+    failed = False
+    for dealer in session.scalars(query).all():
+        try:
+            runs = sync_dealer(session, dealer, redis=redis, trigger="manual")
+            summary = ", ".join(f"{r.entity} +{r.inserted} ~{r.updated} ={r.unchanged} !{r.quarantined}" for r in runs)
+            click.echo(f"{dealer.code}: {summary}")
+        except ConnectorError as exc:
+            failed = True
+            click.echo(f"{dealer.code}: failed: {exc}", err=True)
+    sys.exit(1 if failed else 0)
 
 
 if __name__ == "__main__":  # pragma: no cover

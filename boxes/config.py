@@ -38,13 +38,34 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("BOXES_SMTP_HOST", "127.0.0.1", "Global SMTP server (the local sink in embedded mode)."),
     Setting("BOXES_SMTP_PORT", "8025", "Global SMTP port (the local sink listens here in embedded mode)."),
     Setting("BOXES_MAIL_SENDER", "boxes@localhost", "Default sender address of outgoing mail."),
+    Setting("BOXES_SMTP_SECURITY", "none", "Global SMTP transport security: none, starttls or ssl."),
+    Setting("BOXES_SMTP_USERNAME", "(empty: no login)", "Global SMTP user name."),
+    Setting("BOXES_SMTP_PASSWORD", "(empty)", "Global SMTP password (never logged)."),
+    Setting("BOXES_SMTP_TIMEOUT_SECONDS", "30", "Timeout of each SMTP network operation."),
+    Setting("BOXES_MAIL_RETRY_INTERVALS", "30,120,600,1800,3600",
+            "Seconds between SMTP retries of one message (their count is the number of retries)."),
+    Setting("BOXES_MAIL_LEASE_SECONDS", "300",
+            "How long a worker holds a message it is sending; after that a later run may retry it."),
+    Setting("BOXES_MAIL_DAILY_CAP", "2000", "Messages per dealer per local day (a dealer may set its own)."),
+    Setting("BOXES_MAIL_RATE_PER_MINUTE", "60", "Messages per dealer per minute (a dealer may set its own)."),
+    Setting("BOXES_REMINDER_DAYS_BEFORE", "1", "Automatic reminders: days before the appointment (dealer default)."),
+    Setting("BOXES_REMINDER_HOUR", "10", "Automatic reminders: local hour they go out (dealer default)."),
     Setting("BOXES_SYNC_INTERVAL_MINUTES", "5", "How often `rq cron` runs the DMS sync."),
+    Setting("BOXES_SYNC_RETRY_INTERVALS", "30,120,600",
+            "Seconds between retries of a DMS sync that met a transport error (DMS down, slow, HTTP 5xx)."),
+    Setting("BOXES_SYNC_LOCK_SECONDS", "120",
+            "Lease of the one-sync-per-dealer-and-entity lock, renewed after every page."),
+    Setting("BOXES_DMS_SIMULATOR_PORT", "8765", "Port of the DMS simulator started by `boxes run`."),
     Setting("BOXES_LOGIN_MAX_FAILURES", "5", "Failed logins per user name and address before a pause."),
     Setting("BOXES_LOGIN_WINDOW_SECONDS", "900", "Length of that pause window, in seconds."),
     Setting("BOXES_PAGE_SIZE", "50", "Rows per page on the board lists."),
     Setting("BOXES_LOG_LEVEL", "INFO", "Python logging level."),
     Setting("BOXES_TEST_DATABASE_URL", "(unset: SQLite)", "Tests only: run the suite on this database."),
     Setting("BOXES_TEST_REDIS_URL", "(unset: embedded Redis)", "Tests only: use this Redis server."),
+    Setting("BOXES_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
+            "Tests only: the PostgreSQL server of the PostgreSQL-only tests when the suite runs on SQLite."),
+    Setting("BOXES_BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/boxes_bench",
+            "Benchmarks only: the PostgreSQL database `make bench` recreates."),
 )
 
 
@@ -82,7 +103,20 @@ class Config:
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 8025
     mail_sender: str = "boxes@localhost"
+    smtp_security: str = "none"
+    smtp_username: str = ""
+    smtp_password: str = field(default="", repr=False)
+    smtp_timeout_seconds: float = 30.0
+    mail_retry_intervals: tuple[int, ...] = (30, 120, 600, 1800, 3600)
+    mail_lease_seconds: int = 300
+    mail_daily_cap: int = 2000
+    mail_rate_per_minute: int = 60
+    reminder_days_before: int = 1
+    reminder_hour: int = 10
     sync_interval_minutes: int = 5
+    sync_retry_intervals: tuple[int, ...] = (30, 120, 600)
+    sync_lock_seconds: int = 120
+    dms_simulator_port: int = 8765
     login_max_failures: int = 5
     login_window_seconds: int = 900
     page_size: int = 50
@@ -106,7 +140,22 @@ class Config:
             smtp_host=_env("BOXES_SMTP_HOST", "127.0.0.1"),
             smtp_port=int(_env("BOXES_SMTP_PORT", "8025")),
             mail_sender=_env("BOXES_MAIL_SENDER", "boxes@localhost"),
+            smtp_security=_env("BOXES_SMTP_SECURITY", "none"),
+            smtp_username=_env("BOXES_SMTP_USERNAME", ""),
+            smtp_password=_env("BOXES_SMTP_PASSWORD", ""),
+            smtp_timeout_seconds=float(_env("BOXES_SMTP_TIMEOUT_SECONDS", "30")),
+            mail_retry_intervals=tuple(int(x) for x in _env("BOXES_MAIL_RETRY_INTERVALS",
+                                                            "30,120,600,1800,3600").split(",") if x.strip()),
+            mail_lease_seconds=int(_env("BOXES_MAIL_LEASE_SECONDS", "300")),
+            mail_daily_cap=int(_env("BOXES_MAIL_DAILY_CAP", "2000")),
+            mail_rate_per_minute=int(_env("BOXES_MAIL_RATE_PER_MINUTE", "60")),
+            reminder_days_before=int(_env("BOXES_REMINDER_DAYS_BEFORE", "1")),
+            reminder_hour=int(_env("BOXES_REMINDER_HOUR", "10")),
             sync_interval_minutes=int(_env("BOXES_SYNC_INTERVAL_MINUTES", "5")),
+            sync_retry_intervals=tuple(int(x) for x in _env("BOXES_SYNC_RETRY_INTERVALS", "30,120,600").split(",")
+                                       if x.strip()),
+            sync_lock_seconds=int(_env("BOXES_SYNC_LOCK_SECONDS", "120")),
+            dms_simulator_port=int(_env("BOXES_DMS_SIMULATOR_PORT", "8765")),
             login_max_failures=int(_env("BOXES_LOGIN_MAX_FAILURES", "5")),
             login_window_seconds=int(_env("BOXES_LOGIN_WINDOW_SECONDS", "900")),
             page_size=int(_env("BOXES_PAGE_SIZE", "50")),

@@ -122,12 +122,15 @@ def _tenant_guard(state):
     )
 
 
-def upsert(session: Session, model, rows: list[dict], index_elements: list[str], update: list[str],
-           where=None):
+def upsert(session: Session, model, rows: list[dict], index_elements: list[str], update,
+           where=None, returning=None):
     """INSERT ... ON CONFLICT DO UPDATE on SQLite and PostgreSQL alike.
 
-    ``where`` (a callable taking the ``excluded`` pseudo-table) guards the update, e.g. so an
-    older DMS version never overwrites a newer one.
+    ``update`` is a list of column names set from the incoming row, or a dict name → callable
+    ``(excluded, table) -> expression`` (e.g. keep a value Boxes owns, bump a version).
+    ``where`` (a callable taking the ``excluded`` pseudo-table, or ``(excluded, table)``) guards the
+    update, e.g. so an older DMS version never overwrites a newer one. ``returning`` (columns or
+    expressions) makes the result return the inserted and updated rows (not the ones the guard kept).
     """
     if not rows:
         return None
@@ -140,9 +143,16 @@ def upsert(session: Session, model, rows: list[dict], index_elements: list[str],
     else:  # pragma: no cover - only the two databases are supported
         return session.execute(insert(table), rows)
     excluded = stmt.excluded
-    stmt = stmt.on_conflict_do_update(
-        index_elements=index_elements,
-        set_={name: excluded[name] for name in update},
-        where=where(excluded) if where is not None else None,
-    )
+    if isinstance(update, dict):
+        set_ = {name: (value(excluded, table) if callable(value) else value) for name, value in update.items()}
+    else:
+        set_ = {name: excluded[name] for name in update}
+    guard = None
+    if where is not None:
+        import inspect
+
+        guard = where(excluded, table) if len(inspect.signature(where).parameters) == 2 else where(excluded)
+    stmt = stmt.on_conflict_do_update(index_elements=index_elements, set_=set_, where=guard)
+    if returning is not None:
+        stmt = stmt.returning(*returning)
     return session.execute(stmt)

@@ -370,10 +370,15 @@ def load_demo_if_empty(config: Config):
 
 
 def start_simulator(config: Config, spawn: Callable[[str, list[str]], Child]) -> list[Child]:
-    """Hook for the built-in DMS simulator (added by a later issue): start its processes with
-    ``spawn(name, argv)`` (same environment, process group and death signal as every child) and
-    return them, so the supervisor watches and stops them with the rest. Nothing to start yet."""
-    return []
+    """The built-in DMS simulator (``boxes dms-simulator``, real clock, on BOXES_DMS_SIMULATOR_PORT),
+    started with ``spawn(name, argv)`` so the supervisor watches and stops it with the rest; the demo
+    dealers' connectors are pointed at it (``boxes.dms.simulator.embedded``)."""
+    from boxes.dms.simulator.embedded import connect_demo_dealers, simulator_argv
+
+    _check_port_free("127.0.0.1", config.dms_simulator_port, "BOXES_DMS_SIMULATOR_PORT")
+    child = spawn("dms-simulator", simulator_argv(config))
+    connect_demo_dealers(config)
+    return [child]
 
 
 def demo_users() -> list[tuple[str, str, str]]:

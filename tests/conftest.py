@@ -66,6 +66,12 @@ def _truncate(engine) -> None:
     tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
+            # A connection a previous test leaked inside a transaction (an abandoned streamed
+            # response, a killed worker's session) would block TRUNCATE forever: end it first.
+            conn.execute(sa.text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid() AND state IN ('idle in transaction', 'idle in transaction (aborted)')"))
+            conn.execute(sa.text("SET LOCAL lock_timeout = '30s'"))
             conn.execute(sa.text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
         else:
             for name in tables:

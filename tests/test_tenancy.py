@@ -22,7 +22,10 @@ from boxes.models import (
     DiscardReason,
     Membership,
     Opportunity,
+    OutboundMessage,
+    QuarantinedRecord,
     RepairOrder,
+    SyncRun,
     User,
     Vehicle,
 )
@@ -41,6 +44,9 @@ ID_ARGS = {
     "activity_id": Activity,
     "reason_id": DiscardReason,
     "user_id": User,
+    "message_id": OutboundMessage,
+    "run_id": SyncRun,
+    "record_id": QuarantinedRecord,
 }
 # Query strings that open every filter and sub-view of a list.
 QUERY_VARIANTS = {
@@ -49,6 +55,13 @@ QUERY_VARIANTS = {
                                                       "arrivals")],
     "board.in_process_list": [f"opened={v}" for v in ("all", "today", "yesterday", "week", "older")],
     "board.completed_list": ["courtesy=pending", "courtesy=done", "courtesy=all"],
+    "reports.index": [f"report={r}&preset=last_30_days" for r in ("deliveries", "opportunities", "appointments",
+                                                                   "in_process", "completed", "campaigns", "callers")],
+    "reports.grid_view": [f"report={r}&preset=last_30_days&pie={p}" for r, p in (
+        ("deliveries", "customer"), ("opportunities", "campaign"), ("appointments", "vehicle"),
+        ("in_process", "customer"), ("completed", "satisfaction"), ("campaigns", "campaign"), ("callers", "caller"))],
+    "reports.export": [f"report={r}&preset=last_30_days" for r in ("opportunities", "campaigns", "callers")],
+    "campaigns.new": ["", "search=0123456789abcdef"],
 }
 SKIP_ENDPOINTS = {"static", "assets.plotly_js"}
 
@@ -64,6 +77,11 @@ def populate(db, dealer, tag: str):
         d = factories.delivery(db, dealer, now - timedelta(days=2), name=f"{tag} Delivery {i}")
         o = factories.opportunity(db, dealer, now + timedelta(days=1), name=f"{tag} Opportunity {i}")
         a = factories.appointment(db, dealer, now + timedelta(days=1), status="requested", name=f"{tag} Appt {i}")
+        db.add(OutboundMessage(dealer_id=dealer.id, appointment_id=a.id, kind="reminder", scheduled_for=a.scheduled_at,
+                               to_address=f"{tag.lower()}-mail-{i}@test.example", subject=f"{tag} Subject {i}",
+                               status="sent", body_text=f"{tag} secret body {i}",
+                               body_html=f"<p>{tag} secret body {i}</p>"))
+        db.commit()
         factories.appointment(db, dealer, now - timedelta(days=2), status="no_show", name=f"{tag} NoShow {i}")
         factories.appointment(db, dealer, now.replace(hour=12), status="confirmed", name=f"{tag} Confirmed {i}")
         r = factories.repair_order(db, dealer, now - timedelta(hours=1), name=f"{tag} InProcess {i}")
@@ -75,8 +93,16 @@ def populate(db, dealer, tag: str):
         factories.activity(db, dealer, now - timedelta(minutes=5), comment=f"{tag} secret note {i}",
                            customer_id=d.customer_id)
         names += [f"{tag} Delivery {i}", f"{tag} Opportunity {i}", f"{tag} Appt {i}", f"{tag} InProcess {i}",
-                  f"{tag} Completed {i}", f"{tag} Campaign {i}", f"{tag} secret note {i}"]
+                  f"{tag} Completed {i}", f"{tag} Campaign {i}", f"{tag} secret note {i}",
+                  f"{tag} Subject {i}", f"{tag} secret body {i}", f"{tag.lower()}-mail-{i}@test.example"]
         del o, a, r
+    run = SyncRun(dealer_id=dealer.id, entity="repair_orders", status="failed", error=f"{tag} sync error")
+    db.add(run)
+    db.flush()
+    db.add(QuarantinedRecord(dealer_id=dealer.id, entity="repair_orders", dms_id=f"{tag}-RO-Q", sync_run_id=run.id,
+                             payload={"dms_id": f"{tag}-RO-Q"}, reason=f"{tag} quarantine reason", kind="invalid"))
+    db.commit()
+    names += [f"{tag} sync error", f"{tag} quarantine reason", f"{tag}-RO-Q"]
     return names
 
 

@@ -70,6 +70,8 @@ def appointments(session: Session, dealer: Dealer, w: BoardWindows, *, view: str
 
 
 def _rows(dealer: Dealer):
+    from boxes.messaging.outbox import reminder_columns
+
     return (
         select(
             Appointment,
@@ -77,6 +79,8 @@ def _rows(dealer: Dealer):
             Vehicle,
             last_note(dealer.id, Appointment.customer_id).label("last_note"),
             has_open_opportunity(dealer.id, Appointment.customer_id, Appointment.vehicle_id).label("scheduled"),
+            # The email reminder's state on the row (reminder_status, reminder_sent_at, reminder_reason).
+            *reminder_columns(dealer.id),
         )
         .join(Vehicle, Vehicle.id == Appointment.vehicle_id)
         .outerjoin(Customer, Customer.id == Appointment.customer_id)

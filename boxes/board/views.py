@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from flask import current_app, g, redirect, request, url_for
 
-from boxes.board import activity, appointments, campaigns, completed, deliveries, in_process, opportunities
+from boxes.board import appointments, completed, deliveries, in_process, opportunities
 from boxes.board.badges import badges
 from boxes.board.common import clamp_page
 from boxes.board.windows import BoardWindows
@@ -78,22 +78,12 @@ def completed_context(w: BoardWindows) -> dict:
     return dict(page=page, filters={"courtesy": courtesy})
 
 
-def reports_context(w: BoardWindows) -> dict:
-    return dict(page=activity.activities_today(db(), g.dealer, w, page=_page(), per_page=_per_page()), filters={})
-
-
-def campaigns_context(w: BoardWindows) -> dict:
-    return dict(page=campaigns.campaigns(db(), g.dealer, page=_page(), per_page=_per_page()), filters={})
-
-
 LIST_CONTEXT = {
     "deliveries": deliveries_context,
     "opportunities": opportunities_context,
     "appointments": appointments_context,
     "in_process": in_process_context,
     "completed": completed_context,
-    "reports": reports_context,
-    "campaigns": campaigns_context,
 }
 LIST_ENDPOINT = {
     "deliveries": "board.deliveries_list",
@@ -101,8 +91,6 @@ LIST_ENDPOINT = {
     "appointments": "board.appointments_list",
     "in_process": "board.in_process_list",
     "completed": "board.completed_list",
-    "reports": "board.reports_index",
-    "campaigns": "board.campaigns_list",
 }
 
 
@@ -162,18 +150,6 @@ def in_process_list():
 @requires_role(*BOARD_ROLES)
 def completed_list():
     return _render("completed")
-
-
-@bp.get("/reports")
-@requires_role("manager")
-def reports_index():
-    return _render("reports")
-
-
-@bp.get("/campaigns")
-@requires_role("campaigns", "manager")
-def campaigns_list():
-    return _render("campaigns")
 
 
 from boxes.board import actions  # noqa: E402,F401  (registers the row actions on bp)

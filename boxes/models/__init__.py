@@ -1,10 +1,10 @@
 """All models, imported here so Alembic and ``Base.metadata`` see every table."""
 
 from boxes.models.audit import AuditLog
-from boxes.models.campaigns import Campaign
+from boxes.models.campaigns import Campaign, CampaignUnit
 from boxes.models.customers import Customer, Vehicle
-from boxes.models.integration import QuarantinedRecord, SyncRun
-from boxes.models.messaging import OutboundMessage
+from boxes.models.integration import DmsConnector, QuarantinedRecord, SyncCursor, SyncRun
+from boxes.models.messaging import CalendarEvent, MailSettings, OutboundMessage
 from boxes.models.opportunities import Activity, DiscardReason, Opportunity
 from boxes.models.sales import Delivery
 from boxes.models.tenancy import Dealer, Membership, User
@@ -14,18 +14,23 @@ __all__ = [
     "Activity",
     "Appointment",
     "AuditLog",
+    "CalendarEvent",
     "Campaign",
+    "CampaignUnit",
     "Customer",
     "Dealer",
     "DealerOwned",
     "Delivery",
     "DiscardReason",
+    "DmsConnector",
+    "MailSettings",
     "Membership",
     "Opportunity",
     "OutboundMessage",
     "QuarantinedRecord",
     "RepairOrder",
     "RepairOrderLine",
+    "SyncCursor",
     "SyncRun",
     "User",
     "Vehicle",

@@ -1,0 +1,1 @@
+"""The campaign manager: search units, choose them, process them into opportunities (a job)."""

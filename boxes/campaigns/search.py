@@ -1,0 +1,238 @@
+"""Step 1 of the campaign manager: which units (vehicles) match the creator's criteria.
+
+Pasted or uploaded VIN/plate lists are validated (ISO 3779 VINs; plates of the dealer's country)
+and looked up; every entry that is invalid or not found is reported back, never dropped.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from zoneinfo import ZoneInfo
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import and_, bindparam, exists, func, or_, select
+from sqlalchemy.orm import Session
+
+from boxes.board.windows import local_midnight
+from boxes.errors import ActionError
+from boxes.identifiers import normalize_plate, plate_variants, split_pasted, validate_plate, validate_vin
+from boxes.models import Customer, Dealer, Opportunity, RepairOrder, Vehicle
+
+OPEN_FILTERS = ("any", "with", "without")
+MAX_LIST = 100_000
+LOOKUP_CHUNK = 5_000
+
+
+@dataclass
+class Criteria:
+    brand: str = ""
+    model: str = ""
+    version: str = ""
+    year_from: int | None = None
+    year_to: int | None = None
+    sold_from: str = ""  # ISO dates (JSON-friendly: the search is kept in Redis)
+    sold_to: str = ""
+    serviced_before: str = ""
+    open_opportunity: str = "any"
+    id_kind: str = ""  # "vin" | "plate" | "" (no list)
+    vehicle_ids: list[int] | None = None  # the units a pasted list resolved to
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class ListReport:
+    """What became of a pasted list: found, invalid (with why), not found, duplicates, warnings."""
+
+    kind: str = ""
+    entries: int = 0
+    found: int = 0
+    duplicates: int = 0
+    invalid: list[tuple[str, str]] = field(default_factory=list)  # (entry, reason code)
+    not_found: list[str] = field(default_factory=list)
+    warnings: list[tuple[str, str]] = field(default_factory=list)  # valid VINs with a check-digit mismatch
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _date(form, name: str, errors: dict) -> str:
+    raw = (form.get(name) or "").strip()
+    if not raw:
+        return ""
+    try:
+        return date.fromisoformat(raw).isoformat()
+    except ValueError:
+        errors[name] = _l("Enter a valid date.")
+        return ""
+
+
+def _year(form, name: str, errors: dict) -> int | None:
+    raw = (form.get(name) or "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or not 1950 <= int(raw) <= 2100:
+        errors[name] = _l("Enter a year such as 2021.")
+        return None
+    return int(raw)
+
+
+def read_upload(filename: str, data: bytes) -> str:
+    """Every cell of an uploaded CSV or XLSX, one per line, for ``split_pasted``."""
+    name = (filename or "").lower()
+    if name.endswith(".xlsx"):
+        from openpyxl import load_workbook
+
+        try:
+            wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        except Exception:
+            raise ActionError.field("upload", _l("This file is not a readable XLSX workbook.")) from None
+        cells = [str(c) for ws in wb.worksheets for row in ws.iter_rows(values_only=True) for c in row if c]
+        wb.close()
+        return "\n".join(cells)
+    if name.endswith((".csv", ".txt")):
+        text = data.decode("utf-8-sig", errors="replace")
+        return "\n".join(c for row in csv.reader(io.StringIO(text), delimiter=_sniff(text)) for c in row)
+    raise ActionError.field("upload", _l("Upload a CSV or XLSX file."))
+
+
+def _sniff(text: str) -> str:
+    head = text[:2000]
+    return max((",", ";", "\t"), key=head.count)
+
+
+def parse_criteria(form, list_text: str) -> tuple[Criteria, dict]:
+    errors: dict = {}
+    c = Criteria(
+        brand=(form.get("brand") or "").strip()[:60],
+        model=(form.get("model") or "").strip()[:80],
+        version=(form.get("version") or "").strip()[:120],
+        year_from=_year(form, "year_from", errors),
+        year_to=_year(form, "year_to", errors),
+        sold_from=_date(form, "sold_from", errors),
+        sold_to=_date(form, "sold_to", errors),
+        serviced_before=_date(form, "serviced_before", errors),
+        open_opportunity=form.get("open_opportunity") if form.get("open_opportunity") in OPEN_FILTERS else "any",
+    )
+    if c.year_from and c.year_to and c.year_from > c.year_to:
+        errors["year_to"] = _l("The last year must not be before the first.")
+    if c.sold_from and c.sold_to and c.sold_from > c.sold_to:
+        errors["sold_to"] = _l("The end date must not be before the start date.")
+    kind = form.get("id_kind") if form.get("id_kind") in ("vin", "plate") else ""
+    if list_text.strip():
+        if not kind:
+            errors["id_kind"] = _l("Say whether the list holds VINs or plates.")
+        c.id_kind = kind
+    return c, errors
+
+
+def resolve_list(session: Session, dealer: Dealer, kind: str, text: str) -> tuple[list[int], ListReport]:
+    """The dealer's vehicles a pasted list names, and the report of every entry that is not one."""
+    pasted = split_pasted(text, kind, dealer.country)
+    if len(pasted.entries) > MAX_LIST:
+        raise ActionError.field("ids", _l("At most %(n)d entries per list.", n=MAX_LIST))
+    report = ListReport(kind=kind, entries=len(pasted.entries), duplicates=pasted.duplicates)
+    wanted: dict[str, str] = {}  # stored form → the entry as pasted (normalised)
+    for entry in pasted.entries:
+        if kind == "vin":
+            check = validate_vin(entry)
+            if not check.valid:
+                report.invalid.append((entry, check.reason))
+                continue
+            if check.warning:
+                report.warnings.append((entry, check.warning))
+            wanted[check.vin] = entry
+        else:
+            check = validate_plate(entry, dealer.country)
+            if not check.valid:
+                report.invalid.append((entry, check.reason))
+                continue
+            for variant in plate_variants(entry, dealer.country):
+                wanted.setdefault(variant, entry)
+    column = Vehicle.vin if kind == "vin" else Vehicle.plate
+    keys = list(wanted)
+    ids: dict[int, None] = {}
+    matched: set[str] = set()
+    for start in range(0, len(keys), LOOKUP_CHUNK):
+        chunk = keys[start:start + LOOKUP_CHUNK]
+        rows = session.execute(
+            select(Vehicle.id, column).where(
+                Vehicle.dealer_id == dealer.id,
+                column.in_(bindparam("keys", chunk, expanding=True, literal_execute=True)),
+            ).order_by(Vehicle.id)
+        )
+        for vid, value in rows:
+            ids.setdefault(vid, None)
+            key = value if kind == "vin" else normalize_plate(value)
+            matched.add(wanted.get(key, key))
+    found_entries = {wanted[k] for k in keys if wanted[k] in matched}
+    report.not_found = [e for e in dict.fromkeys(wanted.values()) if e not in found_entries]
+    report.found = len(found_entries)
+    return list(ids), report
+
+
+def conditions(dealer: Dealer, c: Criteria) -> list:
+    tz = ZoneInfo(dealer.time_zone)
+    conds = [Vehicle.dealer_id == dealer.id]
+    for col, value in ((Vehicle.brand, c.brand), (Vehicle.model, c.model), (Vehicle.version, c.version)):
+        if value:
+            conds.append(func.lower(col).contains(value.lower(), autoescape=True))
+    if c.year_from:
+        conds.append(Vehicle.model_year >= c.year_from)
+    if c.year_to:
+        conds.append(Vehicle.model_year <= c.year_to)
+    if c.sold_from:
+        conds.append(Vehicle.sold_on >= date.fromisoformat(c.sold_from))
+    if c.sold_to:
+        conds.append(Vehicle.sold_on <= date.fromisoformat(c.sold_to))
+    if c.serviced_before:
+        # The last service before that day: no repair order opened on or after it.
+        since = local_midnight(date.fromisoformat(c.serviced_before), tz)
+        conds.append(~exists().where(RepairOrder.dealer_id == dealer.id, RepairOrder.vehicle_id == Vehicle.id,
+                                     RepairOrder.opened_at >= since))
+    if c.open_opportunity in ("with", "without"):
+        has_open = exists().where(
+            Opportunity.dealer_id == dealer.id, Opportunity.status == "open",
+            or_(Opportunity.vehicle_id == Vehicle.id,
+                and_(Opportunity.vehicle_id.is_(None), Opportunity.customer_id == Vehicle.customer_id)),
+        )
+        conds.append(has_open if c.open_opportunity == "with" else ~has_open)
+    if c.vehicle_ids is not None:
+        conds.append(Vehicle.id.in_(bindparam("vehicle_ids", c.vehicle_ids or [-1], expanding=True,
+                                              literal_execute=True)))
+    return conds
+
+
+def matching_ids(session: Session, dealer: Dealer, c: Criteria) -> list[int]:
+    return list(session.scalars(select(Vehicle.id).where(*conditions(dealer, c)).order_by(Vehicle.id)))
+
+
+def matches(session: Session, dealer: Dealer, c: Criteria, vehicle_id: int) -> bool:
+    return session.scalar(select(Vehicle.id).where(*conditions(dealer, c), Vehicle.id == vehicle_id)) is not None
+
+
+def count(session: Session, dealer: Dealer, c: Criteria) -> int:
+    return session.scalar(select(func.count()).select_from(Vehicle).where(*conditions(dealer, c))) or 0
+
+
+def page(session: Session, dealer: Dealer, c: Criteria, *, page: int, per_page: int) -> list:
+    """One page of matching units with their customer (VIN, plate, model, customer, due date)."""
+    def open_opp(col):
+        return (select(col).where(Opportunity.dealer_id == dealer.id, Opportunity.status == "open",
+                                  Opportunity.vehicle_id == Vehicle.id)
+                .order_by(Opportunity.due_at.desc()).limit(1).correlate_except(Opportunity).scalar_subquery())
+
+    stmt = (
+        select(Vehicle, Customer, open_opp(Opportunity.due_at).label("due_at"),
+               open_opp(Opportunity.created_at).label("assigned_at"))
+        .outerjoin(Customer, Customer.id == Vehicle.customer_id)
+        .where(*conditions(dealer, c))
+        .order_by(Vehicle.id)
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    )
+    return list(session.execute(stmt).all())

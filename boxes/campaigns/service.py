@@ -1,0 +1,246 @@
+"""Step 3 of the campaign manager: create the campaign and process its units into opportunities.
+
+``create_campaign`` validates the form, writes the campaign and its work list (``CampaignUnit``,
+one row per selected unit, with the caller it goes to) in one transaction. ``process`` (run by the
+RQ job ``jobs.campaigns.process_campaign``) walks the work list in batches; each batch inserts its
+opportunities with one INSERT … SELECT and advances ``units_processed`` in the same transaction,
+so a crash loses at most an uncommitted batch and a re-run resumes there. A unit that already has
+an open opportunity of the campaign is skipped (and the partial unique index
+``uq_opportunity_open_campaign_vehicle`` refuses one anyway): re-running never duplicates.
+"""
+
+from __future__ import annotations
+
+import time as _time
+from collections.abc import Callable
+from datetime import date, datetime, time
+from zoneinfo import ZoneInfo
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import bindparam, func, insert, literal, select, text, update
+from sqlalchemy.orm import Session
+
+from boxes.audit import record
+from boxes.board.common import Page, get_owned, paginate
+from boxes.db import utcnow
+from boxes.errors import ActionError
+from boxes.models import Campaign, CampaignUnit, Dealer, Membership, Opportunity, User, Vehicle
+from boxes.models.campaigns import CAMPAIGN_KINDS
+
+ASSIGNMENTS = ("one", "round_robin")
+MAX_NAME = 200
+MAX_NOTE = 2000
+BATCH = 10_000
+OPEN_CAMPAIGN_UNIT = text("status = 'open' AND campaign_id IS NOT NULL AND vehicle_id IS NOT NULL")
+# Campaign opportunities are due at this local hour of the due date.
+DUE_HOUR = time(9, 0)
+
+
+def callers(session: Session, dealer: Dealer) -> list[User]:
+    """The dealer's active callers, in a stable order (round-robin goes through them in turn)."""
+    return list(session.scalars(
+        select(User).join(Membership, Membership.user_id == User.id)
+        .where(Membership.dealer_id == dealer.id, Membership.role == "caller", User.active.is_(True))
+        .order_by(User.name, User.id).distinct()
+    ))
+
+
+def _assignable_ids(session: Session, dealer: Dealer) -> set[int]:
+    return set(session.scalars(select(Membership.user_id).join(User, User.id == Membership.user_id).where(
+        Membership.dealer_id == dealer.id, User.active.is_(True))))
+
+
+def create_campaign(session: Session, dealer: Dealer, actor: User, *, name: str, kind: str, due_date,
+                    assignment: str, assigned_user_id=None, note: str = "", vehicle_ids) -> Campaign:
+    errors: dict = {}
+    name = (name or "").strip()
+    if not name:
+        errors["name"] = _l("Enter the campaign's name.")
+    elif len(name) > MAX_NAME:
+        errors["name"] = _l("The name is too long (at most %(n)d characters).", n=MAX_NAME)
+    if kind not in CAMPAIGN_KINDS:
+        errors["kind"] = _l("Choose the kind of campaign.")
+    tz = ZoneInfo(dealer.time_zone)
+    due_at = None
+    if isinstance(due_date, str):
+        try:
+            due_date = date.fromisoformat(due_date.strip()) if due_date.strip() else None
+        except ValueError:
+            due_date = None
+            errors["due_date"] = _l("Enter a valid date.")
+    if due_date is None:
+        errors.setdefault("due_date", _l("Enter the due date."))
+    else:
+        due_at = datetime.combine(due_date, DUE_HOUR, tzinfo=tz)
+        if due_date < utcnow().astimezone(tz).date():
+            errors["due_date"] = _l("The due date cannot be in the past.")
+    if len(note or "") > MAX_NOTE:
+        errors["note"] = _l("The note is too long (at most %(n)d characters).", n=MAX_NOTE)
+    rota: list[int] = []
+    if assignment == "one":
+        try:
+            uid = int(assigned_user_id)
+        except (TypeError, ValueError):
+            uid = None
+        if uid is None or uid not in _assignable_ids(session, dealer):
+            errors["assigned_user_id"] = _l("Choose a user of this dealer.")
+        else:
+            rota = [uid]
+    elif assignment == "round_robin":
+        rota = [u.id for u in callers(session, dealer)]
+        if not rota:
+            errors["assignment"] = _l("This dealer has no active callers to share the units among.")
+    else:
+        errors["assignment"] = _l("Choose how to assign the units.")
+    ids = sorted({int(i) for i in vehicle_ids or ()})
+    postgres = session.get_bind().dialect.name == "postgresql"
+    if ids and not postgres:
+        ids = list(session.scalars(select(Vehicle.id).where(
+            Vehicle.dealer_id == dealer.id,
+            Vehicle.id.in_(bindparam("ids", ids, expanding=True, literal_execute=True))).order_by(Vehicle.id)))
+    if ids and postgres and errors:  # on success the insert below checks ownership itself
+        owned = session.scalar(text("SELECT count(*) FROM vehicle WHERE dealer_id = :d AND id = ANY(CAST(:ids AS "
+                                    "integer[]))"), {"d": dealer.id, "ids": ids})
+        ids = ids if owned else []
+    if not ids:
+        errors["selection"] = _l("Select at least one unit.")
+    if errors:
+        raise ActionError(errors)
+
+    campaign = Campaign(dealer_id=dealer.id, name=name, kind=kind, due_at=due_at.astimezone(ZoneInfo("UTC")),
+                        note=(note or "").strip(), status="draft", units_total=len(ids), units_processed=0,
+                        created_by_id=actor.id, assignment=assignment,
+                        assigned_user_id=rota[0] if assignment == "one" else None, opportunities_created=0)
+    session.add(campaign)
+    session.flush()
+    if postgres:
+        # One statement: keep the dealer's own vehicles, number them, deal them out to the callers.
+        campaign.units_total = session.execute(text(
+            "INSERT INTO campaign_unit (dealer_id, campaign_id, position, vehicle_id, assigned_user_id) "
+            "SELECT :dealer, :campaign, n - 1, id, (CAST(:rota AS integer[]))[((n - 1) % :size) + 1] FROM ("
+            "  SELECT v.id, row_number() OVER (ORDER BY v.id) AS n FROM vehicle v"
+            "  WHERE v.dealer_id = :dealer AND v.id = ANY(CAST(:ids AS integer[]))) AS owned"),
+            {"dealer": dealer.id, "campaign": campaign.id, "rota": rota, "size": len(rota), "ids": ids}).rowcount
+        if not campaign.units_total:
+            session.rollback()
+            raise ActionError.field("selection", _l("Select at least one unit."))
+    else:
+        rows = [{"dealer_id": dealer.id, "campaign_id": campaign.id, "position": i, "vehicle_id": vid,
+                 "assigned_user_id": rota[i % len(rota)]} for i, vid in enumerate(ids)]
+        for start in range(0, len(rows), 10_000):
+            session.execute(insert(CampaignUnit), rows[start:start + 10_000])
+    record(session, dealer_id=dealer.id, user_id=actor.id, action="campaign.create", entity="campaign",
+           entity_id=campaign.id, data={"name": name, "kind": kind, "units": campaign.units_total,
+                                        "assignment": assignment, "due_at": campaign.due_at.isoformat()})
+    session.commit()
+    return campaign
+
+
+def mark_queued(session: Session, dealer: Dealer, actor: User | None, campaign: Campaign, job_id: str) -> None:
+    campaign.job_id = job_id
+    if campaign.status != "done" or campaign.units_processed < campaign.units_total:
+        campaign.status = "processing"
+    record(session, dealer_id=dealer.id, user_id=actor.id if actor else None, action="campaign.enqueue",
+           entity="campaign", entity_id=campaign.id, data={"job_id": job_id})
+    session.commit()
+
+
+def process(session: Session, campaign_id: int, *, batch: int = BATCH,
+            progress: Callable[[int, int], None] | None = None, pause: float = 0.0) -> Campaign:
+    """Create the campaign's opportunities, batch by batch, from where the last run stopped.
+
+    ``pause``: seconds to wait between batches (to spare a busy database during a huge campaign)."""
+    campaign = session.get(Campaign, campaign_id)
+    if campaign is None:
+        raise LookupError(f"campaign {campaign_id}")
+    dealer_id = campaign.dealer_id
+    if campaign.status != "processing":
+        campaign.status = "processing"
+        session.commit()
+    cu = CampaignUnit.__table__
+    opp = Opportunity.__table__
+    veh = Vehicle.__table__
+    columns = ["dealer_id", "origin", "customer_id", "vehicle_id", "due_at", "status", "note", "discard_comment",
+               "campaign_id", "assigned_user_id", "created_by_id", "created_at", "version"]
+    while campaign.units_processed < campaign.units_total:
+        start = campaign.units_processed
+        end = min(start + batch, campaign.units_total)
+        now = utcnow()
+        source = (
+            select(
+                cu.c.dealer_id, literal("campaign"), veh.c.customer_id, cu.c.vehicle_id,
+                literal(campaign.due_at, Opportunity.due_at.type), literal("open"), literal(campaign.note),
+                literal(""), cu.c.campaign_id, cu.c.assigned_user_id,
+                literal(campaign.created_by_id, Opportunity.created_by_id.type),
+                literal(now, Opportunity.created_at.type), literal(1),
+            )
+            .select_from(cu.join(veh, veh.c.id == cu.c.vehicle_id))
+            .where(
+                cu.c.dealer_id == dealer_id, cu.c.campaign_id == campaign.id,
+                cu.c.position >= start, cu.c.position < end, veh.c.dealer_id == dealer_id,
+            )
+        )
+        # The partial unique index decides: a unit with an open opportunity of the campaign is skipped,
+        # whether it was made by an earlier (crashed) run or by anyone else.
+        stmt = _insert(session)(opp).from_select(columns, source).on_conflict_do_nothing(
+            index_elements=["vehicle_id", "campaign_id"], index_where=OPEN_CAMPAIGN_UNIT)
+        created = len(session.execute(stmt.returning(opp.c.id)).all())
+        session.execute(update(Campaign.__table__).where(Campaign.__table__.c.id == campaign.id).values(
+            units_processed=end, opportunities_created=Campaign.__table__.c.opportunities_created + created))
+        session.commit()
+        session.refresh(campaign)
+        if progress is not None:
+            progress(campaign.units_processed, campaign.units_total)
+        if pause:
+            _time.sleep(pause)
+    campaign.status = "done"
+    campaign.finished_at = utcnow()
+    record(session, dealer_id=dealer_id, user_id=None, action="campaign.processed", entity="campaign",
+           entity_id=campaign.id, data={"units": campaign.units_total,
+                                        "opportunities_created": campaign.opportunities_created})
+    session.commit()
+    return campaign
+
+
+def _insert(session: Session):
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    return dialect_insert
+
+
+def mark_failed(session: Session, campaign_id: int, error: str) -> None:
+    campaign = session.get(Campaign, campaign_id)
+    if campaign is None:
+        return
+    campaign.status = "failed"
+    record(session, dealer_id=campaign.dealer_id, user_id=None, action="campaign.failed", entity="campaign",
+           entity_id=campaign.id, data={"error": error[:500]})
+    session.commit()
+
+
+def get_campaign(session: Session, dealer: Dealer, campaign_id) -> Campaign:
+    return get_owned(session, Campaign, dealer.id, campaign_id)
+
+
+def campaigns(session: Session, dealer: Dealer, *, page: int = 1, per_page: int = 50) -> Page:
+    """The campaign list with its opportunity counts (total, open, sold, discarded) in one query."""
+    o = Opportunity
+    counts = (
+        select(o.campaign_id.label("campaign_id"), func.count().label("total"),
+               func.count().filter(o.status == "open").label("open"),
+               func.count().filter(o.status == "sold").label("sold"),
+               func.count().filter(o.status == "discarded").label("discarded"))
+        .where(o.dealer_id == dealer.id, o.campaign_id.is_not(None), o.origin == "campaign")
+        .group_by(o.campaign_id).subquery()
+    )
+    conds = [Campaign.dealer_id == dealer.id]
+    rows = (
+        select(Campaign, *(func.coalesce(getattr(counts.c, n), 0).label(n)
+                           for n in ("total", "open", "sold", "discarded")))
+        .outerjoin(counts, counts.c.campaign_id == Campaign.id)
+        .where(*conds)
+        .order_by(Campaign.created_at.desc(), Campaign.id.desc())
+    )
+    return paginate(session, select(Campaign.id).where(*conds), rows, page, per_page)

@@ -1,0 +1,93 @@
+"""Integrations → DMS (admins), under /d/<dealer_code>/admin/integrations/. Thin: parse, call
+``boxes.dms.admin``, render. The status block is polled by htmx while a sync runs."""
+
+from __future__ import annotations
+
+from flask import abort, current_app, flash, g, redirect, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from boxes.dms import admin
+from boxes.dms.records import ENTITIES
+from boxes.errors import ActionError, NotFound
+from boxes.models.integration import CONNECTOR_KINDS
+from boxes.web import db, dealer_blueprint, redis_client, render_page, requires_role
+
+bp = dealer_blueprint("integrations", __name__, "/admin/integrations")
+TEMPLATE = "integrations/dms.html"
+RUN_TEMPLATE = "integrations/run.html"
+
+
+def _page(status: int = 200, blocks=("content",), **ctx):
+    ctx.setdefault("errors", {})
+    ctx.setdefault("form", None)
+    info = admin.overview(db(), g.dealer)
+    return render_page(TEMPLATE, list(blocks), info=info, kinds=CONNECTOR_KINDS, fields=admin.FIELDS,
+                       secret_fields=admin.SECRETS, entities=ENTITIES, json_fields=admin.JSON_FIELDS, **ctx), status
+
+
+@bp.get("/dms")
+@requires_role("admin")
+def dms_index():
+    return _page()
+
+
+@bp.get("/dms/status")
+@requires_role("admin")
+def dms_status():
+    return _page(blocks=("status",))
+
+
+@bp.post("/dms")
+@requires_role("admin")
+def save_dms():
+    f = request.form
+    try:
+        admin.save(db(), g.dealer, current_user, f.to_dict(), cleared=set(f.getlist("clear")))
+    except ActionError as exc:
+        db().rollback()
+        form = {k: v for k, v in f.to_dict().items() if k not in ("client_secret", "url")}
+        return _page(422, errors=exc.errors, form=form)
+    flash(_("DMS connector saved."), "success")
+    return redirect(url_for("integrations.dms_index"), code=303)
+
+
+@bp.post("/dms/sync")
+@requires_role("admin")
+def sync_now():
+    try:
+        queued = admin.request_sync(db(), g.dealer, current_user, redis_client(), current_app.config["BOXES"])
+    except ActionError as exc:
+        db().rollback()
+        return _page(422, errors=exc.errors)
+    flash(_("Sync queued.") if queued else _("A sync is already queued or running."), "success")
+    return redirect(url_for("integrations.dms_index"), code=303)
+
+
+@bp.post("/dms/quarantine/retry")
+@requires_role("admin")
+def retry_all():
+    totals = admin.retry(db(), g.dealer, current_user)
+    flash(_("Retried: %(stored)d stored, %(quarantined)d still quarantined.", **totals), "success")
+    return redirect(url_for("integrations.dms_index"), code=303)
+
+
+@bp.post("/dms/quarantine/<int:record_id>/retry")
+@requires_role("admin")
+def retry_one(record_id: int):
+    try:
+        totals = admin.retry(db(), g.dealer, current_user, record_id)
+    except NotFound:
+        abort(404)
+    flash(_("Retried: %(stored)d stored, %(quarantined)d still quarantined.", **totals), "success")
+    return redirect(url_for("integrations.dms_index"), code=303)
+
+
+@bp.get("/dms/runs/<int:run_id>")
+@requires_role("admin")
+def run_detail(run_id: int):
+    try:
+        sync_run, entries = admin.get_run(db(), g.dealer, run_id)
+    except NotFound:
+        abort(404)
+    return render_page(RUN_TEMPLATE, ["content"], run=sync_run, entries=entries)

@@ -1,0 +1,145 @@
+"""The mail settings that apply to a dealer: its own (``MailSettings``) over the global ``BOXES_*``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from boxes.audit import record
+from boxes.errors import ActionError
+from boxes.messaging.addresses import address_problem
+from boxes.models import Dealer, MailSettings, User
+from boxes.models.messaging import SMTP_SECURITY
+
+
+@dataclass(frozen=True)
+class SmtpServer:
+    host: str
+    port: int
+    security: str
+    username: str
+    password: str = field(repr=False)
+    timeout: float = 30.0
+
+
+@dataclass(frozen=True)
+class Effective:
+    smtp: SmtpServer
+    sender: str
+    auto_reminders: bool
+    reminder_days_before: int
+    reminder_hour: int
+    daily_cap: int
+    rate_per_minute: int
+    own_smtp: bool
+
+
+def stored(session: Session, dealer_id: int) -> MailSettings | None:
+    return session.scalar(select(MailSettings).where(MailSettings.dealer_id == dealer_id))
+
+
+def effective(session: Session, dealer: Dealer, config) -> Effective:
+    own = stored(session, dealer.id)
+    use_own = bool(own and own.use_own_smtp and own.smtp_host)
+    if use_own:
+        default_port = {"ssl": 465, "starttls": 587}.get(own.smtp_security, 25)
+        smtp = SmtpServer(own.smtp_host, own.smtp_port or default_port, own.smtp_security, own.smtp_username,
+                          own.smtp_password, config.smtp_timeout_seconds)
+    else:
+        smtp = SmtpServer(config.smtp_host, config.smtp_port, config.smtp_security, config.smtp_username,
+                          config.smtp_password, config.smtp_timeout_seconds)
+    return Effective(
+        smtp=smtp,
+        sender=(own.sender if own and own.sender else "") or config.mail_sender,
+        auto_reminders=own.auto_reminders if own else True,
+        reminder_days_before=own.reminder_days_before if own else config.reminder_days_before,
+        reminder_hour=own.reminder_hour if own else config.reminder_hour,
+        daily_cap=own.daily_cap if own and own.daily_cap is not None else config.mail_daily_cap,
+        rate_per_minute=own.rate_per_minute if own and own.rate_per_minute is not None else config.mail_rate_per_minute,
+        own_smtp=use_own,
+    )
+
+
+def _int(raw, low: int, high: int, *, optional: bool = False):
+    raw = (str(raw) if raw is not None else "").strip()
+    if not raw and optional:
+        return None, True
+    try:
+        value = int(raw)
+    except ValueError:
+        return None, False
+    return value, low <= value <= high
+
+
+def update(session: Session, dealer: Dealer, actor: User, form: dict) -> MailSettings:
+    """Save the dealer's mail settings. An empty password keeps the stored one (write-only field);
+    ``clear_password`` removes it."""
+    errors: dict = {}
+    use_own = form.get("use_own_smtp") in ("1", "on", "true", True)
+    host = (form.get("smtp_host") or "").strip()
+    security = form.get("smtp_security") or "none"
+    if security not in SMTP_SECURITY:
+        errors["smtp_security"] = _l("Choose none, STARTTLS or SSL.")
+    port, ok = _int(form.get("smtp_port"), 1, 65535, optional=True)
+    if not ok:
+        errors["smtp_port"] = _l("Enter a port from 1 to 65535.")
+    if use_own and not host:
+        errors["smtp_host"] = _l("Enter the SMTP server's name or address.")
+    if len(host) > 200 or any(c.isspace() for c in host):
+        errors["smtp_host"] = _l("Enter the SMTP server's name or address.")
+    username = (form.get("smtp_username") or "").strip()
+    password = form.get("smtp_password") or ""
+    sender = (form.get("sender") or "").strip()
+    if sender and address_problem(sender):
+        errors["sender"] = _l("Enter a valid email address.")
+    days, ok = _int(form.get("reminder_days_before", 1), 0, 14)
+    if not ok:
+        errors["reminder_days_before"] = _l("Enter a number of days from 0 to 14.")
+    hour, ok = _int(form.get("reminder_hour", 10), 0, 23)
+    if not ok:
+        errors["reminder_hour"] = _l("Enter an hour from 0 to 23.")
+    cap, ok = _int(form.get("daily_cap"), 0, 1_000_000, optional=True)
+    if not ok:
+        errors["daily_cap"] = _l("Enter a whole number, or leave it empty for the default.")
+    rate, ok = _int(form.get("rate_per_minute"), 1, 100_000, optional=True)
+    if not ok:
+        errors["rate_per_minute"] = _l("Enter a whole number, or leave it empty for the default.")
+    if len(username) > 200 or len(password) > 500:
+        errors["smtp_username"] = _l("Too long.")
+    if errors:
+        raise ActionError(errors)
+    row = stored(session, dealer.id)
+    if row is None:
+        row = MailSettings(dealer_id=dealer.id)
+        session.add(row)
+    row.use_own_smtp = use_own
+    row.smtp_host = host
+    row.smtp_port = port
+    row.smtp_security = security
+    row.smtp_username = username
+    password_changed = False
+    if form.get("clear_password"):
+        password_changed = bool(row.smtp_password)
+        row.smtp_password = ""
+    elif password:
+        password_changed = True
+        row.smtp_password = password
+    row.sender = sender
+    row.auto_reminders = form.get("auto_reminders") in ("1", "on", "true", True)
+    row.reminder_days_before = days
+    row.reminder_hour = hour
+    row.daily_cap = cap
+    row.rate_per_minute = rate
+    session.flush()
+    # The password itself never goes to the audit trail: only that it changed.
+    record(session, dealer_id=dealer.id, user_id=actor.id, action="mail_settings.update", entity="mail_settings",
+           entity_id=row.id, data={"use_own_smtp": use_own, "smtp_host": host, "smtp_port": port,
+                                   "smtp_security": security, "smtp_username": username, "sender": sender,
+                                   "password_changed": password_changed, "auto_reminders": row.auto_reminders,
+                                   "reminder_days_before": days, "reminder_hour": hour, "daily_cap": cap,
+                                   "rate_per_minute": rate})
+    session.commit()
+    return row

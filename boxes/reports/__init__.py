@@ -1,0 +1,1 @@
+"""Reports for managers: one per board step, any date range, pie charts, KPIs, grids, exports."""

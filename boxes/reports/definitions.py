@@ -1,0 +1,370 @@
+"""The reports: for each board step, the rows behind its charts (one statement), its columns, its
+main pie column and its KPIs. Every figure is a count over those same rows, so a chart and its grid
+can never disagree. Definitions of every KPI: ``docs/kpis.md``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import Select, and_, case, exists, func, literal, or_, select
+from sqlalchemy.orm import aliased
+
+from boxes.board.windows import BoardWindows
+from boxes.models import (
+    Activity,
+    Appointment,
+    Campaign,
+    Customer,
+    Delivery,
+    DiscardReason,
+    Opportunity,
+    RepairOrder,
+    User,
+    Vehicle,
+)
+from boxes.models.workshop import ARRIVED
+from boxes.reports.ranges import DateRange
+
+TEXT, CATEGORY, DATETIME, NUMBER = "text", "category", "datetime", "number"
+
+ORIGIN_LABELS = {"delivery": _l("Delivery"), "appointment": _l("Appointment"), "no_show": _l("No-show"),
+                 "in_process": _l("In process"), "completed": _l("Service completed"), "campaign": _l("Campaign"),
+                 "oem_lead": _l("OEM lead"), "manual": _l("Manual")}
+OUTCOME_LABELS = {"contacted": _l("Contacted"), "no_answer": _l("No answer"), "wrong_number": _l("Wrong number"),
+                  "call_back_later": _l("Call back later"), "do_not_contact": _l("Do not contact")}
+CHANNEL_LABELS = {"phone": _l("Phone"), "whatsapp": "WhatsApp", "email": _l("Email"), "in_person": _l("In person")}
+KIND_LABELS = {"welcome_call": _l("Welcome call"), "call": _l("Call"), "confirmation": _l("Confirmation"),
+               "courtesy_call": _l("Courtesy call"), "note": _l("Note")}
+YES_NO = {"yes": _l("Yes"), "no": _l("No")}
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    label: object
+    kind: str = TEXT
+    labels: dict | None = None  # category code → label
+
+    def display(self, value) -> str:
+        if value is None:
+            return ""
+        if self.labels is not None:
+            return str(self.labels.get(value, value))
+        return value
+
+
+@dataclass(frozen=True)
+class Kpi:
+    key: str
+    label: object
+    numerator: str  # "column=value[|value]" counted over the rows
+    denominator: str | None = None  # same form, or "*" for every row; None: a plain count
+    mean_of: str | None = None  # a column whose numeric mean is the KPI
+
+
+@dataclass
+class Report:
+    key: str
+    title: object
+    description: object
+    columns: list[Column]
+    pie: str  # the main chart's column
+    kpis: list[Kpi] = field(default_factory=list)
+    default_sort: str = ""
+
+    def column(self, key: str) -> Column | None:
+        return next((c for c in self.columns if c.key == key), None)
+
+
+def _customer_name():
+    return Customer.name
+
+
+def _vehicle_label():
+    return func.trim(Vehicle.brand + literal(" ") + Vehicle.model + literal(" ") + Vehicle.version)
+
+
+def deliveries_rows(dealer, rng: DateRange, w: BoardWindows, locale: str) -> Select:
+    act = aliased(Activity)
+    on_delivery = [act.dealer_id == dealer.id, act.subject_type == "delivery", act.subject_id == Delivery.id]
+    result = case(
+        (exists().where(*on_delivery, act.outcome == "contacted"), literal("contacted")),
+        (exists().where(*on_delivery), literal("not_reached")),
+        else_=literal("no_call"),
+    )
+    return (
+        select(
+            Delivery.id.label("id"),
+            Delivery.delivered_at.label("delivered_at"),
+            Customer.name.label("customer"),
+            _vehicle_label().label("vehicle"),
+            Vehicle.plate.label("plate"),
+            Delivery.salesperson.label("salesperson"),
+            case((Delivery.welcome_call_at.is_not(None), literal("done")), else_=literal("pending"))
+            .label("welcome_call"),
+            result.label("result"),
+        )
+        .select_from(Delivery)
+        .outerjoin(Customer, Customer.id == Delivery.customer_id)
+        .outerjoin(Vehicle, Vehicle.id == Delivery.vehicle_id)
+        .where(Delivery.dealer_id == dealer.id, Delivery.delivered_at >= rng.start, Delivery.delivered_at < rng.end)
+    )
+
+
+def _reason_label(locale: str):
+    return {"es": DiscardReason.label_es, "pt_BR": DiscardReason.label_pt_br}.get(locale, DiscardReason.label_en)
+
+
+def opportunities_rows(dealer, rng: DateRange, w: BoardWindows, locale: str) -> Select:
+    assigned = aliased(User)
+    state = case(
+        (and_(Opportunity.status == "open", Opportunity.due_at < w.today_start), literal("overdue")),
+        else_=Opportunity.status,
+    )
+    return (
+        select(
+            Opportunity.id.label("id"),
+            Opportunity.created_at.label("created_at"),
+            Opportunity.due_at.label("due_at"),
+            Customer.name.label("customer"),
+            _vehicle_label().label("vehicle"),
+            Opportunity.origin.label("origin"),
+            Campaign.name.label("campaign"),
+            state.label("state"),
+            _reason_label(locale).label("discard_reason"),
+            assigned.name.label("assigned_to"),
+        )
+        .select_from(Opportunity)
+        .outerjoin(Customer, Customer.id == Opportunity.customer_id)
+        .outerjoin(Vehicle, Vehicle.id == Opportunity.vehicle_id)
+        .outerjoin(Campaign, Campaign.id == Opportunity.campaign_id)
+        .outerjoin(DiscardReason, DiscardReason.id == Opportunity.discard_reason_id)
+        .outerjoin(assigned, assigned.id == Opportunity.assigned_user_id)
+        .where(Opportunity.dealer_id == dealer.id, Opportunity.created_at >= rng.start,
+               Opportunity.created_at < rng.end)
+    )
+
+
+def appointments_rows(dealer, rng: DateRange, w: BoardWindows, locale: str) -> Select:
+    arrived = or_(Appointment.arrived_at.is_not(None), Appointment.status.in_(ARRIVED))
+    result = case(
+        (arrived, literal("arrived")),
+        (Appointment.status == "cancelled", literal("cancelled")),
+        (or_(Appointment.status == "no_show", Appointment.scheduled_at < w.today_start), literal("no_show")),
+        (Appointment.status == "confirmed", literal("confirmed")),
+        else_=literal("pending"),
+    )
+    return (
+        select(
+            Appointment.id.label("id"),
+            Appointment.scheduled_at.label("scheduled_at"),
+            Customer.name.label("customer"),
+            _vehicle_label().label("vehicle"),
+            Appointment.service_type.label("service_type"),
+            Appointment.source.label("source"),
+            case((Appointment.confirmed_at.is_not(None), literal("yes")), else_=literal("no")).label("confirmed"),
+            result.label("result"),
+        )
+        .select_from(Appointment)
+        .outerjoin(Customer, Customer.id == Appointment.customer_id)
+        .outerjoin(Vehicle, Vehicle.id == Appointment.vehicle_id)
+        .where(Appointment.dealer_id == dealer.id, Appointment.scheduled_at >= rng.start,
+               Appointment.scheduled_at < rng.end)
+    )
+
+
+def in_process_rows(dealer, rng: DateRange, w: BoardWindows, locale: str) -> Select:
+    age = case(
+        (RepairOrder.opened_at >= w.today_start, literal("today")),
+        (RepairOrder.opened_at >= w.yesterday_start, literal("yesterday")),
+        (RepairOrder.opened_at >= w.week_start, literal("week")),
+        else_=literal("older"),
+    )
+    return (
+        select(
+            RepairOrder.id.label("id"),
+            RepairOrder.opened_at.label("opened_at"),
+            RepairOrder.number.label("number"),
+            Customer.name.label("customer"),
+            _vehicle_label().label("vehicle"),
+            RepairOrder.advisor.label("advisor"),
+            age.label("age"),
+        )
+        .select_from(RepairOrder)
+        .outerjoin(Customer, Customer.id == RepairOrder.customer_id)
+        .outerjoin(Vehicle, Vehicle.id == RepairOrder.vehicle_id)
+        .where(RepairOrder.dealer_id == dealer.id, RepairOrder.delivered_at.is_(None),
+               RepairOrder.opened_at >= rng.start, RepairOrder.opened_at < rng.end)
+    )
+
+
+def completed_rows(dealer, rng: DateRange, w: BoardWindows, locale: str) -> Select:
+    last_score = (
+        select(Activity.satisfaction)
+        .where(Activity.dealer_id == dealer.id, Activity.subject_type == "repair_order",
+               Activity.subject_id == RepairOrder.id, Activity.satisfaction.is_not(None))
+        .order_by(Activity.created_at.desc(), Activity.id.desc()).limit(1)
+        .correlate_except(Activity).scalar_subquery()
+    )
+    return (
+        select(
+            RepairOrder.id.label("id"),
+            RepairOrder.delivered_at.label("delivered_at"),
+            RepairOrder.number.label("number"),
+            Customer.name.label("customer"),
+            _vehicle_label().label("vehicle"),
+            RepairOrder.advisor.label("advisor"),
+            case((RepairOrder.courtesy_call_at.is_not(None), literal("done")), else_=literal("pending"))
+            .label("courtesy_call"),
+            last_score.label("satisfaction"),
+        )
+        .select_from(RepairOrder)
+        .outerjoin(Customer, Customer.id == RepairOrder.customer_id)
+        .outerjoin(Vehicle, Vehicle.id == RepairOrder.vehicle_id)
+        .where(RepairOrder.dealer_id == dealer.id, RepairOrder.delivered_at >= rng.start,
+               RepairOrder.delivered_at < rng.end)
+    )
+
+
+def campaigns_rows(dealer, rng: DateRange, w: BoardWindows, locale: str) -> Select:
+    contacted = exists().where(Activity.dealer_id == dealer.id, Activity.subject_type == "opportunity",
+                               Activity.subject_id == Opportunity.id, Activity.outcome == "contacted")
+    shown = or_(Opportunity.credited_at.is_not(None), exists().where(
+        Appointment.dealer_id == dealer.id, Appointment.id == Opportunity.matched_appointment_id,
+        or_(Appointment.arrived_at.is_not(None), Appointment.status.in_(ARRIVED))))
+    return (
+        select(
+            Opportunity.id.label("id"),
+            Campaign.name.label("campaign"),
+            Opportunity.created_at.label("created_at"),
+            Customer.name.label("customer"),
+            _vehicle_label().label("vehicle"),
+            Vehicle.vin.label("vin"),
+            Opportunity.status.label("result"),
+            case((contacted, literal("yes")), else_=literal("no")).label("contacted"),
+            case((shown, literal("yes")), else_=literal("no")).label("shown"),
+        )
+        .select_from(Opportunity)
+        .join(Campaign, Campaign.id == Opportunity.campaign_id)
+        .outerjoin(Customer, Customer.id == Opportunity.customer_id)
+        .outerjoin(Vehicle, Vehicle.id == Opportunity.vehicle_id)
+        .where(Opportunity.dealer_id == dealer.id, Opportunity.campaign_id.is_not(None),
+               Opportunity.created_at >= rng.start, Opportunity.created_at < rng.end)
+    )
+
+
+def callers_rows(dealer, rng: DateRange, w: BoardWindows, locale: str) -> Select:
+    return (
+        select(
+            Activity.id.label("id"),
+            Activity.created_at.label("created_at"),
+            func.coalesce(User.name, literal("")).label("caller"),
+            Activity.kind.label("kind"),
+            Activity.channel.label("channel"),
+            Activity.outcome.label("outcome"),
+            Customer.name.label("customer"),
+        )
+        .select_from(Activity)
+        .outerjoin(User, User.id == Activity.user_id)
+        .outerjoin(Customer, Customer.id == Activity.customer_id)
+        .where(Activity.dealer_id == dealer.id, Activity.kind != "note", Activity.created_at >= rng.start,
+               Activity.created_at < rng.end)
+    )
+
+
+CUSTOMER = Column("customer", _l("Customer"))
+VEHICLE = Column("vehicle", _l("Vehicle"))
+
+REPORTS: dict[str, Report] = {r.key: r for r in [
+    Report(
+        "deliveries", _l("Deliveries and welcome calls"), _l("Vehicles delivered by Sales in the range."),
+        [Column("delivered_at", _l("Delivered"), DATETIME), CUSTOMER, VEHICLE, Column("plate", _l("Plate")),
+         Column("salesperson", _l("Salesperson")),
+         Column("welcome_call", _l("Welcome call"), CATEGORY, {"done": _l("Done"), "pending": _l("Pending")}),
+         Column("result", _l("Welcome call result"), CATEGORY,
+                {"contacted": _l("Contacted"), "not_reached": _l("Not reached"), "no_call": _l("No call yet")})],
+        pie="result",
+        kpis=[Kpi("deliveries", _l("Deliveries"), "*"),
+              Kpi("contact_rate", _l("Contact rate"), "result=contacted", "*")],
+    ),
+    Report(
+        "opportunities", _l("Opportunities"), _l("Opportunities created in the range, by their state today."),
+        [Column("created_at", _l("Created"), DATETIME), Column("due_at", _l("Due"), DATETIME), CUSTOMER, VEHICLE,
+         Column("origin", _l("Origin"), CATEGORY, ORIGIN_LABELS), Column("campaign", _l("Campaign")),
+         Column("state", _l("State"), CATEGORY, {"open": _l("Open"), "overdue": _l("Overdue"),
+                                                 "sold": _l("Sold"), "discarded": _l("Discarded")}),
+         Column("discard_reason", _l("Discard reason")), Column("assigned_to", _l("Assigned to"))],
+        pie="state",
+        kpis=[Kpi("opportunities", _l("Opportunities"), "*"),
+              Kpi("conversion", _l("Opportunity conversion"), "state=sold", "state=sold|discarded"),
+              Kpi("discarded", _l("Discarded"), "state=discarded")],
+    ),
+    Report(
+        "appointments", _l("Appointments"), _l("Appointments scheduled in the range."),
+        [Column("scheduled_at", _l("Appointment"), DATETIME), CUSTOMER, VEHICLE,
+         Column("service_type", _l("Service")),
+         Column("source", _l("Source"), CATEGORY, {"dms": "DMS", "online": _l("Online"), "board": _l("Board")}),
+         Column("confirmed", _l("Confirmed by a user"), CATEGORY, YES_NO),
+         Column("result", _l("Result"), CATEGORY, {"arrived": _l("Arrived"), "no_show": _l("No-show"),
+                                                   "cancelled": _l("Cancelled"), "confirmed": _l("Confirmed"),
+                                                   "pending": _l("To confirm")})],
+        pie="result",
+        kpis=[Kpi("appointments", _l("Appointments"), "*"),
+              Kpi("show_rate", _l("Show rate"), "result=arrived", "result=arrived|no_show"),
+              Kpi("no_show_rate", _l("No-show rate"), "result=no_show", "result=arrived|no_show"),
+              Kpi("cancelled", _l("Cancellations"), "result=cancelled")],
+    ),
+    Report(
+        "in_process", _l("In-process ageing"), _l("Repair orders opened in the range and still open."),
+        [Column("opened_at", _l("Opened"), DATETIME), Column("number", _l("RO")), CUSTOMER, VEHICLE,
+         Column("advisor", _l("Advisor")),
+         Column("age", _l("Age"), CATEGORY, {"today": _l("Today"), "yesterday": _l("Yesterday"),
+                                             "week": _l("Up to 1 week"), "older": _l("More than 1 week")})],
+        pie="age",
+        kpis=[Kpi("open", _l("Open repair orders"), "*"),
+              Kpi("older_share", _l("Older than a week"), "age=older", "*")],
+    ),
+    Report(
+        "completed", _l("Services completed and courtesy calls"),
+        _l("Vehicles delivered from the workshop in the range."),
+        [Column("delivered_at", _l("Delivered"), DATETIME), Column("number", _l("RO")), CUSTOMER, VEHICLE,
+         Column("advisor", _l("Advisor")),
+         Column("courtesy_call", _l("Courtesy call"), CATEGORY, {"done": _l("Done"), "pending": _l("Pending")}),
+         Column("satisfaction", _l("Satisfaction"), NUMBER)],
+        pie="satisfaction",
+        kpis=[Kpi("completed", _l("Services completed"), "*"),
+              Kpi("courtesy_rate", _l("Courtesy calls done"), "courtesy_call=done", "*"),
+              Kpi("satisfaction", _l("Satisfaction mean"), "", mean_of="satisfaction")],
+    ),
+    Report(
+        "campaigns", _l("Campaigns"), _l("Campaign opportunities created in the range."),
+        [Column("campaign", _l("Campaign")), Column("created_at", _l("Created"), DATETIME), CUSTOMER, VEHICLE,
+         Column("vin", _l("VIN")),
+         Column("result", _l("Result"), CATEGORY, {"open": _l("Open"), "sold": _l("Sold"),
+                                                   "discarded": _l("Discarded")}),
+         Column("contacted", _l("Contacted"), CATEGORY, YES_NO), Column("shown", _l("Shown"), CATEGORY, YES_NO)],
+        pie="result",
+        kpis=[Kpi("units", _l("Units"), "*"), Kpi("contact_rate", _l("Contact rate"), "contacted=yes", "*"),
+              Kpi("conversion", _l("Opportunity conversion"), "result=sold", "result=sold|discarded")],
+    ),
+    Report(
+        "callers", _l("Callers' activity"), _l("Calls and contacts registered in the range, per caller."),
+        [Column("created_at", _l("Time"), DATETIME), Column("caller", _l("Caller")),
+         Column("kind", _l("Kind"), CATEGORY, KIND_LABELS), Column("channel", _l("Channel"), CATEGORY, CHANNEL_LABELS),
+         Column("outcome", _l("Outcome"), CATEGORY, OUTCOME_LABELS), CUSTOMER],
+        pie="outcome",
+        kpis=[Kpi("calls", _l("Calls"), "*"), Kpi("contact_rate", _l("Contact rate"), "outcome=contacted", "*")],
+    ),
+]}
+
+ROWS = {
+    "deliveries": deliveries_rows,
+    "opportunities": opportunities_rows,
+    "appointments": appointments_rows,
+    "in_process": in_process_rows,
+    "completed": completed_rows,
+    "campaigns": campaigns_rows,
+    "callers": callers_rows,
+}

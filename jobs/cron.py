@@ -1,0 +1,31 @@
+"""The cron table, loaded by the installation's one cron process (``boxes cron``, i.e.
+``rq cron jobs.cron``). Every entry enqueues a job on a queue; a worker runs it.
+
+``interval`` jobs run once at start and then every ``interval`` seconds.
+"""
+
+from __future__ import annotations
+
+import os
+
+from rq import cron
+
+from jobs.mail import recover_messages, send_due_reminders
+from jobs.runtime import record_heartbeat
+from jobs.sync import sync_all
+
+# Liveness of cron + worker, for /healthz and operators: `redis-cli GET boxes:cron:heartbeat`.
+cron.register(record_heartbeat, queue_name="default", interval=60, job_timeout=30, result_ttl=300)
+
+# Email: the automatic reminders of every dealer (each dealer's window and hour are in its own time
+# zone; running often only makes them punctual), and the sweep that re-enqueues messages whose worker
+# died after claiming them or whose job was lost.
+cron.register(send_due_reminders, queue_name="mail", interval=300, job_timeout=240, result_ttl=3600)
+cron.register(recover_messages, queue_name="mail", interval=60, job_timeout=50, result_ttl=600)
+
+# The DMS sync: queues one job per dealer with an enabled connector (queue "sync", with Retry), every
+# BOXES_SYNC_INTERVAL_MINUTES (read from the environment as boxes.config does: no secret key needed here).
+cron.register(sync_all, queue_name="sync", interval=60 * int(os.environ.get("BOXES_SYNC_INTERVAL_MINUTES") or 5),
+              job_timeout=120, result_ttl=3600)
+
+# Later issues register here:

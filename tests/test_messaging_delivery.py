@@ -1,0 +1,256 @@
+"""Exactly once, with real processes: a real ``rq worker`` on the test database and Redis sends to
+a real SMTP server. Double click, SMTP down then up, a worker SIGKILLed right after claiming,
+customers who must not get mail, and the per-dealer limits."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import timedelta
+
+from rq import Queue
+from rq.registry import ScheduledJobRegistry
+from sqlalchemy import func, select
+
+from boxes.db import utcnow
+from boxes.mailsink import free_port, start_smtp_sink
+from boxes.messaging import outbox
+from boxes.models import AuditLog, Customer, MailSettings, OutboundMessage
+from tests import factories
+from tests.conftest import csrf_token_of
+from tests.messaging_fixtures import *  # noqa: F403
+from tests.messaging_fixtures import LEASE_SECONDS, send_now, wait_until
+
+HX = {"HX-Request": "true"}
+
+
+def _appointment(db, dealer, **kw):
+    return factories.appointment(db, dealer, utcnow() + timedelta(days=2), status="requested", **kw)
+
+
+def _row(db, appointment_id) -> OutboundMessage:
+    db.expire_all()
+    return db.scalar(select(OutboundMessage).where(OutboundMessage.appointment_id == appointment_id))
+
+
+def _own_smtp(db, dealer, port: int, **kw):
+    settings = db.scalar(select(MailSettings).where(MailSettings.dealer_id == dealer.id))
+    if settings is None:
+        settings = MailSettings(dealer_id=dealer.id)
+        db.add(settings)
+    settings.use_own_smtp = port is not None
+    settings.smtp_host = "127.0.0.1"
+    settings.smtp_port = port
+    settings.smtp_security = "none"
+    for key, value in kw.items():
+        setattr(settings, key, value)
+    db.commit()
+
+
+def test_double_click_sends_one_email(client, db, dealers, login_as, smtp, worker, redis):
+    ar, _ = dealers
+    appt = _appointment(db, ar)
+    login_as("caller", ar)
+    token = csrf_token_of(client, f"/d/{ar.code}/board/appointments")
+    url = f"/d/{ar.code}/appointments/{appt.id}/reminder"
+
+    first = client.post(url, headers={**HX, "X-CSRFToken": token})
+    second = client.post(url, headers={**HX, "X-CSRFToken": token})
+    assert first.status_code == 200 and 'data-reminder-status="queued"' in first.get_data(as_text=True)
+    assert second.status_code == 200 and 'data-reminder-status="queued"' in second.get_data(as_text=True)
+    assert db.scalar(select(func.count()).select_from(OutboundMessage)) == 1
+    assert Queue("mail", connection=redis).count == 1  # the second click enqueued nothing
+    # Even an extra job for the same row (a retry, the recovery sweep) sends nothing more.
+    outbox.enqueue_send(redis, client.application.config["BOXES"], _row(db, appt.id))
+
+    worker.burst()
+    assert len(smtp.wait_for(1)) == 1
+    row = _row(db, appt.id)
+    assert row.status == "sent" and row.attempts == 1 and row.sent_at is not None
+    worker.burst()
+    assert len(smtp.messages()) == 1
+
+    # The row now says when it was sent, and polling stops (286).
+    polled = client.get(url, headers=HX)
+    assert polled.status_code == 286
+    assert 'data-reminder-status="sent"' in polled.get_data(as_text=True)
+    # A third click after sending changes nothing either.
+    assert client.post(url, headers={**HX, "X-CSRFToken": token}).status_code == 286
+    worker.burst()
+    assert len(smtp.messages()) == 1
+    actions = [a.action for a in db.scalars(select(AuditLog).where(AuditLog.entity == "outbound_message"))]
+    assert actions.count("message.queue") == 1 and actions.count("message.sent") == 1
+
+
+def test_smtp_down_then_up_sends_once_after_retries(app, db, dealers, worker, redis, tmp_path):
+    ar, _ = dealers
+    port = free_port()  # nothing listens here yet: connection refused
+    _own_smtp(db, ar, port)
+    appt = _appointment(db, ar)
+    requested = outbox.request_message(db, ar, appt, kind="reminder", origin="manual", actor=None)
+    config = dataclasses.replace(app.config["BOXES"], mail_retry_intervals=(1,) * 20)
+    outbox.enqueue_send(redis, config, requested.message)
+    worker.start(scheduler=True)
+
+    row = wait_until(lambda: (r := _row(db, appt.id)).attempts >= 2 and r.status == "queued" and r,
+                     timeout=30, message="two failed attempts")
+    assert row.reason == "smtp_error" and "refused" in row.error.lower()
+    assert row.next_attempt_at is not None
+
+    sink = start_smtp_sink("127.0.0.1", port, tmp_path / "late-mail")
+    try:
+        row = wait_until(lambda: (r := _row(db, appt.id)).status == "sent" and r, timeout=30, message="sent")
+        assert row.attempts >= 3 and row.error == "" and row.reason == ""
+        assert len(sink.wait_for(1)) == 1
+        # More retries or sweeps later change nothing.
+        outbox.enqueue_send(redis, config, row)
+        wait_until(lambda: Queue("mail", connection=redis).count == 0, timeout=10, message="queue drained")
+        assert len(sink.messages()) == 1
+    finally:
+        sink.stop()
+
+
+def test_worker_killed_right_after_claiming_sends_exactly_once(app, db, dealers, smtp, worker, redis,
+                                                                blackhole_smtp):
+    ar, _ = dealers
+    # The SMTP server hangs: the worker claims the row, then waits for a greeting that never comes.
+    _own_smtp(db, ar, blackhole_smtp.port)
+    worker.env["BOXES_SMTP_TIMEOUT_SECONDS"] = "30"
+    appt = _appointment(db, ar)
+    requested = outbox.request_message(db, ar, appt, kind="reminder", origin="manual", actor=None)
+    outbox.enqueue_send(redis, app.config["BOXES"], requested.message)
+    process = worker.start(scheduler=False)
+
+    wait_until(lambda: _row(db, appt.id).status == "sending", timeout=30, interval=0.02, message="claimed")
+    worker.kill(process)  # SIGKILL the worker and its work horse
+    row = _row(db, appt.id)
+    assert row.status == "sending" and row.attempts == 1 and row.lease_until is not None
+    assert smtp.messages() == []
+
+    # The SMTP server is back (the dealer now uses the installation's server: the sink).
+    _own_smtp(db, ar, None)
+    # While the lease runs, nobody may take the row: the sweep does nothing.
+    config = app.config["BOXES"]
+    with app.app_context():
+        assert outbox.recover(db, redis, config) == 0
+    wait_until(lambda: utcnow() > row.lease_until, timeout=LEASE_SECONDS + 5, message="lease expiry")
+
+    # The cron's sweep runs on a fresh worker: it re-enqueues the row, whose job claims and sends it.
+    Queue("mail", connection=redis).enqueue("jobs.mail.recover_messages")
+    worker.burst()
+    assert len(smtp.wait_for(1)) == 1
+    row = _row(db, appt.id)
+    assert row.status == "sent" and row.attempts == 2
+
+    # Later sweeps and workers find nothing to do.
+    Queue("mail", connection=redis).enqueue("jobs.mail.recover_messages")
+    worker.burst()
+    assert len(smtp.messages()) == 1
+
+
+def test_opt_out_and_bad_addresses_send_nothing_and_say_why(client, db, dealers, login_as, smtp, worker, redis):
+    ar, _ = dealers
+    login_as("caller", ar)
+    token = csrf_token_of(client, f"/d/{ar.code}/board/appointments")
+    cases = {
+        "opt_out": ("ok@mail.example", True, "The customer asked not to be contacted."),
+        "invalid_address": ("not-an-address@", False, "The customer's email address is not valid."),
+        "no_address": ("", False, "The customer has no email address."),
+    }
+    for reason, (email, opt_out, _message) in cases.items():
+        appt = _appointment(db, ar)
+        customer = db.get(Customer, appt.customer_id)
+        customer.email, customer.contact_opt_out = email, opt_out
+        db.commit()
+        response = client.post(f"/d/{ar.code}/appointments/{appt.id}/reminder", headers={**HX, "X-CSRFToken": token})
+        assert response.status_code == 286  # final at once: nothing to poll
+        body = response.get_data(as_text=True)
+        assert 'data-reminder-status="skipped"' in body
+        row = _row(db, appt.id)
+        assert row.status == "skipped" and row.reason == reason
+        # The board row says why.
+        page = client.get(f"/d/{ar.code}/board/appointments?view=to_confirm").get_data(as_text=True)
+        assert f'id="reminder-{appt.id}"' in page
+
+    # A customer who opts out after the click gets nothing either: the job checks again.
+    appt = _appointment(db, ar)
+    assert client.post(f"/d/{ar.code}/appointments/{appt.id}/reminder",
+                       headers={**HX, "X-CSRFToken": token}).status_code == 200
+    db.get(Customer, appt.customer_id).contact_opt_out = True
+    db.commit()
+
+    assert Queue("mail", connection=redis).count == 1  # only the last one was enqueued
+    worker.burst()
+    assert smtp.messages() == []
+    row = _row(db, appt.id)
+    assert row.status == "skipped" and row.reason == "opt_out"
+
+
+def test_spanish_reason_on_the_row(client, db, dealers, login_as, smtp):
+    ar, _ = dealers
+    login_as("caller", ar)
+    appt = _appointment(db, ar)
+    db.get(Customer, appt.customer_id).contact_opt_out = True
+    db.commit()
+    token = csrf_token_of(client, f"/d/{ar.code}/board/appointments")
+    body = client.post(f"/d/{ar.code}/appointments/{appt.id}/reminder",
+                       headers={**HX, "X-CSRFToken": token}).get_data(as_text=True)
+    assert "El cliente pidió no ser contactado." in body
+
+
+def test_daily_cap_and_rate_limit_per_dealer(app, db, dealers, smtp, redis):
+    ar, br = dealers
+    _own_smtp(db, ar, None, daily_cap=1)
+    first, second = _appointment(db, ar), _appointment(db, ar)
+    messages = [outbox.request_message(db, ar, a, kind="reminder", origin="automatic", actor=None).message
+                for a in (first, second)]
+    assert send_now(app, messages[0]) == "sent"
+    assert send_now(app, messages[1]) == "skipped:daily_cap"
+    assert _row(db, second.id).reason == "daily_cap"
+    # The other dealer has its own cap.
+    other = _appointment(db, br)
+    assert send_now(app, outbox.request_message(db, br, other, kind="reminder", origin="manual",
+                                                actor=None).message) == "sent"
+    assert len(smtp.wait_for(2)) == 2
+
+    # Rate: one message per minute for AR; the next waits (not an attempt, not a failure).
+    _own_smtp(db, ar, None, daily_cap=None, rate_per_minute=1)
+    redis.flushdb()
+    third, fourth = _appointment(db, ar), _appointment(db, ar)
+    m3, m4 = (outbox.request_message(db, ar, a, kind="reminder", origin="manual", actor=None).message
+              for a in (third, fourth))
+    assert send_now(app, m3) == "sent"
+    from boxes.messaging import sending
+
+    with app.app_context():
+        session = app.extensions["boxes.sessionmaker"]()
+        try:
+            result = sending.deliver(session, ar.id, m4.id, config=app.config["BOXES"], redis=redis,
+                                     requeue=lambda msg, delay: outbox.enqueue_send(redis, app.config["BOXES"], msg,
+                                                                                    delay=delay))
+        finally:
+            session.close()
+    assert result == "rate-limited"
+    row = _row(db, fourth.id)
+    assert row.status == "queued" and row.attempts == 0 and row.next_attempt_at > utcnow()
+    assert len(ScheduledJobRegistry("mail", connection=redis)) == 1
+    assert len(smtp.messages()) == 3
+
+
+def test_unexpected_error_before_smtp_gives_the_claim_back(app, db, dealers, smtp):
+    import pytest
+
+    ar, _ = dealers
+    appt = _appointment(db, ar)
+    message = outbox.request_message(db, ar, appt, kind="reminder", origin="manual", actor=None).message
+    ar.time_zone = "Nowhere/Broken"  # bad data: the message cannot be prepared
+    db.commit()
+    with pytest.raises(Exception, match="Nowhere/Broken"):
+        send_now(app, message, retries_left=2)
+    row = _row(db, appt.id)
+    # Not stuck in "sending" until the lease runs out: the next retry can take it at once.
+    assert (row.status, row.reason, row.claim_token, row.attempts) == ("queued", "internal_error", "", 1)
+    with pytest.raises(Exception, match="Nowhere/Broken"):
+        send_now(app, message, retries_left=0)
+    row = _row(db, appt.id)
+    assert (row.status, row.reason, row.attempts) == ("failed", "internal_error", 2)
+    assert smtp.messages() == []

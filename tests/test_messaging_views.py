@@ -1,0 +1,175 @@
+"""The reminder cell on "to confirm" (button, polling, 286, 422), the admin Outbox and the mail
+settings page (write-only password, localized 422, audit)."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from boxes.db import utcnow
+from boxes.messaging import outbox
+from boxes.models import AuditLog, MailSettings, OutboundMessage
+from tests import factories
+from tests.conftest import csrf_token_of
+from tests.messaging_fixtures import *  # noqa: F403
+from tests.messaging_fixtures import send_now
+
+HX = {"HX-Request": "true"}
+
+
+def _appointment(db, dealer, **kw):
+    kw.setdefault("status", "requested")
+    return factories.appointment(db, dealer, utcnow() + timedelta(days=2), **kw)
+
+
+def test_to_confirm_rows_have_the_reminder_button_and_status(app, client, db, dealers, login_as, smtp):
+    ar, _ = dealers
+    fresh = _appointment(db, ar, name="Fresca Nueva")
+    done = _appointment(db, ar, name="Ya Enviado")
+    send_now(app, outbox.request_message(db, ar, done, kind="reminder", origin="manual", actor=None).message)
+    login_as("caller", ar)
+    page = client.get(f"/d/{ar.code}/board/appointments?view=to_confirm").get_data(as_text=True)
+    fresh_cell = re.search(rf'<div id="reminder-{fresh.id}".*?</div>', page, re.S).group(0)
+    assert 'data-reminder-status="none"' in fresh_cell
+    assert f'hx-post="/d/{ar.code}/appointments/{fresh.id}/reminder"' in fresh_cell
+    assert "Enviar recordatorio por email" in fresh_cell
+    done_cell = re.search(rf'<div id="reminder-{done.id}".*?</div>', page, re.S).group(0)
+    assert 'data-reminder-status="sent"' in done_cell and "Enviado" in done_cell
+    assert "hx-post" not in done_cell and "hx-trigger" not in done_cell
+    # The confirmed list has no reminder cell.
+    confirmed = _appointment(db, ar, status="confirmed")
+    page = client.get(f"/d/{ar.code}/board/appointments?view=confirmed").get_data(as_text=True)
+    assert f'id="reminder-{confirmed.id}"' not in page
+
+
+def test_queued_cell_polls_until_final(app, client, db, dealers, login_as, smtp):
+    ar, _ = dealers
+    appt = _appointment(db, ar)
+    login_as("caller", ar)
+    token = csrf_token_of(client, f"/d/{ar.code}/board/appointments")
+    url = f"/d/{ar.code}/appointments/{appt.id}/reminder"
+    response = client.post(url, headers={**HX, "X-CSRFToken": token})
+    assert response.status_code == 200
+    body = response.get_data(as_text=True)
+    assert 'data-reminder-status="queued"' in body and 'hx-trigger="every 2s"' in body and f'hx-get="{url}"' in body
+    assert client.get(url, headers=HX).status_code == 200  # still queued: keep polling
+
+    message = db.scalar(select(OutboundMessage).where(OutboundMessage.appointment_id == appt.id))
+    assert send_now(app, message) == "sent"
+    response = client.get(url, headers=HX)
+    assert response.status_code == 286
+    assert 'data-reminder-status="sent"' in response.get_data(as_text=True)
+    assert "hx-trigger" not in response.get_data(as_text=True)
+    # Loaded directly (no htmx), the URL sends the user to the list.
+    assert client.get(url).status_code == 302
+
+
+def test_reminder_refused_for_confirmed_or_past_appointments(client, db, dealers, login_as, smtp):
+    ar, _ = dealers
+    confirmed = _appointment(db, ar, status="confirmed")
+    past = factories.appointment(db, ar, utcnow() - timedelta(hours=1), status="requested")
+    login_as("caller", ar)
+    token = csrf_token_of(client, f"/d/{ar.code}/board/appointments")
+    for appt in (confirmed, past):
+        response = client.post(f"/d/{ar.code}/appointments/{appt.id}/reminder", headers={**HX, "X-CSRFToken": token})
+        assert response.status_code == 422
+        assert "Los recordatorios son para turnos futuros todavía sin confirmar." in response.get_data(as_text=True)
+    assert db.scalar(select(OutboundMessage.id)) is None
+
+
+def test_reminder_needs_csrf_and_a_board_role(client, db, dealers, login_as, smtp):
+    ar, _ = dealers
+    appt = _appointment(db, ar)
+    login_as("caller", ar)
+    assert client.post(f"/d/{ar.code}/appointments/{appt.id}/reminder", headers=HX).status_code == 400
+    # Without htmx the form post redirects back to the list.
+    token = csrf_token_of(client, f"/d/{ar.code}/board/appointments")
+    response = client.post(f"/d/{ar.code}/appointments/{appt.id}/reminder", data={"csrf_token": token})
+    assert response.status_code == 303
+    assert db.scalar(select(OutboundMessage.status)) == "queued"
+
+
+def test_outbox_lists_every_message_with_preview(app, client, db, dealers, login_as, smtp):
+    ar, _ = dealers
+    sent = _appointment(db, ar, name="Rita <b>Enviada</b>")
+    skipped = _appointment(db, ar, name="Omar Optout")
+    from boxes.models import Customer
+
+    db.get(Customer, skipped.customer_id).contact_opt_out = True
+    db.commit()
+    m_sent = outbox.request_message(db, ar, sent, kind="reminder", origin="manual", actor=None).message
+    send_now(app, m_sent)
+    m_skipped = outbox.request_message(db, ar, skipped, kind="reminder", origin="automatic", actor=None).message
+    failed = OutboundMessage(dealer_id=ar.id, appointment_id=_appointment(db, ar).id, kind="reminder",
+                             scheduled_for=utcnow() + timedelta(days=2), status="failed", attempts=4,
+                             reason="smtp_error", error="SMTPServerDisconnected: Connection unexpectedly closed")
+    db.add(failed)
+    db.commit()
+
+    login_as("caller", ar)
+    assert client.get(f"/d/{ar.code}/admin/outbox").status_code == 403
+    login_as("admin", ar)
+    page = client.get(f"/d/{ar.code}/admin/outbox").get_data(as_text=True)
+    for m in (m_sent, m_skipped, failed):
+        assert f'id="message-{m.id}"' in page
+    assert "SMTPServerDisconnected" in page and "El cliente pidió no ser contactado." in page
+    assert re.search(rf'id="message-{failed.id}".*?class="attempts">4<', page, re.S)
+    only_failed = client.get(f"/d/{ar.code}/admin/outbox?status=failed", headers=HX).get_data(as_text=True)
+    assert f'id="message-{failed.id}"' in only_failed and f'id="message-{m_sent.id}"' not in only_failed
+    assert "<html" not in only_failed  # the list block alone
+
+    preview = client.get(f"/d/{ar.code}/admin/outbox/{m_sent.id}", headers=HX).get_data(as_text=True)
+    assert 'sandbox=""' in preview and "srcdoc=" in preview
+    # The stored HTML body is escaped into srcdoc (its own escaping of the name escaped again).
+    assert "Rita &amp;lt;b&amp;gt;Enviada" in preview
+    assert "Recordatorio: tu turno de servicio" in preview
+    full = client.get(f"/d/{ar.code}/admin/outbox/{m_skipped.id}")
+    assert full.status_code == 200
+    assert "Todavía no enviado" in full.get_data(as_text=True)
+
+
+def test_mail_settings_write_only_password_and_validation(client, db, dealers, login_as, smtp):
+    ar, _ = dealers
+    login_as("admin", ar)
+    url = f"/d/{ar.code}/admin/mail"
+    page = client.get(url).get_data(as_text=True)
+    assert "buzón local" in page  # embedded mode: the local sink
+    token = csrf_token_of(client, url)
+    bad = client.post(url, data={"csrf_token": token, "use_own_smtp": "1", "smtp_host": "", "smtp_port": "99999",
+                                 "smtp_password": "s3cret-Pass", "reminder_days_before": "1", "reminder_hour": "25"})
+    assert bad.status_code == 422
+    body = bad.get_data(as_text=True)
+    assert "Ingresá un puerto de 1 a 65535." in body and "Ingresá una hora de 0 a 23." in body
+    assert "Ingresá el nombre o la dirección del servidor SMTP." in body
+    assert "s3cret-Pass" not in body
+    assert db.scalar(select(MailSettings.id)) is None
+
+    good = {"csrf_token": token, "use_own_smtp": "1", "smtp_host": "smtp.dealer.example", "smtp_port": "587",
+            "smtp_security": "starttls", "smtp_username": "boxes", "smtp_password": "s3cret-Pass",
+            "sender": "taller@dealer.example", "auto_reminders": "1", "reminder_days_before": "2",
+            "reminder_hour": "9", "daily_cap": "500", "rate_per_minute": ""}
+    assert client.post(url, data=good).status_code == 303
+    db.expire_all()
+    stored = db.scalar(select(MailSettings).where(MailSettings.dealer_id == ar.id))
+    assert stored.smtp_password == "s3cret-Pass" and stored.reminder_days_before == 2 and stored.rate_per_minute is None
+    page = client.get(url).get_data(as_text=True)
+    assert "s3cret-Pass" not in page and "smtp.dealer.example" in page
+    assert 'name="smtp_password" type="password" autocomplete="new-password" class="form-control" value=""' in page
+
+    # Saving again with an empty password keeps it; "remove" clears it.
+    assert client.post(url, data={**good, "smtp_password": ""}).status_code == 303
+    db.expire_all()
+    assert db.scalar(select(MailSettings.smtp_password)) == "s3cret-Pass"
+    assert client.post(url, data={**good, "smtp_password": "", "clear_password": "1"}).status_code == 303
+    db.expire_all()
+    assert db.scalar(select(MailSettings.smtp_password)) == ""
+
+    audits = list(db.scalars(select(AuditLog).where(AuditLog.action == "mail_settings.update")))
+    assert len(audits) == 3
+    assert all("s3cret-Pass" not in str(a.data) for a in audits)
+    assert [a.data["password_changed"] for a in audits] == [True, False, True]
+
+    login_as("manager", ar)
+    assert client.get(url).status_code == 403

@@ -1,0 +1,95 @@
+"""A real ``rq worker`` process SIGKILLed in the middle of a sync: what it committed stays, the lock
+lease expires, the dead run is marked interrupted, and the next run converges without duplicates."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from boxes.config import Config
+from boxes.dms.sync import enqueue_sync, sync_dealer
+from boxes.models import SyncRun
+from tests.test_dms_helpers import Simulator, connect, snapshot, table_counts, truth_snapshot
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                out.append(int(entry.name))
+    return out
+
+
+def _wait_gone(pids: list[int], timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while any(Path(f"/proc/{p}").exists() for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+@pytest.fixture(scope="module")
+def sim():
+    s = Simulator(vehicles=60, seed=5, dealers=("AR01:AR:America/Argentina/Buenos_Aires",))
+    yield s
+    s.stop()
+
+
+def test_worker_killed_mid_sync_then_next_run_converges(db, dealers, sim, redis, redis_url, database_url, config):
+    ar = dealers[0]
+    connect(db, ar, sim, page_size=10, timeout=5)
+    sim.faults(latency_ms=150)  # slow pages: the kill lands in the middle
+    env = {**os.environ, "BOXES_DATABASE_URL": database_url, "BOXES_REDIS_URL": redis_url, "BOXES_EMBEDDED": "0",
+           "BOXES_SECRET_KEY": "test", "BOXES_SYNC_LOCK_SECONDS": "2", "BOXES_LOG_LEVEL": "WARNING"}
+    rq = str(Path(sys.executable).with_name("rq"))
+    worker = subprocess.Popen([rq, "worker", "sync", "--url", redis_url, "--quiet"], env=env,
+                              start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert enqueue_sync(redis, Config.from_env(**{**config.__dict__, "sync_lock_seconds": 2}), ar.id)
+        deadline = time.monotonic() + 30
+        while True:
+            db.expire_all()
+            pages = db.scalar(select(func.coalesce(func.sum(SyncRun.pages), 0)).where(SyncRun.dealer_id == ar.id))
+            if pages >= 4:
+                break
+            assert worker.poll() is None, "the worker died by itself"
+            assert time.monotonic() < deadline, "the worker never got going"
+            time.sleep(0.05)
+        # The worker and its work horse (RQ puts the horse in a session of its own), no goodbye.
+        horses = _children(worker.pid)
+        for pid in [*horses, worker.pid]:
+            os.kill(pid, signal.SIGKILL)
+        worker.wait(10)
+        _wait_gone(horses)
+    finally:
+        if worker.poll() is None:
+            os.killpg(worker.pid, signal.SIGKILL)
+            worker.wait(10)
+    db.expire_all()
+    running = db.scalars(select(SyncRun).where(SyncRun.status == "running")).all()
+    assert running, "the kill did not land during a run"
+    partial = table_counts(db, ar.id)
+    assert sum(partial.values()) > 0
+
+    sim.faults()
+    time.sleep(2.1)  # the dead worker's lock lease expires
+    sync_dealer(db, ar, redis=redis, lock_seconds=2)
+    db.expire_all()
+    got, want = snapshot(db, ar.id), truth_snapshot(sim.truth(ar.code))
+    for entity in want:
+        diff = {k: (got[entity].get(k), v) for k, v in want[entity].items() if got[entity].get(k) != v}
+        extra = set(got[entity]) - set(want[entity])
+        assert not diff and not extra, (entity, list(diff.items())[:3], list(extra)[:3])
+    interrupted = db.scalars(select(SyncRun).where(SyncRun.id.in_([r.id for r in running]))).all()
+    assert all(r.status == "failed" and "interrupted" in r.error for r in interrupted)
+    assert db.scalar(select(func.count()).select_from(SyncRun).where(SyncRun.status == "running")) == 0
