@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from boxes import create_app
@@ -37,7 +37,7 @@ from boxes.board.badges import badges
 from boxes.board.windows import BoardWindows
 from boxes.config import Config
 from boxes.db import make_engine, make_sessionmaker
-from boxes.models import Dealer, User
+from boxes.models import Dealer, Opportunity, User
 
 
 @dataclass
@@ -47,7 +47,9 @@ class Case:
     call: Callable[[Session, Dealer, BoardWindows, int], Any]
 
 
-def cases() -> list[Case]:
+def cases(campaign_id: int | None = None) -> list[Case]:
+    """Every board list (each filter of it) and the badges; ``campaign_id``: also the
+    "Op. Campaña" filter on that campaign."""
     out = [
         Case("badges", "/badges", lambda s, d, w, n: badges(s, d, w)),
         Case("deliveries", "/board/deliveries?welcome=pending",
@@ -57,6 +59,9 @@ def cases() -> list[Case]:
         Case("opportunities origin=campaign", "/board/opportunities?origin=campaign",
              lambda s, d, w, n: opportunities.opportunities(s, d, w, origin="campaign", per_page=n)),
     ]
+    if campaign_id is not None:
+        out.append(Case("opportunities campaign=<largest>", f"/board/opportunities?campaign={campaign_id}",
+                        lambda s, d, w, n: opportunities.opportunities(s, d, w, campaign_id=campaign_id, per_page=n)))
     for view in appointments.SUB_VIEWS:
         out.append(Case(f"appointments {view}", f"/board/appointments?view={view}",
                         lambda s, d, w, n, view=view: appointments.appointments(s, d, w, view=view, per_page=n)))
@@ -67,7 +72,7 @@ def cases() -> list[Case]:
         Case("completed", "/board/completed?courtesy=pending",
              lambda s, d, w, n: completed.completed(s, d, w, courtesy="pending", per_page=n)),
         Case("activities_today", "/reports", lambda s, d, w, n: activity.activities_today(s, d, w, per_page=n)),
-        Case("campaigns", "/campaigns", lambda s, d, n_w, n: campaigns.campaigns(s, d, per_page=n)),
+        Case("campaigns", "/campaigns", lambda s, d, w, n: campaigns.campaigns(s, d, per_page=n)),
     ]
     return out
 
@@ -165,6 +170,13 @@ def measure(url: str, dealer_code: str, user_email: str, *, iterations: int = 60
         user = session.scalar(select(User).where(User.email == user_email))
         if dealer is None or user is None:
             raise SystemExit(f"no dealer {dealer_code} or user {user_email} in the benchmark database")
+        # The dealer's campaign with the most open opportunities, for the campaign filter.
+        campaign_id = session.scalar(
+            select(Opportunity.campaign_id)
+            .where(Opportunity.dealer_id == dealer.id, Opportunity.status == "open",
+                   Opportunity.campaign_id.is_not(None))
+            .group_by(Opportunity.campaign_id).order_by(func.count().desc()).limit(1)
+        )
         session.expunge_all()
     client = app.test_client()
     with client.session_transaction() as flask_session:
@@ -182,7 +194,7 @@ def measure(url: str, dealer_code: str, user_email: str, *, iterations: int = 60
     if not keep_gc:
         gc.disable()
     try:
-        for case in cases():
+        for case in cases(campaign_id):
             if only and only not in case.name:
                 continue
             def get(case=case):
