@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import quote
 
 import phonenumbers
@@ -32,8 +33,10 @@ class Phone:
         return f"https://wa.me/{self.e164.lstrip('+')}?text={quote(message)}"
 
 
+@lru_cache(maxsize=4096)
 def normalize_phone(raw: str, country: str) -> Phone:
-    """E.164 for the dealer's country; an unparseable number stays as typed, without links."""
+    """E.164 for the dealer's country; an unparseable number stays as typed, without links.
+    Cached: a board page shows ~70 phones and parsing is the costliest part of a row."""
     try:
         parsed = phonenumbers.parse(raw, country)
     except phonenumbers.NumberParseException:

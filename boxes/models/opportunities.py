@@ -44,10 +44,13 @@ class DiscardReason(DealerOwned, Base):
 class Opportunity(DealerOwned, Base):
     __tablename__ = "opportunity"
     __table_args__ = (
-        Index("ix_opportunity_dealer_status_due", "dealer_id", "status", "due_at"),
+        # The trailing id keeps "ORDER BY due_at, id LIMIT 50" an index walk even when thousands of
+        # opportunities share one due instant (every unit of a campaign does).
+        Index("ix_opportunity_dealer_status_due", "dealer_id", "status", "due_at", "id"),
+        Index("ix_opportunity_dealer_status_origin_due", "dealer_id", "status", "origin", "due_at", "id"),
         Index("ix_opportunity_dealer_customer_status", "dealer_id", "customer_id", "status"),
         Index("ix_opportunity_dealer_vehicle_status", "dealer_id", "vehicle_id", "status"),
-        Index("ix_opportunity_dealer_campaign_status", "dealer_id", "campaign_id", "status"),
+        Index("ix_opportunity_dealer_campaign_status_due", "dealer_id", "campaign_id", "status", "due_at", "id"),
         Index("ix_opportunity_dealer_oem_lead", "dealer_id", "oem_lead_id"),
     )
 

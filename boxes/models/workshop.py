@@ -73,6 +73,9 @@ class RepairOrder(DealerOwned, Base):
         # In process: the few open ROs of a dealer, newest first, without touching the closed millions.
         Index("ix_repair_order_open", "dealer_id", "opened_at", postgresql_where=text("delivered_at IS NULL"),
               sqlite_where=text("delivered_at IS NULL")),
+        # Services completed → courtesy call pending (the list's default filter and its badge).
+        Index("ix_repair_order_courtesy_pending", "dealer_id", "delivered_at",
+              postgresql_where=text("courtesy_call_at IS NULL"), sqlite_where=text("courtesy_call_at IS NULL")),
         Index("ix_repair_order_dealer_vehicle", "dealer_id", "vehicle_id", "opened_at"),
         Index("ix_repair_order_dealer_number", "dealer_id", "number"),
     )
