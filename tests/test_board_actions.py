@@ -181,7 +181,7 @@ def test_oem_lead_needs_a_reason_with_oem_mapping(db, ar, caller, reasons):
         opportunities.discard(db, ar, caller, opp.id, reason_id=custom.id, version=opp.version)
     assert "reason_id" in exc.value.errors
     db.rollback()
-    opportunities.discard(db, ar, caller, opp.id, reason_id=reasons["sold_the_car"].id, version=opp.version)
+    opportunities.discard(db, ar, caller, opp.id, reason_id=reasons["sold_car"].id, version=opp.version)
 
 
 def test_closed_opportunity_cannot_be_acted_on(db, ar, caller, reasons):

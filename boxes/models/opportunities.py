@@ -23,6 +23,19 @@ OPPORTUNITY_ORIGINS = (
 OPPORTUNITY_STATUSES = ("open", "sold", "discarded")
 
 
+# Every new dealer's discard catalog: code, es, pt_BR, en, and the OEM CRM's lost-sale reason ("Motivo
+# no CRM", seed 001; None: not usable to discard an OEM lead). Managers edit their copy in Settings.
+DEFAULT_DISCARD_REASONS = (
+    ("price", "Precio", "Preço", "Price", "Price"),
+    ("distance", "Distancia", "Distância", "Distance", "Distance"),
+    ("serviced_elsewhere", "Hace el service en otro taller", "Faz revisão em outra oficina",
+     "Serviced elsewhere", "BoughtElsewhere"),
+    ("sold_car", "Vendió el vehículo", "Vendeu o veículo", "Sold the car", "VehicleSold"),
+    ("not_interested", "No le interesa", "Sem interesse", "Not interested", "NotInterested"),
+    ("wrong_data", "Datos incorrectos", "Dados incorretos", "Wrong data", None),
+)
+
+
 class DiscardReason(DealerOwned, Base):
     __tablename__ = "discard_reason"
     __table_args__ = (UniqueConstraint("dealer_id", "code"),)

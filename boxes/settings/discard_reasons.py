@@ -12,17 +12,10 @@ from boxes.audit import record
 from boxes.board.common import get_owned
 from boxes.errors import ActionError
 from boxes.models import Dealer, DiscardReason, Opportunity, User
+from boxes.models.opportunities import DEFAULT_DISCARD_REASONS
 
-# Localized defaults every new dealer starts with; oem_reason is the OEM CRM's lost-sale reason.
-DEFAULTS = (
-    ("price", "Precio", "Preço", "Price", "Price"),
-    ("distance", "Distancia", "Distância", "Distance", "Distance"),
-    ("serviced_elsewhere", "Realizó el servicio en otro taller", "Fez o serviço em outra oficina",
-     "Serviced elsewhere", "CompetitorService"),
-    ("sold_the_car", "Vendió el vehículo", "Vendeu o veículo", "Sold the car", "VehicleSold"),
-    ("not_interested", "No le interesa", "Não tem interesse", "Not interested", "NotInterested"),
-    ("wrong_data", "Datos erróneos", "Dados incorretos", "Wrong data", "InvalidContact"),
-)
+# Every new dealer starts with the product's localized defaults (boxes.models.opportunities).
+DEFAULTS = DEFAULT_DISCARD_REASONS
 MAX_LABEL = 120
 
 

@@ -47,6 +47,7 @@ from zoneinfo import ZoneInfo
 import phonenumbers
 
 from boxes.dms.simulator.vin import ar_plate, br_plate, make_vin, random_vds, vin_serial
+from boxes.models.opportunities import DEFAULT_DISCARD_REASONS
 
 
 # ======================================================================================= catalog
@@ -324,16 +325,8 @@ TEXTS: dict[str, dict] = {
     },
 }
 
-# The per-dealer discard catalog: code, es, pt_BR, en, OEM CRM reason (None: not usable for OEM leads).
-DISCARD_REASONS = (
-    ("price", "Precio", "Preço", "Price", "Price"),
-    ("distance", "Distancia", "Distância", "Distance", "Distance"),
-    ("serviced_elsewhere", "Hace el service en otro taller", "Faz revisão em outra oficina",
-     "Serviced elsewhere", "BoughtElsewhere"),
-    ("sold_car", "Vendió el vehículo", "Vendeu o veículo", "Sold the car", "VehicleSold"),
-    ("not_interested", "No le interesa", "Sem interesse", "Not interested", "NotInterested"),
-    ("wrong_data", "Datos incorrectos", "Dados incorretos", "Wrong data", None),
-)
+# The per-dealer discard catalog is the product's default one.
+DISCARD_REASONS = DEFAULT_DISCARD_REASONS
 DISCARD_WEIGHTS = (20, 12, 25, 15, 20, 8)
 
 
