@@ -98,6 +98,14 @@ def _assignees() -> list[tuple[int, str]]:
         .where(Membership.dealer_id == g.dealer.id, User.active.is_(True)).distinct().order_by(User.name)))
 
 
+def _owned_or_404(model, row_id: int):
+    """The dealer's row, or 404 (another dealer's id simply does not exist here)."""
+    try:
+        return get_owned(db(), model, g.dealer.id, row_id)
+    except NotFound:
+        abort(404)
+
+
 def _respond(button: str, action: str, *, status: int = 200, row_id: int | None = None, **ctx):
     """The panel (+ the row and badges out of band for htmx), or the whole board on a direct load."""
     w = windows()
@@ -150,11 +158,7 @@ def _fresh_version(button: str, row_id: int) -> int | None:
 @bp.route(f"/<{SUBJECT_PATTERN}:subject>/<int:subject_id>/call", methods=["GET", "POST"])
 @requires_role(*BOARD_ROLES)
 def register_call(subject: str, subject_id: int):
-    model = SUBJECTS[subject][0]
-    try:
-        row = get_owned(db(), model, g.dealer.id, subject_id)
-    except NotFound:
-        abort(404)
+    row = _owned_or_404(SUBJECTS[subject][0], subject_id)
     button = _from(SUBJECT_BUTTON[subject])
     version = getattr(row, "version", None) if subject == "opportunities" else None
     render_form = dict(panel_title=_("Register call"), version=version,
@@ -180,11 +184,7 @@ def register_call(subject: str, subject_id: int):
 def create_opportunity(subject: str, subject_id: int):
     from boxes.board.contact import subject_origin
 
-    model = SUBJECTS[subject][0]
-    try:
-        row = get_owned(db(), model, g.dealer.id, subject_id)
-    except NotFound:
-        abort(404)
+    row = _owned_or_404(SUBJECTS[subject][0], subject_id)
     button = _from(SUBJECT_BUTTON[subject])
     vehicle_id = getattr(row, "vehicle_id", None)
     default_due = (deliveries.first_service_due(g.dealer, row.delivered_at) if subject == "deliveries"
@@ -220,13 +220,6 @@ def client_view(customer_id: int):
 
 # --- 2 New opportunities: discard, replan, appointment sold ----------------------------------
 
-def _opportunity_or_404(opportunity_id: int) -> Opportunity:
-    try:
-        return get_owned(db(), Opportunity, g.dealer.id, opportunity_id)
-    except NotFound:
-        abort(404)
-
-
 def _opportunity_form(opp: Opportunity, endpoint: str, title: str, **extra) -> dict:
     return dict(panel_title=title, version=opp.version, subject_label=_label_for(opp.customer_id, opp.vehicle_id),
                 post_url=url_for(endpoint, opportunity_id=opp.id), **extra)
@@ -235,7 +228,7 @@ def _opportunity_form(opp: Opportunity, endpoint: str, title: str, **extra) -> d
 @bp.route("/opportunities/<int:opportunity_id>/discard", methods=["GET", "POST"])
 @requires_role(*BOARD_ROLES)
 def discard(opportunity_id: int):
-    opp = _opportunity_or_404(opportunity_id)
+    opp = _owned_or_404(Opportunity, opportunity_id)
     render_form = _opportunity_form(opp, "board.discard", _("Discard"),
                                     reasons=opportunities.discard_reasons(db(), g.dealer))
     if request.method == "GET":
@@ -248,7 +241,7 @@ def discard(opportunity_id: int):
 @bp.route("/opportunities/<int:opportunity_id>/replan", methods=["GET", "POST"])
 @requires_role(*BOARD_ROLES)
 def replan(opportunity_id: int):
-    opp = _opportunity_or_404(opportunity_id)
+    opp = _owned_or_404(Opportunity, opportunity_id)
     render_form = _opportunity_form(opp, "board.replan", _("Replan"))
     if request.method == "GET":
         return _respond("opportunities", "replan", form={"due_at": _local_input(_tomorrow_at_ten())}, **render_form)
@@ -267,7 +260,7 @@ def replan(opportunity_id: int):
 @bp.route("/opportunities/<int:opportunity_id>/sold", methods=["GET", "POST"])
 @requires_role(*BOARD_ROLES)
 def mark_sold(opportunity_id: int):
-    opp = _opportunity_or_404(opportunity_id)
+    opp = _owned_or_404(Opportunity, opportunity_id)
     render_form = _opportunity_form(opp, "board.mark_sold", _("Appointment sold"))
     if request.method == "GET":
         return _respond("opportunities", "sold", **render_form)
@@ -285,17 +278,10 @@ def mark_sold(opportunity_id: int):
 
 # --- 3 Upcoming appointments: confirm, recovery opportunity ------------------------------------
 
-def _appointment_or_404(appointment_id: int) -> Appointment:
-    try:
-        return get_owned(db(), Appointment, g.dealer.id, appointment_id)
-    except NotFound:
-        abort(404)
-
-
 @bp.route("/appointments/<int:appointment_id>/confirm", methods=["GET", "POST"])
 @requires_role(*BOARD_ROLES)
 def confirm_appointment(appointment_id: int):
-    appt = _appointment_or_404(appointment_id)
+    appt = _owned_or_404(Appointment, appointment_id)
     render_form = dict(panel_title=_("Confirm appointment"), version=appt.version,
                        subject_label=_label_for(appt.customer_id, appt.vehicle_id),
                        post_url=url_for("board.confirm_appointment", appointment_id=appointment_id))
@@ -309,7 +295,7 @@ def confirm_appointment(appointment_id: int):
 @bp.route("/appointments/<int:appointment_id>/recovery", methods=["GET", "POST"])
 @requires_role(*BOARD_ROLES)
 def recovery_opportunity(appointment_id: int):
-    appt = _appointment_or_404(appointment_id)
+    appt = _owned_or_404(Appointment, appointment_id)
     render_form = dict(panel_title=_("Recovery opportunity"), assignees=_assignees(),
                        subject_label=_label_for(appt.customer_id, appt.vehicle_id),
                        post_url=url_for("board.recovery_opportunity", appointment_id=appointment_id))
@@ -330,17 +316,10 @@ def recovery_opportunity(appointment_id: int):
 
 # --- 4 In process: unit delivered; 5 Services completed: courtesy call -----------------------
 
-def _repair_order_or_404(repair_order_id: int) -> RepairOrder:
-    try:
-        return get_owned(db(), RepairOrder, g.dealer.id, repair_order_id)
-    except NotFound:
-        abort(404)
-
-
 @bp.route("/repair-orders/<int:repair_order_id>/delivered", methods=["GET", "POST"])
 @requires_role(*BOARD_ROLES)
 def unit_delivered(repair_order_id: int):
-    ro = _repair_order_or_404(repair_order_id)
+    ro = _owned_or_404(RepairOrder, repair_order_id)
     render_form = dict(panel_title=_("Unit delivered"), subject_label=_label_for(ro.customer_id, ro.vehicle_id),
                        post_url=url_for("board.unit_delivered", repair_order_id=repair_order_id))
     if request.method == "GET":
@@ -352,7 +331,7 @@ def unit_delivered(repair_order_id: int):
 @bp.route("/repair-orders/<int:repair_order_id>/courtesy", methods=["GET", "POST"])
 @requires_role(*BOARD_ROLES)
 def courtesy_call(repair_order_id: int):
-    ro = _repair_order_or_404(repair_order_id)
+    ro = _owned_or_404(RepairOrder, repair_order_id)
     render_form = dict(panel_title=_("Courtesy call"), subject_label=_label_for(ro.customer_id, ro.vehicle_id),
                        post_url=url_for("board.courtesy_call", repair_order_id=repair_order_id))
     if request.method == "GET":
