@@ -127,9 +127,14 @@ def _done(button: str, row_id: int, message: str):
     return redirect(url_for(LIST_ENDPOINT[button]), code=303)
 
 
-def _run(button: str, action: str, row_id: int, render_form: dict, service, message: str):
-    """POST: call the service; map its errors to 422 / 409 / 404."""
+def _run(button: str, action: str, row_id: int, render_form: dict, service, message: str,
+         parse_errors: dict | None = None):
+    """POST: call the service; map its errors to 422 / 409 / 404. ``parse_errors`` (fields the view
+    could not even parse, e.g. a date) are answered exactly like the service's own field errors,
+    and the service is not called."""
     try:
+        if parse_errors:
+            raise ActionError(parse_errors)
         service()
     except NotFound:
         abort(404)
@@ -172,11 +177,9 @@ def register_call(subject: str, subject_id: int):
                      version=request.form.get("version"))
 
     def service():
-        if errors:
-            raise ActionError(errors)
         register_call_service(db(), g.dealer, current_user, subject, subject_id, data)
 
-    return _run(button, "call", subject_id, render_form, service, _("Call registered."))
+    return _run(button, "call", subject_id, render_form, service, _("Call registered."), parse_errors=errors)
 
 
 @bp.route(f"/<{SUBJECT_PATTERN}:subject>/<int:subject_id>/opportunity", methods=["GET", "POST"])
@@ -198,14 +201,12 @@ def create_opportunity(subject: str, subject_id: int):
     due_at = _parse_local("due_at", errors)
 
     def service():
-        if errors:
-            raise ActionError(errors)
         opportunities.create_opportunity(
             db(), g.dealer, current_user, origin=subject_origin(subject, row), due_at=due_at,
             note=request.form.get("note", ""), customer_id=row.customer_id, vehicle_id=vehicle_id,
             assigned_user_id=request.form.get("assigned_user_id"))
 
-    return _run(button, "opportunity", subject_id, render_form, service, _("Opportunity created."))
+    return _run(button, "opportunity", subject_id, render_form, service, _("Opportunity created."), parse_errors=errors)
 
 
 @bp.get("/customers/<int:customer_id>")
@@ -249,12 +250,11 @@ def replan(opportunity_id: int):
     due_at = _parse_local("due_at", errors)
 
     def service():
-        if errors:
-            raise ActionError(errors)
         opportunities.replan(db(), g.dealer, current_user, opportunity_id, due_at=due_at,
                              comment=request.form.get("comment", ""), version=request.form.get("version"))
 
-    return _run("opportunities", "replan", opportunity_id, render_form, service, _("Opportunity replanned."))
+    return _run("opportunities", "replan", opportunity_id, render_form, service, _("Opportunity replanned."),
+                parse_errors=errors)
 
 
 @bp.route("/opportunities/<int:opportunity_id>/sold", methods=["GET", "POST"])
@@ -268,12 +268,11 @@ def mark_sold(opportunity_id: int):
     appointment_at = _parse_local("appointment_at", errors)
 
     def service():
-        if errors:
-            raise ActionError(errors)
         opportunities.mark_sold(db(), g.dealer, current_user, opportunity_id, appointment_at=appointment_at,
                                 comment=request.form.get("comment", ""), version=request.form.get("version"))
 
-    return _run("opportunities", "sold", opportunity_id, render_form, service, _("Appointment sold registered."))
+    return _run("opportunities", "sold", opportunity_id, render_form, service, _("Appointment sold registered."),
+                parse_errors=errors)
 
 
 # --- 3 Upcoming appointments: confirm, recovery opportunity ------------------------------------
@@ -305,13 +304,12 @@ def recovery_opportunity(appointment_id: int):
     due_at = _parse_local("due_at", errors)
 
     def service():
-        if errors:
-            raise ActionError(errors)
         appointments.create_recovery_opportunity(db(), g.dealer, current_user, appointment_id, due_at=due_at,
                                                  note=request.form.get("note", ""),
                                                  assigned_user_id=request.form.get("assigned_user_id"))
 
-    return _run("appointments", "recovery", appointment_id, render_form, service, _("Recovery opportunity created."))
+    return _run("appointments", "recovery", appointment_id, render_form, service, _("Recovery opportunity created."),
+                parse_errors=errors)
 
 
 # --- 4 In process: unit delivered; 5 Services completed: courtesy call -----------------------
