@@ -2,21 +2,124 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import quote
 
 import phonenumbers
-from flask import Flask, g, has_app_context
-from flask_babel import (
-    format_date,
-    format_datetime,
-    format_decimal,
-    format_time,
-    get_locale,
-    get_translations,
-    to_user_timezone,
-)
+from babel import Locale
+from babel.dates import DateTimeFormat, get_date_format, get_datetime_format, get_time_format, parse_pattern
+from flask import Flask, has_app_context
+from flask_babel import format_decimal, get_locale, get_timezone, get_translations, to_user_timezone
+from jinja2 import pass_eval_context
+from markupsafe import Markup
+
+# ------------------------------------------------------------------------------ dates and times
+#
+# A board page shows ~100 instants. Flask-Babel's format_datetime costs ~40 µs each (it resolves
+# the locale and zone, looks the CLDR pattern up, and formats field by field through Babel's
+# DateTimeFormat). Here each (locale, width) pattern is compiled once into a list of field getters:
+# plain arithmetic for the numeric fields, tables computed once by Babel itself for names (months,
+# weekdays, am/pm), and Babel's own DateTimeFormat for any other field. The output is Babel's,
+# character for character (tests/test_formatting.py compares them over a sweep of instants).
+
+_WIDTHS = ("full", "long", "medium", "short")
+_FIELD = re.compile(r"%\((\w+)\)s")
+
+
+def _numeric(attr: str, width: int, transform=None) -> Callable:
+    def get(value):
+        number = getattr(value, attr)
+        if transform is not None:
+            number = transform(number)
+        return f"{number:0{width}d}"
+    return get
+
+
+def _year(width: int) -> Callable:
+    if width == 2:
+        return lambda value: f"{value.year:04d}"[-2:]
+    return lambda value: f"{value.year:0{width}d}"
+
+
+def _table(name: str, locale: Locale, samples: dict, key: Callable) -> Callable:
+    """A field that depends only on ``key(value)``: Babel formats each sample once."""
+    names = {k: DateTimeFormat(sample, locale)[name] for k, sample in samples.items()}
+    return lambda value: names[key(value)]
+
+
+_MONTHS = {m: dt.datetime(2024, m, 1, 12) for m in range(1, 13)}
+_WEEKDAYS = {d: dt.datetime(2024, 1, 1 + d, 12) for d in range(7)}  # 2024-01-01 is a Monday
+_PERIODS = {False: dt.datetime(2024, 1, 1, 1), True: dt.datetime(2024, 1, 1, 13)}
+
+
+def _getter(name: str, locale: Locale) -> Callable:
+    char, width = name[0], len(name)
+    if char == "d" and width <= 2:
+        return _numeric("day", width)
+    if char in "ML" and width <= 2:
+        return _numeric("month", width)
+    if char == "y":
+        return _year(width)
+    if char == "H" and width <= 2:
+        return _numeric("hour", width)
+    if char == "h" and width <= 2:
+        return _numeric("hour", width, lambda h: h % 12 or 12)
+    if char == "m" and width <= 2:
+        return _numeric("minute", width)
+    if char == "s" and width <= 2:
+        return _numeric("second", width)
+    if char in "ML":
+        return _table(name, locale, _MONTHS, lambda v: v.month)
+    if char in "Eec" and (char == "E" or width >= 3):
+        return _table(name, locale, _WEEKDAYS, lambda v: v.weekday())
+    if char == "a":
+        return _table(name, locale, _PERIODS, lambda v: v.hour >= 12)
+    return lambda value: DateTimeFormat(value, locale)[name]
+
+
+@lru_cache(maxsize=256)
+def _compiled(pattern: str, locale: Locale) -> Callable:
+    """``pattern`` (CLDR syntax) as a function of a date, time or datetime already in local time."""
+    parsed = parse_pattern(pattern)
+    fields = [(name, _getter(name, locale)) for name in dict.fromkeys(_FIELD.findall(parsed.format))]
+    template = parsed.format
+    return lambda value: template % {name: get(value) for name, get in fields}
+
+
+@lru_cache(maxsize=64)
+def _formatter(kind: str, width: str, locale: Locale) -> Callable:
+    """Babel's format_datetime / format_date / format_time for a named width, compiled."""
+    if kind == "date":
+        return _compiled(get_date_format(width, locale).pattern, locale)
+    if kind == "time":
+        return _compiled(get_time_format(width, locale).pattern, locale)
+    date_part, time_part = _formatter("date", width, locale), _formatter("time", width, locale)
+    combined = get_datetime_format(width, locale=locale).replace("'", "")
+    return lambda value: combined.replace("{0}", time_part(value)).replace("{1}", date_part(value))
+
+
+def _local(value: dt.datetime) -> dt.datetime:
+    """An instant in the request's time zone (the dealer's)."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return value.astimezone(get_timezone())
+
+
+def format_instant(value, width: str = "short", kind: str = "datetime") -> str:
+    """``kind`` is datetime, date or time; ``value`` an aware datetime (shown in the dealer's time
+    zone), or a date for dates. Named widths are compiled; any other pattern goes to Babel."""
+    if not value:
+        return ""
+    if isinstance(value, dt.datetime):
+        value = _local(value)
+    locale = get_locale()
+    if width in _WIDTHS:
+        return _formatter(kind, width, locale)(value)
+    return _compiled(width, locale)(value)
 
 
 @dataclass(frozen=True)
@@ -47,25 +150,50 @@ def normalize_phone(raw: str, country: str) -> Phone:
     return Phone(raw, phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))
 
 
-def cached_gettext(message: str) -> str:
-    """Jinja's ``_()``: Flask-Babel's lookup, memoised per request and locale.
+# ------------------------------------------------------------------------------------ gettext
+#
+# A board page calls ``_()`` hundreds of times (the labels of every row). Jinja's i18n extension
+# wraps each call twice (an alias that resolves ``gettext``, then a wrapper that makes Markup and
+# %-formats it) and Flask-Babel resolves the catalog again each time: ~15 µs a label. The compiled
+# catalogs never change while the process runs, so each (locale, message) is looked up once per
+# process, and the label without variables is kept ready as Markup.
 
-    A board page calls ``_()`` hundreds of times (labels of every row) and each Flask-Babel lookup
-    resolves the locale and the catalog again. The memo lives on the app context (``g``) and is
-    dropped when the locale changes (``force_locale`` while rendering an email)."""
-    if not has_app_context():
-        return message
-    locale = get_locale()
-    memo = g.get("_boxes_gettext")
-    if memo is None or memo[0] is not locale:
-        memo = (locale, {})
-        g._boxes_gettext = memo
-    table = memo[1]
-    try:
-        return table[message]
-    except KeyError:
-        table[message] = translated = get_translations().ugettext(message)
-        return translated
+_TRANSLATED: dict = {}  # Locale → {message: (text, Markup already %-formatted, or None if it has %)}
+
+
+def _entry(message: str) -> tuple:
+    locale = get_locale() if has_app_context() else None
+    table = _TRANSLATED.get(locale)
+    if table is None:
+        table = _TRANSLATED.setdefault(locale, {})
+    entry = table.get(message)
+    if entry is None:
+        text = get_translations().ugettext(message) if locale is not None else message
+        try:  # our own catalogs are markup-safe, as Jinja's i18n extension assumes
+            ready = Markup(text) % {}  # noqa: S704
+        except (TypeError, ValueError, KeyError):  # needs variables
+            ready = None
+        entry = table[message] = (text, ready)
+    return entry
+
+
+def cached_gettext(message: str) -> str:
+    """gettext memoised per process and locale (``force_locale`` while rendering an email switches
+    the locale, and with it the table)."""
+    return _entry(message)[0]
+
+
+@pass_eval_context
+def template_gettext(eval_ctx, message: str, **variables) -> str:
+    """Jinja's ``_()`` and ``gettext()``, with the semantics of the i18n extension's "newstyle"
+    gettext: the message is always a %-format (``%%`` for a percent sign), its variables are
+    escaped when the template autoescapes."""
+    text, ready = _entry(message)
+    if eval_ctx.autoescape:
+        if ready is not None and not variables:
+            return ready
+        return Markup(text) % variables  # noqa: S704 - the variables are escaped by Markup's %
+    return text % variables
 
 
 def init_app(app: Flask) -> None:
@@ -76,12 +204,12 @@ def init_app(app: Flask) -> None:
         pgettext=lambda c, s: get_translations().upgettext(c, s),
         npgettext=lambda c, s, p, n: get_translations().unpgettext(c, s, p, n),
     )
+    # One call instead of the extension's two wrappers (same semantics, see template_gettext).
+    app.jinja_env.globals.update(_=template_gettext, gettext=template_gettext)
     app.jinja_env.filters.update(
-        datetime=lambda v, fmt="short": format_datetime(v, fmt) if v else "",
-        date=lambda v, fmt="short": format_date(to_user_timezone(v) if hasattr(v, "hour") else v, fmt)
-        if v
-        else "",
-        time=lambda v, fmt="short": format_time(v, fmt) if v else "",
+        datetime=lambda v, fmt="short": format_instant(v, fmt, "datetime"),
+        date=lambda v, fmt="short": format_instant(v, fmt, "date"),
+        time=lambda v, fmt="short": format_instant(v, fmt, "time"),
         number=lambda v: format_decimal(v) if v is not None else "",
         local_input=lambda v: to_user_timezone(v).strftime("%Y-%m-%dT%H:%M") if v else "",
     )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
+from html import unescape as html_unescape
 
 import pytest
 from sqlalchemy import event
@@ -54,7 +56,16 @@ def test_each_list_full_page_and_fragment(client, login_as, dataset, path, butto
     body = fragment.get_data(as_text=True)
     assert fragment.status_code == 200
     assert "<html" not in body
-    assert 'hx-swap-oob="true"' in body  # the badges ride along, out of band
+    # The list does not wait for the counts: it brings a loader that fetches the button bar at once,
+    # with this button active.
+    assert 'id="board-buttons"' not in body
+    loader = re.search(r'<div hidden data-badges-loader hx-get="([^"]+)" hx-trigger="load"\s+'
+                       r'hx-target="#board-buttons" hx-swap="outerHTML">', body)
+    assert loader, body[-500:]
+    bar = client.get(html_unescape(loader.group(1)), headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert bar.startswith('<nav id="board-buttons"')
+    assert re.search(rf'class="board-button active" data-button="{button}"', bar)
+    assert re.findall(r'data-badge="(\w+)">(\d+)<', bar)
     # A history-restore request gets the whole page back.
     restore = client.get(f"/d/{dataset.code}{path}",
                          headers={"HX-Request": "true", "HX-History-Restore-Request": "true"})

@@ -36,7 +36,8 @@ def test_report_page_loads_plotly_once_and_shows_pie_and_kpis(client, db, dealer
     assert "<html" not in body and "window.boxesWhenPlotly(function () {" in body and "Plotly.newPlot" in body
     # From the board's buttons (a fragment): the charts wait for plotly.js, loaded once by the fragment.
     nav = client.get(f"/d/{ar.code}/reports", headers={"HX-Request": "true"}).get_data(as_text=True)
-    assert "window.boxesWhenPlotly = window.boxesWhenPlotly ||" in nav and 'hx-swap-oob="true"' in nav
+    assert "window.boxesWhenPlotly = window.boxesWhenPlotly ||" in nav
+    assert 'data-badges-loader hx-get="/d/AR01/badges?button=reports"' in nav  # the bar follows, fetched
 
 
 def test_bad_custom_range_is_422_with_field_error(client, db, dealers, login_as):

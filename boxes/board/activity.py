@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from boxes.board.common import Page, paginate
@@ -15,6 +15,11 @@ def today(dealer: Dealer, w: BoardWindows) -> list:
             Activity.created_at < w.tomorrow_start]
 
 
+def count_today(session: Session, dealer: Dealer, w: BoardWindows) -> int:
+    """Contacts registered today (the Reports button's badge)."""
+    return session.scalar(select(func.count()).select_from(Activity).where(*today(dealer, w))) or 0
+
+
 def activities_today(session: Session, dealer: Dealer, w: BoardWindows, *, page: int = 1,
                      per_page: int = 50) -> Page:
     conds = today(dealer, w)
@@ -22,7 +27,6 @@ def activities_today(session: Session, dealer: Dealer, w: BoardWindows, *, page:
         select(Activity, Customer, User.name.label("user_name"))
         .outerjoin(Customer, Customer.id == Activity.customer_id)
         .outerjoin(User, User.id == Activity.user_id)
-        .where(*conds)
-        .order_by(Activity.created_at.desc(), Activity.id.desc())
     )
-    return paginate(session, select(Activity.id).where(*conds), rows, page, per_page)
+    return paginate(session, select(Activity.id).where(*conds), rows, page, per_page,
+                    order=(Activity.created_at.desc(), Activity.id.desc()))

@@ -50,7 +50,8 @@ def sub_view_condition(view: str, dealer: Dealer, w: BoardWindows):
 
 
 def appointments(session: Session, dealer: Dealer, w: BoardWindows, *, view: str = "to_confirm",
-                 page: int = 1, per_page: int = 50) -> Page:
+                 page: int = 1, per_page: int = 50, total: int | None = None) -> Page:
+    """``total``: the sub-view's count when the caller has it already (``sub_view_counts``)."""
     cond = sub_view_condition(view, dealer, w)
     order = {
         "to_confirm": (Appointment.scheduled_at, Appointment.id),
@@ -59,14 +60,11 @@ def appointments(session: Session, dealer: Dealer, w: BoardWindows, *, view: str
         "no_shows": (Appointment.scheduled_at.desc(), Appointment.id.desc()),
         "arrivals": (Appointment.arrived_at.desc(), Appointment.id.desc()),
     }[view]
-    rows = _rows(dealer).where(cond).order_by(*order)
-    base = select(Appointment.id).where(cond)
-    if view == "arrivals":
-        # Only the last ten arrivals of the day, on one page.
-        base = base.order_by(*order).limit(LAST_ARRIVALS)
-        rows = rows.limit(LAST_ARRIVALS)
-        page, per_page = 1, LAST_ARRIVALS
-    return paginate(session, base, rows, page, per_page)
+    cap = None
+    if view == "arrivals":  # only the last ten arrivals of the day, on one page
+        page, per_page, cap = 1, LAST_ARRIVALS, LAST_ARRIVALS
+    return paginate(session, select(Appointment.id).where(cond), _rows(dealer), page, per_page, order=order,
+                    total=total, cap=cap)
 
 
 def _rows(dealer: Dealer):

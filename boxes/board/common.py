@@ -60,12 +60,29 @@ def clamp_page(page: int | str | None) -> int:
         return 1
 
 
-def paginate(session: Session, base: Select, rows_stmt: Select, page: int, per_page: int) -> Page:
-    """``base`` is the filtered statement (counted cheaply); ``rows_stmt`` adds the row context."""
-    total = session.scalar(select(func.count()).select_from(base.order_by(None).subquery())) or 0
+def paginate(session: Session, base: Select, rows: Select, page: int, per_page: int, *, order=(),
+             total: int | None = None, cap: int | None = None) -> Page:
+    """One page of a list.
+
+    ``base`` is ``select(<Model>.id).where(<the list's filters>)``: it is counted (unless the caller
+    already knows ``total``; ``cap`` bounds it) and, with ``order``, it picks the page's ids alone,
+    straight from the list's index (a "deferred join"); ``rows`` (the row with its customer,
+    vehicle, last note...) is then joined to those ids only. Without it the database joins every
+    row of the window before it sorts and cuts the page. Without ``order``, ``rows`` carries its own
+    order and is cut directly."""
+    if total is None:
+        total = session.scalar(select(func.count()).select_from(base.order_by(None).subquery())) or 0
+    if cap is not None:
+        total = min(total, cap)
     page = min(page, max(1, math.ceil(total / per_page)))
-    rows = session.execute(rows_stmt.limit(per_page).offset((page - 1) * per_page)).all()
-    return Page(rows=list(rows), page=page, per_page=per_page, total=total)
+    offset = (page - 1) * per_page
+    if order:
+        key = base.selected_columns[0]
+        ids = base.order_by(*order).limit(per_page).offset(offset).subquery("page_ids")
+        stmt = rows.join(ids, key == ids.c[key.name]).order_by(*order)
+    else:
+        stmt = rows.limit(per_page).offset(offset)
+    return Page(rows=list(session.execute(stmt).all()), page=page, per_page=per_page, total=total)
 
 
 def get_owned(session: Session, model, dealer_id: int, row_id, *, lock: bool = False):

@@ -36,8 +36,8 @@ def completed(session: Session, dealer: Dealer, w: BoardWindows, *, courtesy: st
         conds.append(pending_courtesy_call())
     elif courtesy == "done":
         conds.append(RepairOrder.courtesy_call_at.is_not(None))
-    rows = repair_order_rows(dealer).where(*conds).order_by(RepairOrder.delivered_at.desc(), RepairOrder.id.desc())
-    return paginate(session, select(RepairOrder.id).where(*conds), rows, page, per_page)
+    return paginate(session, select(RepairOrder.id).where(*conds), repair_order_rows(dealer), page, per_page,
+                    order=(RepairOrder.delivered_at.desc(), RepairOrder.id.desc()))
 
 
 def register_courtesy_call(session: Session, dealer: Dealer, actor: User, repair_order_id, data: CallInput,

@@ -65,5 +65,5 @@ def deliveries(session: Session, dealer: Dealer, w: BoardWindows, *, welcome: st
         conds.append(pending_welcome_call())
     elif welcome == "done":
         conds.append(Delivery.welcome_call_at.is_not(None))
-    rows = _rows(dealer).where(*conds).order_by(Delivery.delivered_at.desc(), Delivery.id.desc())
-    return paginate(session, select(Delivery.id).where(*conds), rows, page, per_page)
+    order = (Delivery.delivered_at.desc(), Delivery.id.desc())
+    return paginate(session, select(Delivery.id).where(*conds), _rows(dealer), page, per_page, order=order)

@@ -56,8 +56,8 @@ def one(session: Session, dealer: Dealer, repair_order_id: int):
 def in_process(session: Session, dealer: Dealer, w: BoardWindows, *, opened: str = "all", page: int = 1,
                per_page: int = 50) -> Page:
     conds = open_orders(dealer) + opened_condition(opened, w)
-    rows = repair_order_rows(dealer).where(*conds).order_by(RepairOrder.opened_at.desc(), RepairOrder.id.desc())
-    return paginate(session, select(RepairOrder.id).where(*conds), rows, page, per_page)
+    return paginate(session, select(RepairOrder.id).where(*conds), repair_order_rows(dealer), page, per_page,
+                    order=(RepairOrder.opened_at.desc(), RepairOrder.id.desc()))
 
 
 def mark_unit_delivered(session: Session, dealer: Dealer, actor: User, repair_order_id) -> RepairOrder:

@@ -38,10 +38,12 @@ def _filters(dealer: Dealer, w: BoardWindows, origin: str | None, campaign_id: i
 
 
 def opportunities(session: Session, dealer: Dealer, w: BoardWindows, *, origin: str | None = None,
-                  campaign_id: int | None = None, page: int = 1, per_page: int = 50) -> Page:
+                  campaign_id: int | None = None, page: int = 1, per_page: int = 50,
+                  total: int | None = None) -> Page:
+    """``total``: the list's count when the caller has it already (the sum of ``group_counts``)."""
     conds = _filters(dealer, w, origin, campaign_id)
-    rows = _rows(dealer).where(*conds).order_by(Opportunity.due_at, Opportunity.id)
-    return paginate(session, select(Opportunity.id).where(*conds), rows, page, per_page)
+    return paginate(session, select(Opportunity.id).where(*conds), _rows(dealer), page, per_page,
+                    order=(Opportunity.due_at, Opportunity.id), total=total)
 
 
 def _rows(dealer: Dealer):

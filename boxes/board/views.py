@@ -15,7 +15,7 @@ from boxes.board.badges import badges
 from boxes.board.common import clamp_page
 from boxes.board.windows import BoardWindows
 from boxes.models.opportunities import OPPORTUNITY_ORIGINS
-from boxes.web import db, dealer_blueprint, render_block, render_page, requires_role
+from boxes.web import db, dealer_blueprint, is_fragment_request, render_block, render_page, requires_role
 
 bp = dealer_blueprint("board", __name__)
 
@@ -52,9 +52,11 @@ def opportunities_context(w: BoardWindows) -> dict:
     origin = _choice("origin", OPPORTUNITY_ORIGINS, "")
     campaign_id = request.args.get("campaign", type=int)
     kwargs = dict(origin=origin or None, campaign_id=campaign_id)
+    groups = opportunities.group_counts(db(), g.dealer, w, **kwargs)  # overdue + today + upcoming = the list
     return dict(
-        page=opportunities.opportunities(db(), g.dealer, w, page=_page(), per_page=_per_page(), **kwargs),
-        groups=opportunities.group_counts(db(), g.dealer, w, **kwargs),
+        page=opportunities.opportunities(db(), g.dealer, w, page=_page(), per_page=_per_page(),
+                                         total=sum(groups.values()), **kwargs),
+        groups=groups,
         campaign_choices=opportunities.campaigns_with_open_opportunities(db(), g.dealer),
         filters={"origin": origin, "campaign": campaign_id},
     )
@@ -62,8 +64,10 @@ def opportunities_context(w: BoardWindows) -> dict:
 
 def appointments_context(w: BoardWindows) -> dict:
     view = _choice("view", appointments.SUB_VIEWS, "to_confirm")
-    page = appointments.appointments(db(), g.dealer, w, view=view, page=_page(), per_page=_per_page())
-    return dict(page=page, sub_counts=appointments.sub_view_counts(db(), g.dealer, w), filters={"view": view})
+    sub_counts = appointments.sub_view_counts(db(), g.dealer, w)
+    page = appointments.appointments(db(), g.dealer, w, view=view, page=_page(), per_page=_per_page(),
+                                     total=sub_counts[view])
+    return dict(page=page, sub_counts=sub_counts, filters={"view": view})
 
 
 def in_process_context(w: BoardWindows) -> dict:
@@ -94,11 +98,19 @@ LIST_ENDPOINT = {
 }
 
 
+def nav_badges(w: BoardWindows):
+    """The badges a page renders with itself. A full page shows them in its button bar; an htmx
+    navigation (another button, a filter, a page) does not wait for them: its fragment carries a
+    loader that fetches ``/badges`` at once, so the list arrives without the seven counts and the
+    bar is refreshed a moment later (``badges_update`` in ``board/_macros.html``)."""
+    return None if is_fragment_request() else badges(db(), g.dealer, w)
+
+
 def page_context(button: str, w: BoardWindows, **extra) -> dict:
-    """Everything the board template needs to render the whole page with ``button`` open."""
+    """Everything the board template needs to render the page with ``button`` open."""
     return dict(
         button=button,
-        badges=badges(db(), g.dealer, w),
+        badges=nav_badges(w),
         windows=w,
         **LIST_CONTEXT[button](w),
         **extra,

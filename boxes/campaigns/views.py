@@ -9,8 +9,8 @@ from __future__ import annotations
 from flask import abort, current_app, g, make_response, redirect, request, url_for
 from flask_login import current_user
 
-from boxes.board.badges import badges
 from boxes.board.common import Page, clamp_page
+from boxes.board.views import nav_badges
 from boxes.board.windows import BoardWindows
 from boxes.campaigns import search, service
 from boxes.campaigns.selection import Searches
@@ -26,7 +26,7 @@ PER_PAGE = 50
 
 def _shell(view: str, **ctx) -> dict:
     w = BoardWindows.at(g.dealer.time_zone)
-    return dict(button="campaigns", view=view, oob=True, badges=badges(db(), g.dealer, w), kinds=CAMPAIGN_KINDS,
+    return dict(button="campaigns", view=view, oob=True, badges=nav_badges(w), kinds=CAMPAIGN_KINDS,
                 **ctx)
 
 

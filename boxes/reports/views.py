@@ -12,8 +12,9 @@ import tempfile
 from flask import Response, g, request, send_file, stream_with_context, url_for
 from flask_babel import format_decimal, format_percent, get_locale
 
-from boxes.board.badges import badges
+from boxes.board import activity
 from boxes.board.common import Page, clamp_page
+from boxes.board.views import nav_badges
 from boxes.board.windows import BoardWindows
 from boxes.errors import ActionError
 from boxes.reports import summaries
@@ -69,9 +70,10 @@ def _pie(grid: Grid, key: str, div_id: str) -> dict:
 
 def _context(view: str, grid: Grid, errors: dict, **extra) -> dict:
     w = BoardWindows.at(g.dealer.time_zone)
-    return dict(button="reports", view=view, oob=True, badges=badges(db(), g.dealer, w), grid=grid,
-                report=grid.report, reports=REPORTS, rng=grid.rng, presets=PRESETS, errors=errors,
-                range_args=grid.rng.query(), report_link=_link(grid), **extra)
+    return dict(button="reports", view=view, oob=True, badges=nav_badges(w), grid=grid,
+                contacts_today=activity.count_today(db(), g.dealer, w), report=grid.report, reports=REPORTS,
+                rng=grid.rng, presets=PRESETS, errors=errors, range_args=grid.rng.query(), report_link=_link(grid),
+                **extra)
 
 
 def _link(grid: Grid):
