@@ -12,7 +12,7 @@ from urllib.parse import quote
 import phonenumbers
 from babel import Locale
 from babel.dates import DateTimeFormat, get_date_format, get_datetime_format, get_time_format, parse_pattern
-from flask import Flask, has_app_context
+from flask import Flask, g, has_app_context
 from flask_babel import format_decimal, get_locale, get_timezone, get_translations, to_user_timezone
 from jinja2 import pass_eval_context
 from markupsafe import Markup
@@ -131,11 +131,6 @@ class Phone:
     def tel_href(self) -> str | None:
         return f"tel:{self.e164}" if self.e164 else None
 
-    def whatsapp_href(self, message: str) -> str | None:
-        if not self.e164:
-            return None
-        return f"https://wa.me/{self.e164.lstrip('+')}?text={quote(message)}"
-
 
 @lru_cache(maxsize=4096)
 def normalize_phone(raw: str, country: str) -> Phone:
@@ -183,6 +178,9 @@ def cached_gettext(message: str) -> str:
     return _entry(message)[0]
 
 
+_ = cached_gettext  # this module's own strings, found by the message extractor
+
+
 @pass_eval_context
 def template_gettext(eval_ctx, message: str, **variables) -> str:
     """Jinja's ``_()`` and ``gettext()``, with the semantics of the i18n extension's "newstyle"
@@ -194,6 +192,25 @@ def template_gettext(eval_ctx, message: str, **variables) -> str:
             return ready
         return Markup(text) % variables  # noqa: S704 - the variables are escaped by Markup's %
     return text % variables
+
+
+def whatsapp_href(phone: Phone, customer_name: str) -> str | None:
+    """The WhatsApp link of a phone with the greeting prefilled, as plain text (never HTML-escaped:
+    "Autos & Cía" stays "&"). The greeting is translated and URL-quoted once per locale and dealer;
+    each phone only quotes its customer's name into it."""
+    if not phone.e164:
+        return None
+    dealer = g.dealer.name
+    key = (get_locale(), dealer)
+    parts = _GREETINGS.get(key)
+    if parts is None:
+        greeting = _("Hello %(name)s, we are writing from the after-sales department of %(dealer)s.")
+        # quote() works character by character: quote(a + b) == quote(a) + quote(b).
+        parts = _GREETINGS[key] = quote(greeting % {"name": "\0", "dealer": dealer}, safe="").split("%00")
+    return f"https://wa.me/{phone.e164.lstrip('+')}?text={quote(customer_name or '', safe='').join(parts)}"
+
+
+_GREETINGS: dict = {}  # (locale, dealer name) → the quoted greeting around the customer's name
 
 
 def init_app(app: Flask) -> None:
@@ -215,6 +232,7 @@ def init_app(app: Flask) -> None:
     )
     app.jinja_env.globals.update(
         phone=normalize_phone,
+        whatsapp_href=whatsapp_href,
         current_locale=lambda: str(get_locale() or "es"),
         html_lang=lambda: str(get_locale() or "es").replace("_", "-"),
     )

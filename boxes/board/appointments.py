@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from boxes.audit import record
@@ -13,6 +13,7 @@ from boxes.board.common import (
     Page,
     check_version,
     commit_or_conflict,
+    count_of,
     get_owned,
     has_open_opportunity,
     last_note,
@@ -92,13 +93,9 @@ def one(session: Session, dealer: Dealer, appointment_id: int):
 
 
 def sub_view_counts(session: Session, dealer: Dealer, w: BoardWindows) -> dict[str, int]:
-    """All five sub-view counts in one query (arrivals capped at ten, as the list is)."""
-    row = session.execute(
-        select(*[func.count(case((sub_view_condition(v, dealer, w), 1))) for v in SUB_VIEWS]).where(
-            Appointment.dealer_id == dealer.id,
-            Appointment.scheduled_at >= w.no_shows_since,
-        )
-    ).one()
+    """All five sub-view counts in one statement, each from its own index (arrivals capped at ten,
+    as the list is)."""
+    row = session.execute(select(*[count_of(Appointment, sub_view_condition(v, dealer, w)) for v in SUB_VIEWS])).one()
     counts = dict(zip(SUB_VIEWS, row, strict=True))
     counts["arrivals"] = min(counts["arrivals"], LAST_ARRIVALS)
     return counts

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from boxes.board import activity, appointments, completed, deliveries, in_process, opportunities
 from boxes.board.campaigns import active_campaigns_condition
+from boxes.board.common import count_of
 from boxes.board.windows import BoardWindows
 from boxes.models import Activity, Appointment, Campaign, Dealer, Delivery, Opportunity, RepairOrder
 
@@ -33,18 +34,14 @@ class Badges:
         return {name: getattr(self, name) for name in BUTTONS}
 
 
-def _count(model, *conds):
-    return select(func.count()).select_from(model).where(*conds).scalar_subquery()
-
-
 def badges(session: Session, dealer: Dealer, w: BoardWindows) -> Badges:
     stmt = select(
-        _count(Delivery, *deliveries.in_window(dealer, w), deliveries.pending_welcome_call()),
-        _count(Opportunity, *opportunities.in_window(dealer, w)),
-        _count(Appointment, appointments.sub_view_condition("to_confirm", dealer, w)),
-        _count(RepairOrder, *in_process.open_orders(dealer)),
-        _count(RepairOrder, *completed.in_window(dealer, w), completed.pending_courtesy_call()),
-        _count(Activity, *activity.today(dealer, w)),
-        _count(Campaign, Campaign.dealer_id == dealer.id, active_campaigns_condition(dealer)),
+        count_of(Delivery, *deliveries.in_window(dealer, w), deliveries.pending_welcome_call()),
+        count_of(Opportunity, *opportunities.in_window(dealer, w)),
+        count_of(Appointment, appointments.sub_view_condition("to_confirm", dealer, w)),
+        count_of(RepairOrder, *in_process.open_orders(dealer)),
+        count_of(RepairOrder, *completed.in_window(dealer, w), completed.pending_courtesy_call()),
+        count_of(Activity, *activity.today(dealer, w)),
+        count_of(Campaign, Campaign.dealer_id == dealer.id, active_campaigns_condition(dealer)),
     )
     return Badges(*session.execute(stmt).one())

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cached_property
 from zoneinfo import ZoneInfo
 
 from boxes.db import utcnow
@@ -43,11 +44,13 @@ class BoardWindows:
     def midnight(self, days_from_today: int) -> datetime:
         return local_midnight(self.today + timedelta(days=days_from_today), self.tz)
 
-    @property
+    # Cached: a board page asks for them once per row (the opportunity groups). cached_property writes
+    # the instance's __dict__ directly, which a frozen dataclass allows.
+    @cached_property
     def today_start(self) -> datetime:
         return self.midnight(0)
 
-    @property
+    @cached_property
     def tomorrow_start(self) -> datetime:
         return self.midnight(1)
 
