@@ -32,12 +32,23 @@ from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from boxes import create_app
-from boxes.board import activity, appointments, campaigns, completed, deliveries, in_process, opportunities
+from boxes.board import activity, appointments, completed, deliveries, in_process, opportunities
 from boxes.board.badges import badges
 from boxes.board.windows import BoardWindows
+from boxes.campaigns import service as campaign_service
 from boxes.config import Config
 from boxes.db import make_engine, make_sessionmaker
 from boxes.models import Dealer, Opportunity, User
+
+
+def reports_page(session: Session, dealer: Dealer, w: BoardWindows):
+    """What the Reports button's page reads: the default report over the default range (its KPIs and
+    its pie) and the contacts registered today."""
+    from boxes.reports.grid import Grid, report_of
+    from boxes.reports.ranges import DEFAULT_PRESET, make_range
+
+    grid = Grid(report_of(None), make_range(dealer.time_zone, DEFAULT_PRESET), dealer, dealer.locale, w=w)
+    return grid.kpis(session), grid.counts(session, grid.report.pie), activity.count_today(session, dealer, w)
 
 
 @dataclass
@@ -71,8 +82,8 @@ def cases(campaign_id: int | None = None) -> list[Case]:
     out += [
         Case("completed", "/board/completed?courtesy=pending",
              lambda s, d, w, n: completed.completed(s, d, w, courtesy="pending", per_page=n)),
-        Case("activities_today", "/reports", lambda s, d, w, n: activity.activities_today(s, d, w, per_page=n)),
-        Case("campaigns", "/campaigns", lambda s, d, w, n: campaigns.campaigns(s, d, per_page=n)),
+        Case("reports", "/reports", lambda s, d, w, n: reports_page(s, d, w)),
+        Case("campaigns", "/campaigns", lambda s, d, w, n: campaign_service.campaigns(s, d, per_page=n)),
     ]
     return out
 

@@ -16,7 +16,7 @@ from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from jinja2_fragments.flask import render_block, render_blocks
 from markupsafe import Markup, escape
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from boxes import formatting
 from boxes.db import make_engine, make_sessionmaker
@@ -177,7 +177,9 @@ def _load_user(identity: str):
     user_id, _, token = identity.partition(":")
     if not user_id.isdigit():
         return None
-    user = db().get(User, int(user_id))
+    # One statement: the user with their memberships and dealers (the dealer of the URL is then found
+    # among them, without a query of its own).
+    user = db().get(User, int(user_id), options=[joinedload(User.memberships)])
     # A rotated session token (deactivation, password reset) ends every older session.
     if user is None or not user.active or user.session_token != token:
         return None
@@ -211,7 +213,6 @@ def dealer_blueprint(name: str, import_name: str, url_prefix: str = "") -> Bluep
     from flask_login import login_required
 
     from boxes.auth.service import roles_in
-    from boxes.models import Dealer
 
     bp = Blueprint(name, import_name, url_prefix=f"/d/<dealer_code>{url_prefix}")
 
@@ -227,9 +228,9 @@ def dealer_blueprint(name: str, import_name: str, url_prefix: str = "") -> Bluep
     @bp.before_request
     @login_required
     def _membership():
-        from sqlalchemy import select
-
-        dealer = db().scalar(select(Dealer).where(Dealer.code == g.dealer_code))
+        # The user's memberships (loaded with the user, dealers included) say both whether this
+        # dealer exists for them and their roles there.
+        dealer = next((m.dealer for m in current_user.memberships if m.dealer.code == g.dealer_code), None)
         roles = roles_in(current_user, dealer.id) if dealer is not None else frozenset()
         if not roles:
             abort(404)

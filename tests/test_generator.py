@@ -15,9 +15,10 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import func, select
 
-from boxes.board import activity, appointments, campaigns, completed, deliveries, in_process, opportunities
+from boxes.board import appointments, completed, deliveries, in_process, opportunities
 from boxes.board.badges import badges
 from boxes.board.windows import BoardWindows
+from boxes.campaigns import service as campaign_service
 from boxes.config import Config
 from boxes.db import Base, make_engine, make_sessionmaker
 from boxes.dms.simulator.demo import DEMO_DEALERS, DEMO_USERS, load_dataset, load_demo
@@ -435,8 +436,7 @@ def test_load_into_sqlite_fills_every_board_list(sqlite_session, now):
             "campaign opportunities": opportunities.opportunities(session, dealer, w, origin="campaign"),
             "completed pending": completed.completed(session, dealer, w, courtesy="pending"),
             "completed done": completed.completed(session, dealer, w, courtesy="done"),
-            "activities today": activity.activities_today(session, dealer, w),
-            "campaigns": campaigns.campaigns(session, dealer),
+            "campaigns": campaign_service.campaigns(session, dealer),
         }
         for view in appointments.SUB_VIEWS:
             lists[f"appointments {view}"] = appointments.appointments(session, dealer, w, view=view)

@@ -15,8 +15,9 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import event
 
-from boxes.board import activity, appointments, badges, campaigns, completed, deliveries, in_process, opportunities
+from boxes.board import appointments, badges, completed, deliveries, in_process, opportunities
 from boxes.board.windows import BoardWindows
+from boxes.campaigns import service as campaign_service
 from boxes.db import make_engine, make_sessionmaker, utcnow
 from boxes.migrate import upgrade
 from tests import factories
@@ -69,7 +70,6 @@ WINDOW_INDEX = {
                      "ix_appointment_dealer_scheduled"),
     "in_process": "ix_repair_order_open",
     "completed": ("ix_repair_order_dealer_delivered_opened", "ix_repair_order_courtesy_pending"),
-    "activities": "ix_activity_dealer_created",
     "campaigns": "ix_campaign_dealer_status",
 }
 
@@ -88,8 +88,7 @@ LISTS = {
     "appointment_counts": lambda s, d, w: appointments.sub_view_counts(s, d, w),
     **{f"in_process_{f}": partial(_call, in_process.in_process, opened=f) for f in in_process.OPENED_FILTERS},
     "completed": lambda s, d, w: completed.completed(s, d, w, courtesy="all"),
-    "activities_today": lambda s, d, w: activity.activities_today(s, d, w),
-    "campaigns": lambda s, d, w: campaigns.campaigns(s, d),
+    "campaigns": lambda s, d, w: campaign_service.campaigns(s, d),
 }
 
 
