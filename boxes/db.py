@@ -11,6 +11,7 @@ guard is the safety net, not the rule.
 
 from __future__ import annotations
 
+import weakref
 from datetime import UTC, datetime
 
 from sqlalchemy import (
@@ -18,6 +19,7 @@ from sqlalchemy import (
     ForeignKey,
     Integer,
     MetaData,
+    bindparam,
     create_engine,
     event,
     insert,
@@ -108,18 +110,25 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
 
 
+# The guard's criterion compares with a bound parameter, not a value: the guarded copy of a statement
+# is then the same for every dealer and is made once per statement object (the board's statements
+# are built once per process, and their SQL compiled once), and each execution only passes the id.
+_TENANT = bindparam("tenant_dealer_id", type_=Integer)
+_TENANT_CRITERIA = with_loader_criteria(DealerOwned, lambda cls: cls.dealer_id == _TENANT, include_aliases=True)
+_GUARDED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # statement → statement with the guard
+
+
 @event.listens_for(Session, "do_orm_execute")
 def _tenant_guard(state):
     dealer_id = state.session.info.get("dealer_id")
     if dealer_id is None or not state.is_select:
         return
-    state.statement = state.statement.options(
-        with_loader_criteria(
-            DealerOwned,
-            lambda cls: cls.dealer_id == dealer_id,
-            include_aliases=True,
-        )
-    )
+    statement = state.statement
+    guarded = _GUARDED.get(statement)
+    if guarded is None:
+        guarded = _GUARDED[statement] = statement.options(_TENANT_CRITERIA)
+    state.statement = guarded
+    state.parameters = {**(state.parameters or {}), "tenant_dealer_id": dealer_id}
 
 
 def upsert(session: Session, model, rows: list[dict], index_elements: list[str], update,

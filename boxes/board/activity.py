@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from boxes.board.common import board_parameters, board_statement
 from boxes.board.windows import BoardWindows
 from boxes.models import Activity, Dealer
 
@@ -16,4 +17,6 @@ def today(dealer: Dealer, w: BoardWindows) -> list:
 
 def count_today(session: Session, dealer: Dealer, w: BoardWindows) -> int:
     """Contacts registered today (the Reports button's badge)."""
-    return session.scalar(select(func.count()).select_from(Activity).where(*today(dealer, w))) or 0
+    stmt = board_statement(("contacts_today",), lambda d, bw: select(func.count()).select_from(Activity)
+                           .where(*today(d, bw)))
+    return session.scalar(stmt, board_parameters(dealer, w)) or 0

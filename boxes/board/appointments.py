@@ -11,12 +11,15 @@ from sqlalchemy.orm import Session
 from boxes.audit import record
 from boxes.board.common import (
     Page,
+    board_parameters,
+    board_statement,
     check_version,
     commit_or_conflict,
     count_of,
     get_owned,
     has_open_opportunity,
     last_note,
+    list_query,
     paginate,
 )
 from boxes.board.windows import BoardWindows
@@ -53,7 +56,7 @@ def sub_view_condition(view: str, dealer: Dealer, w: BoardWindows):
 def appointments(session: Session, dealer: Dealer, w: BoardWindows, *, view: str = "to_confirm",
                  page: int = 1, per_page: int = 50, total: int | None = None) -> Page:
     """``total``: the sub-view's count when the caller has it already (``sub_view_counts``)."""
-    cond = sub_view_condition(view, dealer, w)
+    view = view if view in SUB_VIEWS else "to_confirm"
     order = {
         "to_confirm": (Appointment.scheduled_at, Appointment.id),
         "confirmed": (Appointment.scheduled_at, Appointment.id),
@@ -64,8 +67,9 @@ def appointments(session: Session, dealer: Dealer, w: BoardWindows, *, view: str
     cap = None
     if view == "arrivals":  # only the last ten arrivals of the day, on one page
         page, per_page, cap = 1, LAST_ARRIVALS, LAST_ARRIVALS
-    return paginate(session, select(Appointment.id).where(cond), _rows(dealer), page, per_page, order=order,
-                    total=total, cap=cap)
+    query = board_statement(("appointments", view), lambda d, bw: list_query(
+        select(Appointment.id).where(sub_view_condition(view, d, bw)), _rows(d), order))
+    return paginate(session, query, page, per_page, params=board_parameters(dealer, w), total=total, cap=cap)
 
 
 def _rows(dealer: Dealer):
@@ -95,7 +99,9 @@ def one(session: Session, dealer: Dealer, appointment_id: int):
 def sub_view_counts(session: Session, dealer: Dealer, w: BoardWindows) -> dict[str, int]:
     """All five sub-view counts in one statement, each from its own index (arrivals capped at ten,
     as the list is)."""
-    row = session.execute(select(*[count_of(Appointment, sub_view_condition(v, dealer, w)) for v in SUB_VIEWS])).one()
+    stmt = board_statement(("appointment_counts",), lambda d, bw: select(
+        *[count_of(Appointment, sub_view_condition(v, d, bw)) for v in SUB_VIEWS]))
+    row = session.execute(stmt, board_parameters(dealer, w)).one()
     counts = dict(zip(SUB_VIEWS, row, strict=True))
     counts["arrivals"] = min(counts["arrivals"], LAST_ARRIVALS)
     return counts

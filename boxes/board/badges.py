@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from boxes.board import activity, appointments, completed, deliveries, in_process, opportunities
 from boxes.board.campaigns import active_campaigns_condition
-from boxes.board.common import count_of
+from boxes.board.common import board_parameters, board_statement, count_of
 from boxes.board.windows import BoardWindows
 from boxes.models import Activity, Appointment, Campaign, Dealer, Delivery, Opportunity, RepairOrder
 
@@ -34,8 +34,8 @@ class Badges:
         return {name: getattr(self, name) for name in BUTTONS}
 
 
-def badges(session: Session, dealer: Dealer, w: BoardWindows) -> Badges:
-    stmt = select(
+def _statement(dealer, w):
+    return select(
         count_of(Delivery, *deliveries.in_window(dealer, w), deliveries.pending_welcome_call()),
         count_of(Opportunity, *opportunities.in_window(dealer, w)),
         count_of(Appointment, appointments.sub_view_condition("to_confirm", dealer, w)),
@@ -44,4 +44,8 @@ def badges(session: Session, dealer: Dealer, w: BoardWindows) -> Badges:
         count_of(Activity, *activity.today(dealer, w)),
         count_of(Campaign, Campaign.dealer_id == dealer.id, active_campaigns_condition(dealer)),
     )
-    return Badges(*session.execute(stmt).one())
+
+
+def badges(session: Session, dealer: Dealer, w: BoardWindows) -> Badges:
+    stmt = board_statement(("badges",), _statement)
+    return Badges(*session.execute(stmt, board_parameters(dealer, w)).one())

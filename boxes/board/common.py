@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, exists, func, or_, select
+from sqlalchemy import Integer, Select, bindparam, exists, func, or_, select
 from sqlalchemy.orm import Session
 
+from boxes.board.windows import BoardWindows, WindowParameters
 from boxes.models import Activity, Opportunity
 
 
@@ -67,29 +69,69 @@ def clamp_page(page: int | str | None) -> int:
         return 1
 
 
-def paginate(session: Session, base: Select, rows: Select, page: int, per_page: int, *, order=(),
-             total: int | None = None, cap: int | None = None) -> Page:
-    """One page of a list.
+@dataclass(frozen=True)
+class ListQuery:
+    """A list's two statements: its count, and one page of its rows (``page_limit``/``page_offset``
+    are bound parameters)."""
 
-    ``base`` is ``select(<Model>.id).where(<the list's filters>)``: it is counted (unless the caller
-    already knows ``total``; ``cap`` bounds it) and, with ``order``, it picks the page's ids alone,
-    straight from the list's index (a "deferred join"); ``rows`` (the row with its customer,
-    vehicle, last note...) is then joined to those ids only. Without it the database joins every
-    row of the window before it sorts and cuts the page. Without ``order``, ``rows`` carries its own
-    order and is cut directly."""
+    count: Select
+    page: Select
+
+
+def list_query(base: Select, rows: Select, order) -> ListQuery:
+    """``base`` is ``select(<Model>.id).where(<the list's filters>)``: it is counted, and it picks the
+    page's ids alone, in ``order``, straight from the list's index (a "deferred join"); ``rows`` (the
+    row with its customer, vehicle, last note...) is then joined to those ids only. Without it the
+    database would join every row of the window before sorting and cutting the page."""
+    key = base.selected_columns[0]
+    ids = (base.order_by(*order).limit(bindparam("page_limit", type_=Integer))
+           .offset(bindparam("page_offset", type_=Integer)).subquery("page_ids"))
+    return ListQuery(count=select(func.count()).select_from(base.order_by(None).subquery()),
+                     page=rows.join(ids, key == ids.c[key.name]).order_by(*order))
+
+
+def paginate(session: Session, query: ListQuery, page: int, per_page: int, *, params: dict | None = None,
+             total: int | None = None, cap: int | None = None) -> Page:
+    """One page of a list: counted (unless the caller knows ``total``; ``cap`` bounds it), the page
+    number clamped to the pages there are."""
+    params = params or {}
     if total is None:
-        total = session.scalar(select(func.count()).select_from(base.order_by(None).subquery())) or 0
+        total = session.scalar(query.count, params) or 0
     if cap is not None:
         total = min(total, cap)
     page = min(page, max(1, math.ceil(total / per_page)))
-    offset = (page - 1) * per_page
-    if order:
-        key = base.selected_columns[0]
-        ids = base.order_by(*order).limit(per_page).offset(offset).subquery("page_ids")
-        stmt = rows.join(ids, key == ids.c[key.name]).order_by(*order)
-    else:
-        stmt = rows.limit(per_page).offset(offset)
-    return Page(rows=list(session.execute(stmt).all()), page=page, per_page=per_page, total=total)
+    rows = session.execute(query.page, {**params, "page_limit": per_page, "page_offset": (page - 1) * per_page})
+    return Page(rows=list(rows.all()), page=page, per_page=per_page, total=total)
+
+
+# --- statements built once ------------------------------------------------------------------
+#
+# Building a board statement (select, joins, correlated sub-selects) and computing its cache key
+# costs the app ~1 ms of Python per statement and request, more than PostgreSQL takes to run most
+# of them. So each statement is built once per process, for a stand-in dealer and windows whose
+# values are bound parameters, and executed with ``board_parameters(dealer, w)``.
+
+class DealerParameter:
+    """Stands for the dealer while a statement is built once: its id is the ``dealer_id`` parameter."""
+
+    id = bindparam("dealer_id", type_=Integer)
+
+
+_STATEMENTS: dict = {}
+
+
+def board_statement(key: tuple, build: Callable):
+    """``build(dealer, windows)``, built once per ``key``. The key names everything the statement's
+    shape depends on (the list, its filter choices); values go in as parameters."""
+    stmt = _STATEMENTS.get(key)
+    if stmt is None:
+        stmt = _STATEMENTS[key] = build(DealerParameter(), WindowParameters())
+    return stmt
+
+
+def board_parameters(dealer, w: BoardWindows, **extra) -> dict:
+    """The values of a board statement's parameters: the dealer's id and every window boundary."""
+    return {"dealer_id": dealer.id, **w.parameters(), **extra}
 
 
 def get_owned(session: Session, model, dealer_id: int, row_id, *, lock: bool = False):

@@ -6,7 +6,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from boxes.board.common import Page, get_owned, paginate
+from boxes.board.common import Page, board_parameters, board_statement, get_owned, list_query, paginate
 from boxes.board.contact import FINAL_OUTCOMES, CallInput, register_call
 from boxes.board.in_process import repair_order_rows
 from boxes.board.windows import BoardWindows
@@ -31,13 +31,19 @@ def pending_courtesy_call():
 
 def completed(session: Session, dealer: Dealer, w: BoardWindows, *, courtesy: str = "pending",
               page: int = 1, per_page: int = 50) -> Page:
-    conds = in_window(dealer, w)
-    if courtesy == "pending":
-        conds.append(pending_courtesy_call())
-    elif courtesy == "done":
-        conds.append(RepairOrder.courtesy_call_at.is_not(None))
-    return paginate(session, select(RepairOrder.id).where(*conds), repair_order_rows(dealer), page, per_page,
-                    order=(RepairOrder.delivered_at.desc(), RepairOrder.id.desc()))
+    courtesy = courtesy if courtesy in COURTESY_FILTERS else "all"
+
+    def build(d, bw):
+        conds = in_window(d, bw)
+        if courtesy == "pending":
+            conds.append(pending_courtesy_call())
+        elif courtesy == "done":
+            conds.append(RepairOrder.courtesy_call_at.is_not(None))
+        return list_query(select(RepairOrder.id).where(*conds), repair_order_rows(d),
+                          (RepairOrder.delivered_at.desc(), RepairOrder.id.desc()))
+
+    query = board_statement(("completed", courtesy), build)
+    return paginate(session, query, page, per_page, params=board_parameters(dealer, w))
 
 
 def register_courtesy_call(session: Session, dealer: Dealer, actor: User, repair_order_id, data: CallInput,

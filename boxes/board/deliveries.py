@@ -9,7 +9,15 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from boxes.board.common import Page, has_open_opportunity, last_note, paginate
+from boxes.board.common import (
+    Page,
+    board_parameters,
+    board_statement,
+    has_open_opportunity,
+    last_note,
+    list_query,
+    paginate,
+)
 from boxes.board.windows import BoardWindows
 from boxes.models import Customer, Dealer, Delivery, Vehicle
 
@@ -60,10 +68,16 @@ def first_service_due(dealer: Dealer, delivered_at: datetime) -> datetime:
 
 def deliveries(session: Session, dealer: Dealer, w: BoardWindows, *, welcome: str = "pending",
                page: int = 1, per_page: int = 50) -> Page:
-    conds = in_window(dealer, w)
-    if welcome == "pending":
-        conds.append(pending_welcome_call())
-    elif welcome == "done":
-        conds.append(Delivery.welcome_call_at.is_not(None))
-    order = (Delivery.delivered_at.desc(), Delivery.id.desc())
-    return paginate(session, select(Delivery.id).where(*conds), _rows(dealer), page, per_page, order=order)
+    welcome = welcome if welcome in WELCOME_FILTERS else "all"
+
+    def build(d, bw):
+        conds = in_window(d, bw)
+        if welcome == "pending":
+            conds.append(pending_welcome_call())
+        elif welcome == "done":
+            conds.append(Delivery.welcome_call_at.is_not(None))
+        return list_query(select(Delivery.id).where(*conds), _rows(d),
+                          (Delivery.delivered_at.desc(), Delivery.id.desc()))
+
+    query = board_statement(("deliveries", welcome), build)
+    return paginate(session, query, page, per_page, params=board_parameters(dealer, w))

@@ -7,7 +7,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from boxes.audit import record
-from boxes.board.common import Page, get_owned, has_open_opportunity, last_note, paginate
+from boxes.board.common import (
+    Page,
+    board_parameters,
+    board_statement,
+    get_owned,
+    has_open_opportunity,
+    last_note,
+    list_query,
+    paginate,
+)
 from boxes.board.windows import BoardWindows
 from boxes.db import utcnow
 from boxes.errors import ActionError
@@ -55,9 +64,15 @@ def one(session: Session, dealer: Dealer, repair_order_id: int):
 
 def in_process(session: Session, dealer: Dealer, w: BoardWindows, *, opened: str = "all", page: int = 1,
                per_page: int = 50) -> Page:
-    conds = open_orders(dealer) + opened_condition(opened, w)
-    return paginate(session, select(RepairOrder.id).where(*conds), repair_order_rows(dealer), page, per_page,
-                    order=(RepairOrder.opened_at.desc(), RepairOrder.id.desc()))
+    opened = opened if opened in OPENED_FILTERS else "all"
+
+    def build(d, bw):
+        conds = open_orders(d) + opened_condition(opened, bw)
+        return list_query(select(RepairOrder.id).where(*conds), repair_order_rows(d),
+                          (RepairOrder.opened_at.desc(), RepairOrder.id.desc()))
+
+    query = board_statement(("in_process", opened), build)
+    return paginate(session, query, page, per_page, params=board_parameters(dealer, w))
 
 
 def mark_unit_delivered(session: Session, dealer: Dealer, actor: User, repair_order_id) -> RepairOrder:

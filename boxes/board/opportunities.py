@@ -5,11 +5,21 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import case, func, select
+from sqlalchemy import Integer, bindparam, case, func, select
 from sqlalchemy.orm import Session
 
 from boxes.audit import record
-from boxes.board.common import Page, check_version, commit_or_conflict, get_owned, last_note, paginate
+from boxes.board.common import (
+    Page,
+    board_parameters,
+    board_statement,
+    check_version,
+    commit_or_conflict,
+    get_owned,
+    last_note,
+    list_query,
+    paginate,
+)
 from boxes.board.windows import BoardWindows
 from boxes.db import utcnow
 from boxes.errors import ActionError
@@ -28,22 +38,30 @@ def in_window(dealer: Dealer, w: BoardWindows) -> list:
     ]
 
 
-def _filters(dealer: Dealer, w: BoardWindows, origin: str | None, campaign_id: int | None) -> list:
+def _filters(dealer, w, origin: str | None, by_campaign: bool) -> list:
+    """The window, plus the origin filter, plus the campaign filter (its id is the ``campaign_id``
+    parameter)."""
     conds = in_window(dealer, w)
-    if origin in OPPORTUNITY_ORIGINS:
+    if origin is not None:
         conds.append(Opportunity.origin == origin)
-    if campaign_id is not None:
-        conds.append(Opportunity.campaign_id == campaign_id)
+    if by_campaign:
+        conds.append(Opportunity.campaign_id == bindparam("campaign_id", type_=Integer))
     return conds
+
+
+def _filter_key(origin: str | None, campaign_id: int | None) -> tuple:
+    return (origin if origin in OPPORTUNITY_ORIGINS else None, campaign_id is not None)
 
 
 def opportunities(session: Session, dealer: Dealer, w: BoardWindows, *, origin: str | None = None,
                   campaign_id: int | None = None, page: int = 1, per_page: int = 50,
                   total: int | None = None) -> Page:
     """``total``: the list's count when the caller has it already (the sum of ``group_counts``)."""
-    conds = _filters(dealer, w, origin, campaign_id)
-    return paginate(session, select(Opportunity.id).where(*conds), _rows(dealer), page, per_page,
-                    order=(Opportunity.due_at, Opportunity.id), total=total)
+    key = _filter_key(origin, campaign_id)
+    query = board_statement(("opportunities", *key), lambda d, bw: list_query(
+        select(Opportunity.id).where(*_filters(d, bw, *key)), _rows(d), (Opportunity.due_at, Opportunity.id)))
+    return paginate(session, query, page, per_page, total=total,
+                    params=board_parameters(dealer, w, campaign_id=campaign_id))
 
 
 def _rows(dealer: Dealer):
@@ -64,14 +82,13 @@ def _rows(dealer: Dealer):
 def group_counts(session: Session, dealer: Dealer, w: BoardWindows, *, origin: str | None = None,
                  campaign_id: int | None = None) -> dict[str, int]:
     """Overdue / today / upcoming counts in one query."""
-    conds = _filters(dealer, w, origin, campaign_id)
-    row = session.execute(
-        select(
-            func.count(case((Opportunity.due_at < w.today_start, 1))),
-            func.count(case(((Opportunity.due_at >= w.today_start) & (Opportunity.due_at < w.tomorrow_start), 1))),
-            func.count(case((Opportunity.due_at >= w.tomorrow_start, 1))),
-        ).where(*conds)
-    ).one()
+    key = _filter_key(origin, campaign_id)
+    stmt = board_statement(("opportunity_groups", *key), lambda d, bw: select(
+        func.count(case((Opportunity.due_at < bw.today_start, 1))),
+        func.count(case(((Opportunity.due_at >= bw.today_start) & (Opportunity.due_at < bw.tomorrow_start), 1))),
+        func.count(case((Opportunity.due_at >= bw.tomorrow_start, 1))),
+    ).where(*_filters(d, bw, *key)))
+    row = session.execute(stmt, board_parameters(dealer, w, campaign_id=campaign_id)).one()
     return {"overdue": row[0], "today": row[1], "upcoming": row[2]}
 
 

@@ -82,9 +82,31 @@ class BoardWindows:
     def completed_since(self) -> datetime:
         return self.midnight(-15)
 
+    BOUNDARIES = ("now", "today_start", "tomorrow_start", "yesterday_start", "week_start", "deliveries_since",
+                  "opportunities_from", "opportunities_until", "no_shows_since", "completed_since")
+
+    def parameters(self) -> dict[str, datetime]:
+        """Every boundary, named as ``WindowParameters`` names its bound parameter."""
+        return {f"w_{name}": getattr(self, name) for name in self.BOUNDARIES}
+
     def opportunity_group(self, due_at: datetime) -> str:
         if due_at < self.today_start:
             return "overdue"
         if due_at < self.tomorrow_start:
             return "today"
         return "upcoming"
+
+
+class WindowParameters:
+    """Stands for a ``BoardWindows`` while a statement is built once for every request: each
+    boundary is a bound parameter (``w_<name>``), filled in from ``BoardWindows.parameters()``."""
+
+    def __getattr__(self, name: str):
+        if name not in BoardWindows.BOUNDARIES:
+            raise AttributeError(name)
+        from sqlalchemy import bindparam
+
+        from boxes.db import UTCDateTime
+
+        return bindparam(f"w_{name}", type_=UTCDateTime)
+

@@ -21,7 +21,7 @@ from sqlalchemy import bindparam, func, insert, literal, select, text, update
 from sqlalchemy.orm import Session
 
 from boxes.audit import record
-from boxes.board.common import Page, get_owned, paginate
+from boxes.board.common import Page, get_owned, list_query, paginate
 from boxes.db import utcnow
 from boxes.errors import ActionError
 from boxes.models import Campaign, CampaignUnit, Dealer, Membership, Opportunity, User, Vehicle
@@ -240,7 +240,6 @@ def campaigns(session: Session, dealer: Dealer, *, page: int = 1, per_page: int 
         select(Campaign, *(func.coalesce(getattr(counts.c, n), 0).label(n)
                            for n in ("total", "open", "sold", "discarded")))
         .outerjoin(counts, counts.c.campaign_id == Campaign.id)
-        .where(*conds)
-        .order_by(Campaign.created_at.desc(), Campaign.id.desc())
     )
-    return paginate(session, select(Campaign.id).where(*conds), rows, page, per_page)
+    query = list_query(select(Campaign.id).where(*conds), rows, (Campaign.created_at.desc(), Campaign.id.desc()))
+    return paginate(session, query, page, per_page)

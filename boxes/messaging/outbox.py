@@ -18,7 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from boxes.audit import record
-from boxes.board.common import Page, get_owned, paginate
+from boxes.board.common import Page, get_owned, list_query, paginate
 from boxes.db import utcnow
 from boxes.errors import ActionError
 from boxes.messaging.addresses import address_problem
@@ -204,13 +204,13 @@ def outbox(session: Session, dealer: Dealer, *, status: str = "", page: int = 1,
     cond = OutboundMessage.dealer_id == dealer.id
     if status in MESSAGE_STATUSES:
         cond = and_(cond, OutboundMessage.status == status)
-    base = select(OutboundMessage.id).where(cond)
     rows = (select(OutboundMessage, Customer.name.label("customer_name"), Vehicle.plate.label("plate"))
             .outerjoin(Appointment, Appointment.id == OutboundMessage.appointment_id)
             .outerjoin(Customer, Customer.id == Appointment.customer_id)
-            .outerjoin(Vehicle, Vehicle.id == Appointment.vehicle_id)
-            .where(cond).order_by(OutboundMessage.created_at.desc(), OutboundMessage.id.desc()))
-    return paginate(session, base, rows, page, per_page)
+            .outerjoin(Vehicle, Vehicle.id == Appointment.vehicle_id))
+    query = list_query(select(OutboundMessage.id).where(cond), rows,
+                       (OutboundMessage.created_at.desc(), OutboundMessage.id.desc()))
+    return paginate(session, query, page, per_page)
 
 
 def status_counts(session: Session, dealer: Dealer) -> dict[str, int]:
