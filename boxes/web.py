@@ -16,6 +16,7 @@ from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from jinja2_fragments.flask import render_block, render_blocks
 from markupsafe import Markup, escape
+from sqlalchemy import Integer, bindparam, select
 from sqlalchemy.orm import Session, joinedload
 
 from boxes import formatting
@@ -172,14 +173,17 @@ def redis_client() -> redis.Redis:
     return current_app.extensions["boxes.redis"]
 
 
+# One statement, built once: the user with their memberships and dealers (the dealer of a URL is then
+# found among them, without a query of its own).
+_USER = select(User).options(joinedload(User.memberships)).where(User.id == bindparam("user_id", type_=Integer))
+
+
 @login_manager.user_loader
 def _load_user(identity: str):
     user_id, _, token = identity.partition(":")
     if not user_id.isdigit():
         return None
-    # One statement: the user with their memberships and dealers (the dealer of the URL is then found
-    # among them, without a query of its own).
-    user = db().get(User, int(user_id), options=[joinedload(User.memberships)])
+    user = db().execute(_USER, {"user_id": int(user_id)}).unique().scalar_one_or_none()
     # A rotated session token (deactivation, password reset) ends every older session.
     if user is None or not user.active or user.session_token != token:
         return None
