@@ -48,7 +48,7 @@ def reports_page(session: Session, dealer: Dealer, w: BoardWindows):
     from boxes.reports.ranges import DEFAULT_PRESET, make_range
 
     grid = Grid(report_of(None), make_range(dealer.time_zone, DEFAULT_PRESET), dealer, dealer.locale, w=w)
-    return grid.kpis(session), grid.counts(session, grid.report.pie), activity.count_today(session, dealer, w)
+    return grid.chart(session, grid.report.pie), activity.count_today(session, dealer, w)
 
 
 @dataclass

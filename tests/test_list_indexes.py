@@ -20,6 +20,8 @@ from boxes.board.windows import BoardWindows
 from boxes.campaigns import service as campaign_service
 from boxes.db import make_engine, make_sessionmaker, utcnow
 from boxes.migrate import upgrade
+from boxes.reports.grid import Grid, report_of
+from boxes.reports.ranges import DEFAULT_PRESET, make_range
 from tests import factories
 
 pytestmark = pytest.mark.postgres
@@ -71,6 +73,7 @@ WINDOW_INDEX = {
     "in_process": "ix_repair_order_open",
     "completed": ("ix_repair_order_dealer_delivered_opened", "ix_repair_order_courtesy_pending"),
     "campaigns": "ix_campaign_dealer_status",
+    "reports": "ix_opportunity_dealer_created",
 }
 
 
@@ -89,6 +92,9 @@ LISTS = {
     **{f"in_process_{f}": partial(_call, in_process.in_process, opened=f) for f in in_process.OPENED_FILTERS},
     "completed": lambda s, d, w: completed.completed(s, d, w, courtesy="all"),
     "campaigns": lambda s, d, w: campaign_service.campaigns(s, d),
+    # The Reports button's page: the opportunities report of this month, its pie and KPIs in one statement.
+    "reports": lambda s, d, w: Grid(report_of(None), make_range(d.time_zone, DEFAULT_PRESET), d, "es", w=w).chart(
+        s, report_of(None).pie),
 }
 
 

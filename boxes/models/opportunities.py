@@ -65,6 +65,9 @@ class Opportunity(DealerOwned, Base):
         Index("ix_opportunity_dealer_vehicle_status", "dealer_id", "vehicle_id", "status"),
         Index("ix_opportunity_dealer_campaign_status_due", "dealer_id", "campaign_id", "status", "due_at", "id"),
         Index("ix_opportunity_dealer_oem_lead", "dealer_id", "oem_lead_id"),
+        # The opportunities report (the Reports button's first page): its range and the state's
+        # columns, so its pie and KPIs are an index-only scan.
+        Index("ix_opportunity_dealer_created", "dealer_id", "created_at", "status", "due_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -55,9 +55,8 @@ def _kpi_display(k: dict) -> str:
     return format_decimal(k["value"])
 
 
-def _pie(grid: Grid, key: str, div_id: str) -> dict:
+def _pie(grid: Grid, key: str, div_id: str, counts: list) -> dict:
     column = grid.report.column(key)
-    counts = grid.counts(db(), key)
     labels = [column.display(v) if v not in (None, "") else str(NONE_LABEL) for v, _ in counts]
     slices = []
     for (v, n), label in zip(counts, labels, strict=True):
@@ -95,8 +94,9 @@ def index():
     grid.filters = {}
     extra = {}
     if not errors:
-        extra["kpis"] = [dict(k, display=_kpi_display(k)) for k in grid.kpis(db())]
-        extra["pie"] = _pie(grid, grid.report.pie, f"pie-{grid.report.key}")
+        counts, kpis = grid.chart(db(), grid.report.pie)
+        extra["kpis"] = [dict(k, display=_kpi_display(k)) for k in kpis]
+        extra["pie"] = _pie(grid, grid.report.pie, f"pie-{grid.report.key}", counts)
         if grid.report.key == "callers":
             extra["caller_rows"] = summaries.callers(db(), g.dealer, grid.rng)
         elif grid.report.key == "campaigns":
@@ -116,7 +116,7 @@ def grid_view():
             pie_key = grid.report.pie
         rows, total, page_no = grid.page(db(), clamp_page(request.args.get("page")), PER_PAGE)
         extra.update(page=Page(rows=rows, page=page_no, per_page=PER_PAGE, total=total), pie_key=pie_key,
-                     pie=_pie(grid, pie_key, f"grid-pie-{grid.report.key}"))
+                     pie=_pie(grid, pie_key, f"grid-pie-{grid.report.key}", grid.counts(db(), pie_key)))
     return _render("grid", grid, errors, **extra)
 
 
