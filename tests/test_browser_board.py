@@ -35,7 +35,7 @@ def board_data(db, dealers):
     return ar
 
 
-def test_caller_works_the_board_and_switches_language(browser, live_server, board_data):
+def test_caller_works_the_board_and_switches_language(browser, live_server, board_data, db, dealers):
     page = browser.new_page()
     page.goto(f"{live_server}/login")
     page.fill("input[name=email]", "caller@test.example")
@@ -63,6 +63,13 @@ def test_caller_works_the_board_and_switches_language(browser, live_server, boar
         assert page.url.endswith({"in_process": "in-process"}.get(button, button))
     # htmx swapped fragments: the page never reloaded, and the badges are still there.
     assert page.locator('[data-badge="deliveries"]').inner_text() == "2"
+    # The counts stay live while the caller moves around: Sales delivers a car (another user, the DMS),
+    # and the next list the caller opens brings the bar up to date right after it.
+    factories.delivery(db, dealers[0], utcnow() - timedelta(hours=2), name="Nuevo Cliente")
+    page.click('a[data-button="deliveries"]')
+    page.wait_for_function("document.querySelector('[data-badge=deliveries]').innerText === '3'")
+    assert "Nuevo Cliente" in page.inner_text("#board-list")
+    assert page.locator('a[data-button="deliveries"]').get_attribute("aria-current") == "page"
 
     # The list works from the keyboard: rows take focus and the arrows move between them.
     page.focus("#board-list tr[data-row] >> nth=0")
