@@ -29,7 +29,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import String, and_, case, delete, func, insert, literal, literal_column, or_, select, update
+from sqlalchemy import String, and_, any_, case, delete, func, insert, literal, literal_column, or_, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
@@ -129,6 +129,15 @@ def _newer(excluded, table):
     return or_(table.c.dms_updated_at.is_(None), excluded.dms_updated_at > table.c.dms_updated_at)
 
 
+def _driver(session: Session):
+    """The psycopg connection inside the session's transaction (PostgreSQL fast paths)."""
+    return session.connection().connection.driver_connection
+
+
+def _postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
 def _id_map(session: Session, model, dealer_id: int, dms_ids: set[str], *extra) -> dict:
     if not dms_ids:
         return {}
@@ -136,17 +145,25 @@ def _id_map(session: Session, model, dealer_id: int, dms_ids: set[str], *extra) 
     ids = list(dms_ids)
     t = model.__table__.c  # Core columns: no ORM overhead on this hot path (still filtered by dealer)
     extra = [t[e.key] for e in extra]
-    postgres = session.get_bind().dialect.name == "postgresql"
+    if _postgres(session):
+        # One index probe per id, whatever the planner believes: a LATERAL subquery can only run
+        # once per wanted id. (A join on unnest(array) becomes a hash join over all the dealer's
+        # rows when the statistics are stale, e.g. during a first load that grows the table; and a
+        # prepared "= ANY($array)" gets a generic plan that scans.) %b: the array travels in binary.
+        columns = ", ".join(f"t.{c.name}" for c in (t.id, *extra))
+        sql = (f"SELECT wanted.dms_id, {columns} FROM unnest(%b::varchar[]) AS wanted(dms_id) CROSS JOIN LATERAL "
+               f"(SELECT {columns} FROM {model.__tablename__} t WHERE t.dealer_id = %s "
+               "AND t.dms_id = wanted.dms_id LIMIT 1) AS t")
+        with _driver(session).cursor() as cur:
+            for i in range(0, len(ids), 20_000):
+                cur.execute(sql, (ids[i:i + 20_000], dealer_id))
+                if extra:
+                    out.update((row[0], row[1:]) for row in cur)
+                else:
+                    out.update(cur)
+        return out
     for i in range(0, len(ids), 5000):
-        chunk = ids[i:i + 5000]
-        if postgres:
-            # A join on unnest(array): psycopg prepares repeated statements, and a generic plan of
-            # "= ANY($array)" scans the table; this one stays an index lookup per id.
-            wanted = func.unnest(literal(chunk, ARRAY(String))).table_valued("dms_id").render_derived(name="wanted")
-            query = select(t.dms_id, t.id, *extra).join_from(model.__table__, wanted, t.dms_id == wanted.c.dms_id) \
-                .where(t.dealer_id == dealer_id)
-        else:
-            query = select(t.dms_id, t.id, *extra).where(t.dealer_id == dealer_id, t.dms_id.in_(chunk))
+        query = select(t.dms_id, t.id, *extra).where(t.dealer_id == dealer_id, t.dms_id.in_(ids[i:i + 5000]))
         for row in session.execute(query):
             out[row[0]] = row[1:] if extra else row[1]
     return out
@@ -158,80 +175,24 @@ def _quarantine(session: Session, dealer_id: int, entity: str, raw, reason: str,
                                   reason=reason[:2000], kind=kind, sync_run_id=run_id))
 
 
-class _Upserter:
-    """The per-entity upsert of validated records (dicts of column values)."""
-
-    def __init__(self, session: Session, dealer_id: int):
-        self.session = session
-        self.dealer_id = dealer_id
-        self.postgres = session.get_bind().dialect.name == "postgresql"
-
-    def __call__(self, model, rows: list[dict], update_cols) -> tuple[dict[str, int], set[str]]:
-        """Upserts ``rows``; returns (dms_id → id of rows written, dms_ids that were inserted)."""
-        written: dict[str, int] = {}
-        inserted: set[str] = set()
-        if not rows:
-            return written, inserted
-        table = model.__table__
-        if self.postgres:
-            return self._staged(table, rows, update_cols)
-        for chunk in _chunks(rows, len(rows[0])):
-            existing = set()
-            returning = [table.c.dms_id, table.c.id]
-            if self.postgres:
-                returning.append(literal_column("(xmax = 0)").label("inserted"))
-            else:
-                existing = set(_id_map(self.session, model, self.dealer_id, {r["dms_id"] for r in chunk}))
-            result = upsert(self.session, model, chunk, ["dealer_id", "dms_id"], update_cols, where=_newer,
-                            returning=returning)
-            for row in result:
-                written[row[0]] = row[1]
-                if (row[2] if self.postgres else row[0] not in existing):
-                    inserted.add(row[0])
-        return written, inserted
-
-
-    def _staged(self, table, rows: list[dict], update_cols) -> tuple[dict[str, int], set[str]]:
-        """PostgreSQL: COPY the page into a temporary staging table, then one set-based
-        ``INSERT … SELECT … ON CONFLICT DO UPDATE … RETURNING``. Same rules as the VALUES path (the
-        statement is built by the same ``upsert`` helper), a fraction of its cost."""
-        from sqlalchemy import column as sql_column
-        from sqlalchemy import table as sql_table
-        from sqlalchemy.dialects import postgresql
-
-        cols = list(rows[0])
-        stage = f"boxes_stage_{table.name}"
-        conn = self.session.connection()
-        raw = conn.connection.driver_connection
-        with raw.cursor() as cur:
-            cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} ON COMMIT DELETE ROWS AS "
-                        f"SELECT {', '.join(cols)} FROM {table.name} WITH NO DATA")
-            cur.execute(f"DELETE FROM {stage}")
-            with cur.copy(f"COPY {stage} ({', '.join(cols)}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row([row[c] for c in cols])
-        source = sql_table(stage, *[sql_column(c) for c in cols])
-        stmt = postgresql.insert(table).from_select(cols, select(*[source.c[c] for c in cols]))
-        excluded = stmt.excluded
-        if isinstance(update_cols, dict):
-            set_ = {name: fn(excluded, table) for name, fn in update_cols.items()}
-        else:
-            set_ = {name: excluded[name] for name in update_cols}
-        stmt = stmt.on_conflict_do_update(index_elements=["dealer_id", "dms_id"], set_=set_,
-                                          where=_newer(excluded, table)).returning(
-            table.c.dms_id, table.c.id, literal_column("(xmax = 0)"))
-        written: dict[str, int] = {}
-        inserted: set[str] = set()
-        for dms_id, row_id, is_new in self.session.execute(stmt):
-            written[dms_id] = row_id
-            if is_new:
-                inserted.add(dms_id)
-        return written, inserted
-
-
 def _expected(column):
     return column.in_(("requested", "confirmation_pending", "confirmed", "no_show"))
 
+
+# What a page writes, per entity, besides dealer_id and created_at (the same for the whole page).
+# Columns left out are NULL on insert and never touched by an update (Boxes owns them: welcome and
+# courtesy calls, a manual delivery's author, a caller's confirmation).
+COLUMNS = {
+    "customers": ("dms_id", "name", "phone_mobile", "phone_home", "phone_work", "email", "contact_opt_out",
+                  "dms_updated_at"),
+    "vehicles": ("dms_id", "customer_id", "vin", "plate", "brand", "model", "version", "model_year", "mileage",
+                 "sold_on", "dms_updated_at"),
+    "deliveries": ("dms_id", "vehicle_id", "customer_id", "delivered_at", "salesperson", "dms_updated_at"),
+    "repair_orders": ("dms_id", "vehicle_id", "customer_id", "number", "opened_at", "promised_at", "delivered_at",
+                      "status", "mileage", "advisor", "dms_updated_at"),
+    "appointments": ("dms_id", "vehicle_id", "customer_id", "scheduled_at", "service_type", "advisor", "status",
+                     "source", "arrived_at", "repair_order_id", "version", "comment", "dms_updated_at"),
+}
 
 UPDATES = {
     "customers": ["name", "phone_mobile", "phone_home", "phone_work", "email", "dms_updated_at"],
@@ -270,31 +231,56 @@ UPDATES = {
 }
 
 
-def store_records(session: Session, dealer_id: int, entity: str, raws: list, *, run_id: int | None = None,
-                  now: datetime | None = None) -> Counts:
-    """Validate and upsert one page of feed-v1 objects (no commit). Returns the counts."""
-    counts = Counts()
-    now = now or utcnow()
+@dataclass
+class Prepared:
+    """One page validated record by record and deduplicated (no database needed)."""
+
+    entity: str
+    items: list  # (record, raw): one per dms_id, the newest version the page holds
+    invalid: list  # (raw, reason)
+    duplicates: int = 0  # older copies of an id already in the page: "unchanged"
+
+
+def prepare(entity: str, raws: list) -> Prepared:
     parsed: dict[str, tuple] = {}
+    invalid = []
+    duplicates = 0
+    parse, error = R.parse, R.RecordError
     for raw in raws:
         try:
-            rec = R.parse(entity, raw)
-        except R.RecordError as exc:
-            _quarantine(session, dealer_id, entity, raw, str(exc), "invalid", run_id)
-            counts.quarantined += 1
+            rec = parse(entity, raw)
+        except error as exc:
+            invalid.append((raw, str(exc)))
             continue
         seen = parsed.get(rec.dms_id)
         if seen is not None:
-            counts.unchanged += 1  # the same id twice in one page: the newest version wins
+            duplicates += 1  # the same id twice in one page: the newest version wins
             if seen[0].dms_updated_at >= rec.dms_updated_at:
                 continue
         parsed[rec.dms_id] = (rec, raw)
-    if not parsed:
+    return Prepared(entity, list(parsed.values()), invalid, duplicates)
+
+
+def store_records(session: Session, dealer_id: int, entity: str, raws: list, *, run_id: int | None = None,
+                  now: datetime | None = None) -> Counts:
+    """Validate and upsert one page of feed-v1 objects (no commit). Returns the counts."""
+    return store_prepared(session, dealer_id, prepare(entity, raws), run_id=run_id, now=now)
+
+
+def store_prepared(session: Session, dealer_id: int, prepared: Prepared, *, run_id: int | None = None,
+                   now: datetime | None = None) -> Counts:
+    """Upsert a prepared page (no commit): quarantine what is invalid or names an unknown
+    reference, write the rest. Returns the counts."""
+    entity = prepared.entity
+    counts = Counts(unchanged=prepared.duplicates, quarantined=len(prepared.invalid))
+    now = now or utcnow()
+    for raw, reason in prepared.invalid:
+        _quarantine(session, dealer_id, entity, raw, reason, "invalid", run_id)
+    items = prepared.items
+    if not items:
         return counts
-    items = list(parsed.values())
-    rows: list[dict] = []
+    rows: list[tuple] = []  # dealer_id, created_at, then COLUMNS[entity]
     kept: list = []
-    base = {"dealer_id": dealer_id, "created_at": now}
 
     def missing(raw, what: str, ref: str) -> None:
         _quarantine(session, dealer_id, entity, raw, f"unknown {what} {ref}: not received from the DMS yet",
@@ -303,9 +289,8 @@ def store_records(session: Session, dealer_id: int, entity: str, raws: list, *, 
 
     if entity == "customers":
         for rec, _raw in items:
-            rows.append({**base, "dms_id": rec.dms_id, "name": rec.name, "phone_mobile": rec.phone_mobile,
-                         "phone_home": rec.phone_home, "phone_work": rec.phone_work, "email": rec.email,
-                         "contact_opt_out": False, "dms_updated_at": rec.dms_updated_at})
+            rows.append((dealer_id, now, rec.dms_id, rec.name, rec.phone_mobile, rec.phone_home, rec.phone_work,
+                         rec.email, False, rec.dms_updated_at))
             kept.append(rec)
     elif entity == "vehicles":
         customers = _id_map(session, Customer, dealer_id, {r.customer_dms_id for r, _ in items if r.customer_dms_id})
@@ -314,10 +299,8 @@ def store_records(session: Session, dealer_id: int, entity: str, raws: list, *, 
             if rec.customer_dms_id and customer_id is None:
                 missing(raw, "customer", rec.customer_dms_id)
                 continue
-            rows.append({**base, "dms_id": rec.dms_id, "customer_id": customer_id, "vin": rec.vin,
-                         "plate": rec.plate, "brand": rec.brand, "model": rec.model, "version": rec.version,
-                         "model_year": rec.model_year, "mileage": rec.mileage, "sold_on": rec.sold_on,
-                         "dms_updated_at": rec.dms_updated_at})
+            rows.append((dealer_id, now, rec.dms_id, customer_id, rec.vin, rec.plate, rec.brand, rec.model, rec.version,
+                         rec.model_year, rec.mileage, rec.sold_on, rec.dms_updated_at))
             kept.append(rec)
     else:
         vehicles = _id_map(session, Vehicle, dealer_id, {r.vehicle_dms_id for r, _ in items}, Vehicle.customer_id)
@@ -332,66 +315,238 @@ def store_records(session: Session, dealer_id: int, entity: str, raws: list, *, 
                 missing(raw, "vehicle", rec.vehicle_dms_id)
                 continue
             vehicle_id, vehicle_customer = vehicle
-            customer_id = customers.get(rec.customer_dms_id) if rec.customer_dms_id else None
-            customer_id = customer_id or vehicle_customer
-            row = {**base, "dms_id": rec.dms_id, "vehicle_id": vehicle_id, "customer_id": customer_id,
-                   "dms_updated_at": rec.dms_updated_at}
-            if entity == "deliveries":
-                row.update(delivered_at=rec.delivered_at, salesperson=rec.salesperson, welcome_call_at=None)
-            elif entity == "repair_orders":
-                row.update(number=rec.number, opened_at=rec.opened_at, promised_at=rec.promised_at,
-                           delivered_at=rec.delivered_at, status=rec.status, mileage=rec.mileage,
-                           advisor=rec.advisor, courtesy_call_at=None, delivered_manually_by_id=None)
+            customer_id = (customers.get(rec.customer_dms_id) if rec.customer_dms_id else None) or vehicle_customer
+            if entity == "repair_orders":
+                rows.append((dealer_id, now, rec.dms_id, vehicle_id, customer_id, rec.number, rec.opened_at,
+                             rec.promised_at, rec.delivered_at, rec.status, rec.mileage, rec.advisor,
+                             rec.dms_updated_at))
+            elif entity == "deliveries":
+                rows.append((dealer_id, now, rec.dms_id, vehicle_id, customer_id, rec.delivered_at, rec.salesperson,
+                             rec.dms_updated_at))
             else:
-                row.update(scheduled_at=rec.scheduled_at, service_type=rec.service_type, advisor=rec.advisor,
-                           status=rec.status, source=rec.source, arrived_at=rec.arrived_at,
-                           repair_order_id=ros.get(rec.repair_order_dms_id) if rec.repair_order_dms_id else None,
-                           version=1, comment="", confirmed_at=None, confirmed_by_id=None)
-            rows.append(row)
+                rows.append((dealer_id, now, rec.dms_id, vehicle_id, customer_id, rec.scheduled_at,
+                             rec.service_type, rec.advisor, rec.status, rec.source, rec.arrived_at,
+                             ros.get(rec.repair_order_dms_id) if rec.repair_order_dms_id else None, 1, "",
+                             rec.dms_updated_at))
             kept.append(rec)
-    written, inserted = _Upserter(session, dealer_id)(MODELS[entity], rows, UPDATES[entity])
+    if _postgres(session):
+        written, inserted = _write_postgres(session, dealer_id, entity, rows)
+    else:
+        written, inserted = _upsert_values(session, dealer_id, entity, rows)
     counts.inserted += len(inserted)
     counts.updated += len(written) - len(inserted)
     counts.unchanged += len(rows) - len(written)
     counts.stored_ids = {r.dms_id for r in kept}
     if entity == "repair_orders" and written:
-        _replace_lines(session, dealer_id, [r for r in kept if r.dms_id in written], written, inserted)
+        _replace_lines(session, dealer_id, kept, written, inserted)
     return counts
 
 
+def _upsert_values(session: Session, dealer_id: int, entity: str, rows: list[tuple]
+                   ) -> tuple[dict[str, int], set[str]]:
+    """SQLite: ``INSERT … VALUES … ON CONFLICT DO UPDATE … RETURNING`` in chunks (bound parameters
+    are limited). Returns (dms_id → id of the rows written, dms_ids that were inserted)."""
+    model = MODELS[entity]
+    names = ("dealer_id", "created_at", *COLUMNS[entity])
+    written: dict[str, int] = {}
+    inserted: set[str] = set()
+    for chunk in _chunks(rows, len(names)):
+        existing = set(_id_map(session, model, dealer_id, {r[2] for r in chunk}))
+        values = [dict(zip(names, row, strict=True)) for row in chunk]
+        result = upsert(session, model, values, ["dealer_id", "dms_id"], UPDATES[entity], where=_newer,
+                        returning=[model.__table__.c.dms_id, model.__table__.c.id])
+        for dms_id, row_id in result:
+            written[dms_id] = row_id
+            if dms_id not in existing:
+                inserted.add(dms_id)
+    return written, inserted
+
+
+@dataclass(frozen=True)
+class _Statements:
+    table: str
+    columns: tuple  # dealer_id, created_at, then COLUMNS[entity]
+    types: list  # their binary COPY types
+    stage: str  # the temporary staging table of updates
+    create_stage: str
+    copy_stage: str
+    copy_table: str  # new rows straight into the table (repair orders: with ids taken beforehand)
+    upsert: str  # from the stage, guarded by dms_updated_at
+
+
+_STATEMENTS: dict[str, _Statements] = {}
+
+
+def _copy_type(column) -> str:
+    from sqlalchemy import Boolean, Date, Integer
+
+    from boxes.db import UTCDateTime
+
+    kind = column.type
+    if isinstance(kind, UTCDateTime):
+        return "timestamptz"
+    if isinstance(kind, Boolean):
+        return "bool"
+    if isinstance(kind, Integer):
+        return "int4"
+    if isinstance(kind, Date):
+        return "date"
+    return "text"  # String, Text: the same binary format as varchar
+
+
+def _statements(entity: str) -> _Statements:
+    """The PostgreSQL statements of an entity, built once (the upsert's SET and guard come from
+    UPDATES, like the SQLite path's)."""
+    statements = _STATEMENTS.get(entity)
+    if statements is not None:
+        return statements
+    from sqlalchemy import column as sql_column
+    from sqlalchemy import table as sql_table
+    from sqlalchemy.dialects import postgresql
+
+    table = MODELS[entity].__table__
+    cols = ("dealer_id", "created_at", *COLUMNS[entity])
+    stage = f"boxes_stage_{table.name}"
+    source = sql_table(stage, *[sql_column(c) for c in cols])
+    stmt = postgresql.insert(table).from_select(list(cols), select(*[source.c[c] for c in cols]))
+    excluded = stmt.excluded
+    update_cols = UPDATES[entity]
+    if isinstance(update_cols, dict):
+        set_ = {name: fn(excluded, table) for name, fn in update_cols.items()}
+    else:
+        set_ = {name: excluded[name] for name in update_cols}
+    stmt = stmt.on_conflict_do_update(index_elements=["dealer_id", "dms_id"], set_=set_,
+                                      where=_newer(excluded, table)).returning(
+        table.c.dms_id, table.c.id, literal_column("(xmax = 0)"))
+    names = ", ".join(cols)
+    direct = ("id", *cols) if entity == "repair_orders" else cols
+    statements = _Statements(
+        table=table.name,
+        columns=cols,
+        types=[_copy_type(table.c[c]) for c in cols],
+        stage=stage,
+        create_stage=f"CREATE TEMP TABLE IF NOT EXISTS {stage} ON COMMIT DELETE ROWS AS "
+                     f"SELECT {names} FROM {table.name} WITH NO DATA",
+        copy_stage=f"COPY {stage} ({names}) FROM STDIN (FORMAT BINARY)",
+        copy_table=f"COPY {table.name} ({', '.join(direct)}) FROM STDIN (FORMAT BINARY)",
+        upsert=str(stmt.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True})),
+    )
+    _STATEMENTS[entity] = statements
+    return statements
+
+
+def _write_postgres(session: Session, dealer_id: int, entity: str, rows: list[tuple]
+                    ) -> tuple[dict[str, int | None], set[str]]:
+    """PostgreSQL. One lookup of what is stored sorts the page: an id not stored yet goes
+    straight into the table by binary COPY (what a bulk load costs, no conflict handling); an id
+    stored with an older version goes through the staged ``INSERT … ON CONFLICT DO UPDATE`` (the
+    Boxes-owned facts and the version guard live there); an id stored with the same or a newer
+    version is not written at all. Should another writer insert one of the new ids meanwhile (an
+    admin's "retry quarantined"), the COPY fails on the unique key, is undone to its savepoint,
+    and those rows take the upsert path too: the result is the upsert's either way.
+
+    Returns (dms_id → id of the rows written — None where the COPY did not ask —, dms_ids that
+    were inserted)."""
+    import psycopg
+
+    model = MODELS[entity]
+    st = _statements(entity)
+    stored = _id_map(session, model, dealer_id, {row[2] for row in rows}, model.dms_updated_at)
+    new: list[tuple] = []
+    newer: list[tuple] = []
+    for row in rows:
+        got = stored.get(row[2])
+        if got is None:
+            new.append(row)
+        elif got[1] is None or row[-1] > got[1]:  # dms_updated_at, the last column, as _newer says
+            newer.append(row)
+    written: dict[str, int | None] = {}
+    inserted: set[str] = set()
+    with _driver(session).cursor() as cur:
+        if new:
+            if entity == "repair_orders":  # the lines need the ids: taken from the sequence first
+                cur.execute("SELECT nextval(pg_get_serial_sequence('repair_order', 'id')) "
+                            "FROM generate_series(1, %s)", (len(new),))
+                new = [(row_id, *row) for (row_id,), row in zip(cur.fetchall(), new, strict=True)]
+            cur.execute("SAVEPOINT boxes_sync_new_rows")
+            try:
+                with cur.copy(st.copy_table) as copy:
+                    copy.set_types(["int4", *st.types] if entity == "repair_orders" else st.types)
+                    write = copy.write_row
+                    for row in new:
+                        write(row)
+            except psycopg.errors.UniqueViolation:
+                cur.execute("ROLLBACK TO SAVEPOINT boxes_sync_new_rows")
+                newer.extend(row[1:] if entity == "repair_orders" else row for row in new)
+                new = []
+            cur.execute("RELEASE SAVEPOINT boxes_sync_new_rows")
+            at = 3 if entity == "repair_orders" else 2
+            for row in new:
+                written[row[at]] = row[0] if entity == "repair_orders" else None
+                inserted.add(row[at])
+        if newer:
+            cur.execute(st.create_stage)
+            # Emptied at every commit, and here: a caller may store several pages in one transaction.
+            cur.execute(f"DELETE FROM {st.stage}")
+            with cur.copy(st.copy_stage) as copy:
+                copy.set_types(st.types)
+                write = copy.write_row
+                for row in newer:
+                    write(row)
+            cur.execute(st.upsert)
+            for dms_id, row_id, is_new in cur.fetchall():
+                written[dms_id] = row_id
+                if is_new:
+                    inserted.add(dms_id)
+    return written, inserted
+
+
+LINE_COLUMNS = ("dealer_id", "repair_order_id", "line_no", "work_done", "result", "incidents", "declined")
+
+
 def _replace_lines(session: Session, dealer_id: int, recs: list, ids: dict[str, int], inserted: set[str]) -> None:
-    changed = [ids[r.dms_id] for r in recs if r.dms_id not in inserted]
+    """The lines of the repair orders just written are the DMS's: those of an updated RO are
+    replaced, an inserted RO gets its own (an RO kept as it was keeps its lines)."""
+    changed = [ids[r.dms_id] for r in recs if r.dms_id in ids and r.dms_id not in inserted]
+    lines = [(dealer_id, ids[r.dms_id], ln.line_no, ln.work_done, ln.result, ln.incidents, ln.declined)
+             for r in recs if r.dms_id in ids for ln in r.lines]
+    if _postgres(session):
+        with _driver(session).cursor() as cur:
+            if changed:
+                cur.execute("DELETE FROM repair_order_line l USING unnest(%s::integer[]) AS c(id) "
+                            "WHERE l.dealer_id = %s AND l.repair_order_id = c.id", (changed, dealer_id))
+            with cur.copy(f"COPY repair_order_line ({', '.join(LINE_COLUMNS)}) FROM STDIN (FORMAT BINARY)") as copy:
+                copy.set_types(["int4", "int4", "int4", "text", "text", "text", "bool"])
+                write = copy.write_row
+                for line in lines:
+                    write(line)
+        return
     for i in range(0, len(changed), 5000):
         session.execute(delete(RepairOrderLine).where(RepairOrderLine.dealer_id == dealer_id,
                                                       RepairOrderLine.repair_order_id.in_(changed[i:i + 5000])))
-    if session.get_bind().dialect.name == "postgresql":
-        raw = session.connection().connection.driver_connection
-        with raw.cursor() as cur, cur.copy("COPY repair_order_line (dealer_id, repair_order_id, line_no, work_done, "
-                                           "result, incidents, declined) FROM STDIN") as copy:
-            for r in recs:
-                for ln in r.lines:
-                    copy.write_row((dealer_id, ids[r.dms_id], ln.line_no, ln.work_done, ln.result, ln.incidents,
-                                    ln.declined))
-        return
-    lines = [{"dealer_id": dealer_id, "repair_order_id": ids[r.dms_id], "line_no": ln.line_no,
-              "work_done": ln.work_done, "result": ln.result, "incidents": ln.incidents, "declined": ln.declined}
-             for r in recs for ln in r.lines]
-    for chunk in _chunks(lines, 7):
-        session.execute(insert(RepairOrderLine), chunk)
+    for chunk in _chunks(lines, len(LINE_COLUMNS)):
+        session.execute(insert(RepairOrderLine), [dict(zip(LINE_COLUMNS, line, strict=True)) for line in chunk])
 
 
 def _resolve_quarantine(session: Session, dealer_id: int, entity: str, dms_ids: set[str], run_id, now) -> None:
     """A record stored now makes its older quarantined versions obsolete."""
     if not dms_ids:
         return
+    q = QuarantinedRecord
+    open_entries = [q.dealer_id == dealer_id, q.entity == entity, q.resolved_at.is_(None),
+                    or_(q.sync_run_id.is_(None), q.sync_run_id != run_id) if run_id is not None else q.id.is_not(None)]
+    # Usually there is nothing to resolve: one index probe instead of sending every id of the page.
+    if session.scalar(select(q.id).where(*open_entries).limit(1)) is None:
+        return
     ids = list(dms_ids)
-    for i in range(0, len(ids), 5000):
-        session.execute(update(QuarantinedRecord).where(
-            QuarantinedRecord.dealer_id == dealer_id, QuarantinedRecord.entity == entity,
-            QuarantinedRecord.resolved_at.is_(None), QuarantinedRecord.dms_id.in_(ids[i:i + 5000]),
-            or_(QuarantinedRecord.sync_run_id.is_(None), QuarantinedRecord.sync_run_id != run_id)
-            if run_id is not None else QuarantinedRecord.id.is_not(None),
-        ).values(resolved_at=now))
+    postgres = _postgres(session)
+    step = len(ids) if postgres else 5000
+    for i in range(0, len(ids), step):
+        chunk = ids[i:i + step]
+        # One array parameter on PostgreSQL (the index on dealer, entity, resolved_at finds the few
+        # open entries; the ids only filter them), an IN list on SQLite.
+        wanted = q.dms_id == any_(literal(chunk, ARRAY(String))) if postgres else q.dms_id.in_(chunk)
+        session.execute(update(q).where(*open_entries, wanted).values(resolved_at=now))
 
 
 def retry_quarantined(session: Session, dealer_id: int, entity: str | None = None, *, kinds=("reference",),
@@ -493,9 +648,8 @@ def run(session: Session, dealer: Dealer, entity: str, *, connector: Connector |
 
         if connector is None:
             connector = open_connector(session, dealer)
-        cursor = cursor_row.cursor
-        for page in connector.pages(entity, cursor):
-            _store_page(session, dealer.id, entity, page, sync_run, cursor_row)
+        for page in connector.pages(entity, cursor_row.cursor):
+            _store_page(session, dealer.id, entity, page, prepare(entity, page.records), sync_run, cursor_row)
             lock.renew()
         sync_run.status = "succeeded"
         return sync_run
@@ -532,13 +686,13 @@ def _account(sync_run: SyncRun, counts: Counts) -> None:
     sync_run.quarantined += counts.quarantined
 
 
-def _store_page(session: Session, dealer_id: int, entity: str, page: Page, sync_run: SyncRun,
-                cursor_row: SyncCursor) -> None:
+def _store_page(session: Session, dealer_id: int, entity: str, page: Page, prepared: Prepared,
+                sync_run: SyncRun, cursor_row: SyncCursor) -> None:
     now = utcnow()
     for payload, reason in page.problems:
         _quarantine(session, dealer_id, entity, payload, reason, "file", sync_run.id)
         sync_run.quarantined += 1
-    counts = store_records(session, dealer_id, entity, page.records, run_id=sync_run.id, now=now)
+    counts = store_prepared(session, dealer_id, prepared, run_id=sync_run.id, now=now)
     _resolve_quarantine(session, dealer_id, entity, counts.stored_ids, sync_run.id, now)
     _account(sync_run, counts)
     sync_run.pages += 1
