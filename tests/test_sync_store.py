@@ -1,15 +1,19 @@
 """The store path itself, on both databases: a page that mixes new records, newer and older
 versions and duplicates; several pages in one transaction; the PostgreSQL bulk path when another
-writer inserted one of the page's ids meanwhile."""
+writer inserted one of the page's ids meanwhile; and the sync's prefetch thread (order, errors,
+bounded read-ahead)."""
 
 from __future__ import annotations
+
+import threading
 
 import pytest
 from sqlalchemy import select
 
 from boxes.dms import sync
-from boxes.dms.sync import store_records
-from boxes.models import Customer, QuarantinedRecord, RepairOrder, RepairOrderLine
+from boxes.dms.connectors.base import Page, TransportError
+from boxes.dms.sync import run, store_records
+from boxes.models import Customer, QuarantinedRecord, RepairOrder, RepairOrderLine, SyncCursor, SyncRun
 
 T0 = "2025-01-01T00:00:00+00:00"
 T1 = "2025-01-02T00:00:00+00:00"
@@ -111,3 +115,85 @@ def test_ids_another_writer_inserted_meanwhile_take_the_upsert_path(db, dealers,
     assert _ros(db, ar) == {"R1": ("R1", None, ("a2",)), "R2": ("R2", None, ("b",)), "R3": ("R3", None, ("c",))}
     names = dict(db.execute(select(Customer.dms_id, Customer.name).where(Customer.dealer_id == ar.id)).all())
     assert names == {"C1": "Ana Pérez", "C2": "New name", "C3": "Bea"}
+
+
+class _Pages:
+    """A connector of ready pages that remembers how far it was read and whether it was closed."""
+
+    kind = "test"
+
+    def __init__(self, pages, fail_after: int | None = None):
+        self._pages = pages
+        self.fail_after = fail_after
+        self.read = 0
+        self.closed = threading.Event()
+
+    def pages(self, entity, cursor):
+        try:
+            for number, records in enumerate(self._pages, 1):
+                if self.fail_after is not None and number > self.fail_after:
+                    raise TransportError("the DMS went away")
+                self.read = number
+                yield Page(records, f"page-{number}")
+        finally:
+            self.closed.set()
+
+    def close(self):
+        pass
+
+
+def _customers(first: int, n: int) -> list[dict]:
+    return [{"dms_id": f"C{i:04d}", "name": f"Cliente {i}", "dms_updated_at": T0} for i in range(first, first + n)]
+
+
+def test_prefetched_pages_are_stored_in_order_and_an_error_keeps_what_came_before(db, dealers):
+    ar = dealers[0]
+    feed = _Pages([_customers(10 * k, 10) for k in range(5)], fail_after=3)
+    with pytest.raises(TransportError):
+        run(db, ar, "customers", connector=feed)
+    db.expire_all()
+    stored = db.scalars(select(Customer.dms_id).where(Customer.dealer_id == ar.id)).all()
+    assert sorted(stored) == [f"C{i:04d}" for i in range(30)]
+    cursor = db.scalar(select(SyncCursor.cursor).where(SyncCursor.dealer_id == ar.id,
+                                                       SyncCursor.entity == "customers"))
+    assert cursor == "page-3"
+    last = db.scalar(select(SyncRun).where(SyncRun.dealer_id == ar.id).order_by(SyncRun.id.desc()))
+    assert (last.status, last.pages, last.inserted, last.cursor_after) == ("failed", 3, 30, "page-3")
+    assert "went away" in last.error
+    assert feed.closed.is_set()
+
+
+def test_the_prefetch_reads_a_bounded_number_of_pages_ahead(db, dealers, monkeypatch):
+    ar = dealers[0]
+    feed = _Pages([_customers(10 * k, 10) for k in range(20)])
+    ahead = []
+    real = sync._store_page
+
+    def slow_store(session, dealer_id, entity, page, prepared, sync_run, cursor_row):
+        threading.Event().wait(0.02)  # the prefetch thread has all the time it wants to run ahead
+        ahead.append(feed.read - int(page.cursor.split("-")[1]))
+        real(session, dealer_id, entity, page, prepared, sync_run, cursor_row)
+
+    monkeypatch.setattr(sync, "_store_page", slow_store)
+    sync_run = run(db, ar, "customers", connector=feed)
+    assert (sync_run.status, sync_run.pages, sync_run.inserted) == ("succeeded", 20, 200)
+    assert max(ahead) <= sync.PREFETCH_PAGES + 1  # one waiting in the queue, one read and held
+
+
+def test_a_failure_while_storing_stops_the_prefetch_and_closes_the_connector(db, dealers, monkeypatch):
+    ar = dealers[0]
+    feed = _Pages([_customers(10 * k, 10) for k in range(50)])
+    real = sync._store_page
+
+    def store(session, dealer_id, entity, page, prepared, sync_run, cursor_row):
+        if page.cursor == "page-2":
+            raise RuntimeError("disk full")
+        real(session, dealer_id, entity, page, prepared, sync_run, cursor_row)
+
+    monkeypatch.setattr(sync, "_store_page", store)
+    with pytest.raises(RuntimeError, match="disk full"):
+        run(db, ar, "customers", connector=feed)
+    assert feed.closed.wait(5)
+    assert feed.read < 50
+    db.expire_all()
+    assert len(db.scalars(select(Customer.id).where(Customer.dealer_id == ar.id)).all()) == 10

@@ -23,7 +23,10 @@ for a newer valid version from the DMS, which resolves them.
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
+import queue
+import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -55,6 +58,7 @@ log = logging.getLogger("boxes.dms.sync")
 
 LOCK_KEY = "boxes:sync:lock:{dealer_id}:{entity}"
 DEFAULT_LOCK_SECONDS = 120
+PREFETCH_PAGES = 1  # pages read and validated ahead of the one being stored
 MAX_PARAMS = 30_000  # bound parameters per statement (SQLite allows 32766, PostgreSQL 65535)
 MODELS = {"customers": Customer, "vehicles": Vehicle, "deliveries": Delivery, "appointments": Appointment,
           "repair_orders": RepairOrder}
@@ -233,7 +237,8 @@ UPDATES = {
 
 @dataclass
 class Prepared:
-    """One page validated record by record and deduplicated (no database needed)."""
+    """One page validated record by record and deduplicated. Needs no database, so the sync's
+    prefetch thread prepares the next page while this one is being stored."""
 
     entity: str
     items: list  # (record, raw): one per dms_id, the newest version the page holds
@@ -246,7 +251,11 @@ def prepare(entity: str, raws: list) -> Prepared:
     invalid = []
     duplicates = 0
     parse, error = R.parse, R.RecordError
-    for raw in raws:
+    for n, raw in enumerate(raws):
+        if not n % 50:
+            # On the prefetch thread: let the run's thread have the GIL as soon as the database
+            # answers it, instead of after the interpreter's 5 ms switch interval.
+            time.sleep(0)
         try:
             rec = parse(entity, raw)
         except error as exc:
@@ -628,6 +637,7 @@ def run(session: Session, dealer: Dealer, entity: str, *, connector: Connector |
     own_connector = connector is None
     started = time.monotonic()
     sync_run = None
+    prefetch = None
     try:
         # Holding the lock, any other "running" run of this dealer and entity is a dead worker's.
         session.execute(update(SyncRun).where(
@@ -648,9 +658,11 @@ def run(session: Session, dealer: Dealer, entity: str, *, connector: Connector |
 
         if connector is None:
             connector = open_connector(session, dealer)
-        for page in connector.pages(entity, cursor_row.cursor):
-            _store_page(session, dealer.id, entity, page, prepare(entity, page.records), sync_run, cursor_row)
-            lock.renew()
+        prefetch = _Prefetch(connector, entity, cursor_row.cursor)
+        with _young_objects_collected_less_often():
+            for page, prepared in prefetch:
+                _store_page(session, dealer.id, entity, page, prepared, sync_run, cursor_row)
+                lock.renew()
         sync_run.status = "succeeded"
         return sync_run
     except Exception as exc:
@@ -668,6 +680,8 @@ def run(session: Session, dealer: Dealer, entity: str, *, connector: Connector |
                 session.commit()
             except Exception:
                 session.rollback()
+        if prefetch is not None:
+            prefetch.close()
         if own_connector and connector is not None:
             connector.close()
         lock.release()
@@ -684,6 +698,96 @@ def _account(sync_run: SyncRun, counts: Counts) -> None:
     sync_run.updated += counts.updated
     sync_run.unchanged += counts.unchanged
     sync_run.quarantined += counts.quarantined
+
+
+_gc_lock = threading.Lock()
+_gc_runs = 0
+_gc_threshold: tuple = ()
+GC_YOUNG_THRESHOLD = 50_000
+
+
+@contextlib.contextmanager
+def _young_objects_collected_less_often():
+    """Raise the garbage collector's young-generation threshold while pages stream.
+
+    A page of 2,000 records is some 50,000 container objects that live for one page. With the
+    default threshold (700 allocations) the collector traverses them again and again, promotes
+    them, and every few pages runs a full collection of the whole process: measured, 1.0 s of
+    the 2.3 s of Python for 50,000 repair orders. At 50,000 the young collections are rare and
+    the full ones gone; garbage with cycles (a few objects per page) still goes, 50,000 objects
+    late at most, so memory stays bounded. Restored when the last run of the process ends."""
+    global _gc_runs, _gc_threshold
+    with _gc_lock:
+        if _gc_runs == 0:
+            _gc_threshold = gc.get_threshold()
+            gc.set_threshold(max(GC_YOUNG_THRESHOLD, _gc_threshold[0]), *_gc_threshold[1:])
+        _gc_runs += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_runs -= 1
+            if _gc_runs == 0:
+                gc.set_threshold(*_gc_threshold)
+
+
+class _Prefetch:
+    """Reads and validates the next page in a thread while the current one is being stored.
+
+    Reading a page (HTTP and JSON, a file, a DMS query) and validating its records needs no
+    database; storing it is mostly waiting for the database, and that wait releases the GIL. The
+    two overlap, on two cores. Pages still come out in order, each committed with its cursor
+    before the next is stored, and a connector error comes out where it happened, after every
+    page before it. At most ``depth`` prepared pages wait, so memory stays bounded."""
+
+    _DONE = object()
+
+    def __init__(self, connector: Connector, entity: str, cursor: str | None, depth: int = PREFETCH_PAGES):
+        self._queue: queue.Queue = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._read, args=(connector, entity, cursor),
+                                        name=f"boxes-sync-prefetch-{entity}", daemon=True)
+        self._thread.start()
+
+    def _read(self, connector: Connector, entity: str, cursor: str | None) -> None:
+        pages = connector.pages(entity, cursor)
+        try:
+            for page in pages:
+                if not self._put((page, prepare(entity, page.records))):
+                    return  # the run stopped: read no further
+            self._put(self._DONE)
+        except BaseException as exc:  # handed over: raised in the run's thread, where the page would be
+            self._put(exc)
+        finally:
+            close = getattr(pages, "close", None)  # the connector's cleanup runs in the thread that read
+            if close is not None:
+                with contextlib.suppress(Exception):
+                    close()
+
+    def _put(self, item) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def __iter__(self):
+        while True:
+            item = self._queue.get()
+            if item is self._DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def close(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        with contextlib.suppress(queue.Empty):
+            while True:
+                self._queue.get_nowait()
+        self._thread.join(timeout)
 
 
 def _store_page(session: Session, dealer_id: int, entity: str, page: Page, prepared: Prepared,
