@@ -26,6 +26,7 @@ import contextlib
 import gc
 import logging
 import queue
+import sys
 import threading
 import time
 from collections.abc import Iterable
@@ -251,11 +252,7 @@ def prepare(entity: str, raws: list) -> Prepared:
     invalid = []
     duplicates = 0
     parse, error = R.parse, R.RecordError
-    for n, raw in enumerate(raws):
-        if not n % 50:
-            # On the prefetch thread: let the run's thread have the GIL as soon as the database
-            # answers it, instead of after the interpreter's 5 ms switch interval.
-            time.sleep(0)
+    for raw in raws:
         try:
             rec = parse(entity, raw)
         except error as exc:
@@ -659,7 +656,7 @@ def run(session: Session, dealer: Dealer, entity: str, *, connector: Connector |
         if connector is None:
             connector = open_connector(session, dealer)
         prefetch = _Prefetch(connector, entity, cursor_row.cursor)
-        with _young_objects_collected_less_often():
+        with _streaming():
             for page, prepared in prefetch:
                 _store_page(session, dealer.id, entity, page, prepared, sync_run, cursor_row)
                 lock.renew()
@@ -700,35 +697,43 @@ def _account(sync_run: SyncRun, counts: Counts) -> None:
     sync_run.quarantined += counts.quarantined
 
 
-_gc_lock = threading.Lock()
-_gc_runs = 0
-_gc_threshold: tuple = ()
+_streaming_lock = threading.Lock()
+_streaming_runs = 0
+_saved: tuple = ()
 GC_YOUNG_THRESHOLD = 50_000
+SWITCH_INTERVAL = 0.0005
 
 
 @contextlib.contextmanager
-def _young_objects_collected_less_often():
-    """Raise the garbage collector's young-generation threshold while pages stream.
+def _streaming():
+    """Interpreter settings for a run that streams pages through two threads, restored when the
+    last such run of the process ends (a sync job has its process to itself).
 
-    A page of 2,000 records is some 50,000 container objects that live for one page. With the
-    default threshold (700 allocations) the collector traverses them again and again, promotes
-    them, and every few pages runs a full collection of the whole process: measured, 1.0 s of
-    the 2.3 s of Python for 50,000 repair orders. At 50,000 the young collections are rare and
-    the full ones gone; garbage with cycles (a few objects per page) still goes, 50,000 objects
-    late at most, so memory stays bounded. Restored when the last run of the process ends."""
-    global _gc_runs, _gc_threshold
-    with _gc_lock:
-        if _gc_runs == 0:
-            _gc_threshold = gc.get_threshold()
-            gc.set_threshold(max(GC_YOUNG_THRESHOLD, _gc_threshold[0]), *_gc_threshold[1:])
-        _gc_runs += 1
+    - The GIL switch interval, 5 ms → 0.5 ms: the run's thread waits for the database with the
+      GIL released while the prefetch thread validates; when the answer comes, it gets the GIL
+      back within 0.5 ms instead of 5, a dozen times per page. Measured: the prefetch thread
+      made a run slower than none at 5 ms, 10-15 % faster at 0.5 ms.
+    - The garbage collector's young threshold, 700 → 50,000 allocations: a page of 2,000 records
+      is some 50,000 container objects that live for one page; at 700 the collector traverses
+      and promotes them again and again and runs a full collection every few pages (measured:
+      1.0 s of the 2.3 s of Python for 50,000 repair orders). Garbage with cycles (a few objects
+      per page) still goes, 50,000 allocations late at most: memory stays bounded."""
+    global _streaming_runs, _saved
+    with _streaming_lock:
+        if _streaming_runs == 0:
+            _saved = (gc.get_threshold(), sys.getswitchinterval())
+            threshold, interval = _saved
+            gc.set_threshold(max(GC_YOUNG_THRESHOLD, threshold[0]), *threshold[1:])
+            sys.setswitchinterval(min(SWITCH_INTERVAL, interval))
+        _streaming_runs += 1
     try:
         yield
     finally:
-        with _gc_lock:
-            _gc_runs -= 1
-            if _gc_runs == 0:
-                gc.set_threshold(*_gc_threshold)
+        with _streaming_lock:
+            _streaming_runs -= 1
+            if _streaming_runs == 0:
+                gc.set_threshold(*_saved[0])
+                sys.setswitchinterval(_saved[1])
 
 
 class _Prefetch:
