@@ -1,21 +1,29 @@
-"""Ingest benchmark: the DMS sync's upsert path against a raw COPY of the same rows.
+"""Ingest benchmark: the DMS sync path against a raw binary COPY of the same rows.
 
-``python -m bench.ingest [--records N] [--sizes 50000,200000] [--database-url URL]``
+``python -m bench.ingest [--sizes 50000,200000] [--repeat 3] [--repeat-larger 1] [--entities ...]
+[--database-url URL]``
 
 For each feed size, a fresh process (so peak memory is per size) builds the migrations' schema in
-its own PostgreSQL database (default ``boxes_bench_ingest``, dropped and recreated), then:
+its own PostgreSQL database (default ``boxes_bench_ingest``, dropped and recreated). Then, per
+entity in reference order (customers, vehicles, appointments, repair orders with 1-3 lines
+each), ``--repeat`` times at the first size and ``--repeat-larger`` times at the others:
 
-1. streams ``N`` feed-v1 repair orders with their lines (generated page by page, never all in
-   memory) through ``boxes.dms.sync.store_records`` + commit, page after page, exactly as a sync
-   run does (validation, dedup, reference lookups, ``INSERT … ON CONFLICT DO UPDATE … RETURNING``,
-   lines): "upsert, first load";
-2. the same feed again: every record already stored, "upsert, unchanged";
-3. the same rows (already validated and resolved) through ``COPY … FROM STDIN`` into the same
-   emptied tables: "raw COPY".
+1. **sync, first load** — the entity's tables emptied, the feed run through
+   ``boxes.dms.sync.run`` exactly as a sync job does: pages read from the "DMS" (a file of
+   feed-v1 JSON pages, decoded page by page, as the http and files connectors do), validated
+   record by record, deduplicated, references resolved, written (new ids by COPY, newer versions
+   by the guarded ``INSERT … ON CONFLICT DO UPDATE``), lines replaced, and each page committed
+   with its cursor and the run's counts. Wall-clock time of the whole run;
+2. **sync, unchanged** — the same feed again: every record already stored, nothing written;
+3. **raw COPY** — the same rows, already validated and resolved before the clock starts, into
+   the same emptied tables by binary ``COPY … FROM STDIN`` and a commit per page: the physical
+   reference of this machine, foreign keys and indexes included.
 
-Only the time spent in the database path is counted (generating the feed is not). Prints
-records/s, the ratio to COPY and the process's peak RSS. Target: >= 50,000 records/s and >= 50 % of
-COPY, memory independent of the feed size.
+Every pass starts after a CHECKPOINT. Prints medians (records/s), the median of the per-pass
+ratios sync/COPY, the load average before the run and each process's peak RSS. Target
+(issue 3): >= 50,000 records/s and >= 50 % of COPY, memory independent of the feed size. Feed
+generation is not timed; decoding the JSON pages is (it runs on the sync's prefetch thread, as
+it would with a real connector), so the sync figures are if anything pessimistic.
 """
 
 from __future__ import annotations
@@ -24,8 +32,10 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -33,33 +43,90 @@ import sqlalchemy as sa
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/boxes_bench_ingest"
 PAGE = 2000
-VEHICLES = 5000
+VEHICLES = 5000  # appointments and repair orders are spread over this many vehicles
+ENTITIES = ("customers", "vehicles", "appointments", "repair_orders")
+LABELS = {"customers": "customers", "vehicles": "vehicles", "appointments": "appointments",
+          "repair_orders": "repair orders + lines"}
+# What a pass empties first (TRUNCATE … CASCADE empties what references it: nothing the next
+# entities need, because entities run in reference order and each leaves its rows in place).
+TABLES = {"customers": "customer", "vehicles": "vehicle", "appointments": "appointment",
+          "repair_orders": "repair_order_line, repair_order"}
 
 
-def _feed(n: int, base: datetime, page: int = PAGE):
-    """``n`` repair orders over ``VEHICLES`` vehicles, in pages (dicts as a DMS would send them)."""
+# ------------------------------------------------------------------------------------- feed
+
+def _records(entity: str, n: int, base: datetime):
     works = ("Service 10.000 km", "Alineación y balanceo", "Cambio de pastillas", "Cambio de batería")
-    batch = []
     for i in range(n):
-        opened = base + timedelta(minutes=i)
-        batch.append({
-            "dms_id": f"R{i:09d}", "number": str(10_000_000 + i), "vehicle_dms_id": f"V{i % VEHICLES:07d}",
-            "customer_dms_id": f"C{i % VEHICLES:07d}", "opened_at": opened.isoformat(),
-            "promised_at": (opened + timedelta(hours=8)).isoformat(),
-            "delivered_at": (opened + timedelta(hours=6)).isoformat(), "status": "delivered",
-            "mileage": 10_000 + i % 90_000, "advisor": "Juan Pérez", "dms_updated_at": opened.isoformat(),
-            "lines": [{"line_no": k + 1, "work_done": works[(i + k) % 4], "result": "OK"} for k in range(1 + i % 3)],
-        })
-        if len(batch) == page:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
+        at = base + timedelta(minutes=i)
+        stamp = at.isoformat()
+        if entity == "customers":
+            yield {"dms_id": f"C{i:07d}", "name": f"Cliente {i}",
+                   "phone_mobile": f"+54 9 11 4{i % 1000:03d}-{i % 9999:04d}", "phone_home": "", "phone_work": "",
+                   "email": f"cliente{i}@example.com", "dms_updated_at": stamp}
+        elif entity == "vehicles":
+            yield {"dms_id": f"V{i:07d}", "customer_dms_id": f"C{i:07d}", "vin": f"9BG{i:014d}",
+                   "plate": f"A{chr(65 + i % 26)}{i % 1000:03d}CD", "brand": "Chevrolet", "model": "Onix",
+                   "version": "LT 1.0T", "model_year": 2015 + i % 10, "mileage": 1000 + i % 90_000,
+                   "sold_on": (base.date() - timedelta(days=i % 3000)).isoformat(), "dms_updated_at": stamp}
+        elif entity == "appointments":
+            yield {"dms_id": f"A{i:09d}", "vehicle_dms_id": f"V{i % VEHICLES:07d}",
+                   "customer_dms_id": f"C{i % VEHICLES:07d}", "scheduled_at": (at + timedelta(days=2)).isoformat(),
+                   "service_type": works[i % 4], "advisor": "Carlos Ruiz", "status": "confirmed", "source": "dms",
+                   "arrived_at": None, "repair_order_dms_id": None, "dms_updated_at": stamp}
+        else:
+            yield {"dms_id": f"R{i:09d}", "number": str(10_000_000 + i), "vehicle_dms_id": f"V{i % VEHICLES:07d}",
+                   "customer_dms_id": f"C{i % VEHICLES:07d}", "opened_at": stamp,
+                   "promised_at": (at + timedelta(hours=8)).isoformat(),
+                   "delivered_at": (at + timedelta(hours=6)).isoformat(), "status": "delivered",
+                   "mileage": 10_000 + i % 90_000, "advisor": "Juan Pérez", "dms_updated_at": stamp,
+                   "lines": [{"line_no": k + 1, "work_done": works[(i + k) % 4], "result": "OK"}
+                             for k in range(1 + i % 3)]}
 
+
+def write_feed(entity: str, n: int, base: datetime, path: str) -> None:
+    """The feed as a DMS would serve it: one JSON page per line (never all in memory)."""
+    with open(path, "w", encoding="utf-8") as out:
+        page = []
+        for rec in _records(entity, n, base):
+            page.append(rec)
+            if len(page) == PAGE:
+                out.write(json.dumps(page) + "\n")
+                page = []
+        if page:
+            out.write(json.dumps(page) + "\n")
+
+
+class FileFeed:
+    """A connector reading the feed file page by page (what the http connector does with a
+    response body: ``json.loads`` of one page)."""
+
+    kind = "bench"
+
+    def __init__(self, path: str):
+        self.path = path
+
+    def pages(self, entity: str, cursor: str | None):
+        from boxes.dms.connectors.base import Page
+
+        with open(self.path, encoding="utf-8") as feed:
+            for number, line in enumerate(feed, 1):
+                yield Page(json.loads(line), f"page-{number}")
+
+    def close(self) -> None:
+        pass
+
+
+def read_pages(path: str, entity: str):
+    with open(path, encoding="utf-8") as feed:
+        for line in feed:
+            yield json.loads(line)
+
+
+# ------------------------------------------------------------------------------------ setup
 
 def _setup(url: str) -> int:
     from boxes.db import make_engine, make_sessionmaker
-    from boxes.dms.sync import store_records
     from boxes.migrate import upgrade
     from boxes.models import Dealer
 
@@ -76,127 +143,218 @@ def _setup(url: str) -> int:
         dealer = Dealer(code="BENCH", name="Bench", country="AR", time_zone="America/Argentina/Buenos_Aires",
                         locale="es")
         s.add(dealer)
-        s.flush()
-        stamp = "2024-01-01T00:00:00+00:00"
-        store_records(s, dealer.id, "customers", [{"dms_id": f"C{i:07d}", "name": f"Cliente {i}",
-                                                   "dms_updated_at": stamp} for i in range(VEHICLES)])
-        store_records(s, dealer.id, "vehicles", [{"dms_id": f"V{i:07d}", "customer_dms_id": f"C{i:07d}",
-                                                  "plate": f"AA{i:03d}BB"[:7], "vin": "",
-                                                  "dms_updated_at": stamp} for i in range(VEHICLES)])
         s.commit()
         dealer_id = dealer.id
     engine.dispose()
     return dealer_id
 
 
-def _upsert_pass(url: str, dealer_id: int, n: int, base: datetime) -> tuple[float, dict]:
-    from boxes.db import make_engine, make_sessionmaker
-    from boxes.dms.sync import Counts, store_records
-
-    engine = make_engine(url)
-    total = Counts()
-    spent = 0.0
-    with make_sessionmaker(engine)() as s:
-        for page in _feed(n, base):
-            t = time.perf_counter()
-            counts = store_records(s, dealer_id, "repair_orders", page)
-            s.commit()
-            spent += time.perf_counter() - t
-            total.add(counts)
-    engine.dispose()
-    return spent, {"inserted": total.inserted, "updated": total.updated, "unchanged": total.unchanged,
-                   "quarantined": total.quarantined}
-
-
-def _copy_pass(url: str, dealer_id: int, n: int, base: datetime) -> float:
-    """The same rows, validated and resolved as the sync would, through COPY into the emptied tables."""
+def _empty(url: str, entity: str) -> None:
+    dsn = url.replace("postgresql+psycopg://", "postgresql://")
     import psycopg
 
-    from boxes.dms.records import parse
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f"TRUNCATE {TABLES[entity]} RESTART IDENTITY CASCADE")
+        conn.execute("CHECKPOINT")  # every pass starts with the same amount of dirty pages
+
+
+# ----------------------------------------------------------------------------------- passes
+
+def sync_pass(url: str, dealer_id: int, entity: str, path: str) -> tuple[float, dict]:
+    """One ``boxes.dms.sync.run`` over the feed; wall-clock seconds and the run's counts."""
+    from boxes.db import make_engine, make_sessionmaker
+    from boxes.dms.sync import run
+    from boxes.models import Dealer
+
+    engine = make_engine(url)
+    with make_sessionmaker(engine)() as s:
+        dealer = s.get(Dealer, dealer_id)
+        started = time.perf_counter()
+        sync_run = run(s, dealer, entity, connector=FileFeed(path), trigger="manual")
+        spent = time.perf_counter() - started
+        counts = {"status": sync_run.status, "inserted": sync_run.inserted, "updated": sync_run.updated,
+                  "unchanged": sync_run.unchanged, "quarantined": sync_run.quarantined}
+    engine.dispose()
+    return spent, counts
+
+
+def _copy_rows(entity: str, recs: list, dealer_id: int, now: datetime, vehicles: dict, customers: dict,
+               next_id: int) -> tuple[list, list]:
+    """The rows the sync would write for ``recs`` (validated, references resolved): the same
+    columns as ``boxes.dms.sync.COLUMNS`` plus dealer_id and created_at; lines for ROs."""
+    rows, lines = [], []
+    for r in recs:
+        if entity == "customers":
+            rows.append((dealer_id, now, r.dms_id, r.name, r.phone_mobile, r.phone_home, r.phone_work, r.email,
+                         False, r.dms_updated_at))
+        elif entity == "vehicles":
+            rows.append((dealer_id, now, r.dms_id, customers[r.customer_dms_id], r.vin, r.plate, r.brand, r.model,
+                         r.version, r.model_year, r.mileage, r.sold_on, r.dms_updated_at))
+        else:
+            vehicle_id, vehicle_customer = vehicles[r.vehicle_dms_id]
+            customer_id = customers.get(r.customer_dms_id) or vehicle_customer
+            if entity == "appointments":
+                rows.append((dealer_id, now, r.dms_id, vehicle_id, customer_id, r.scheduled_at, r.service_type,
+                             r.advisor, r.status, r.source, r.arrived_at, None, 1, "", r.dms_updated_at))
+            else:
+                rows.append((next_id, dealer_id, now, r.dms_id, vehicle_id, customer_id, r.number, r.opened_at,
+                             r.promised_at, r.delivered_at, r.status, r.mileage, r.advisor, r.dms_updated_at))
+                lines.extend((dealer_id, next_id, ln.line_no, ln.work_done, ln.result, ln.incidents, ln.declined)
+                             for ln in r.lines)
+                next_id += 1
+    return rows, lines
+
+
+def copy_pass(url: str, dealer_id: int, entity: str, path: str) -> float:
+    """The same rows through binary COPY into the emptied tables, a commit per page. Only COPY
+    and commit are timed; reading, validating and resolving happen before the clock starts."""
+    import psycopg
+
+    from boxes.dms.sync import COLUMNS, LINE_COLUMNS, MODELS, _copy_type, prepare
 
     dsn = url.replace("postgresql+psycopg://", "postgresql://")
+    table = MODELS[entity].__table__
+    columns = ("dealer_id", "created_at", *COLUMNS[entity])
+    if entity == "repair_orders":
+        columns = ("id", *columns)
+    types = [_copy_type(table.c[c]) for c in columns]
     spent = 0.0
     with psycopg.connect(dsn) as conn:
-        conn.execute("TRUNCATE repair_order_line, repair_order RESTART IDENTITY CASCADE")
-        vehicles = dict(conn.execute("SELECT dms_id, id FROM vehicle WHERE dealer_id = %s", (dealer_id,)).fetchall())
-        customers = dict(conn.execute("SELECT dms_id, id FROM customer WHERE dealer_id = %s",
-                                      (dealer_id,)).fetchall())
-        conn.commit()
         next_id = 1
         now = datetime.now(UTC)
-        for page in _feed(n, base):
-            recs = [parse("repair_orders", raw) for raw in page]
-            ro_rows, line_rows = [], []
-            for r in recs:
-                ro_rows.append((next_id, dealer_id, r.dms_id, r.number, vehicles[r.vehicle_dms_id],
-                                customers[r.customer_dms_id], r.opened_at, r.promised_at, r.delivered_at, r.status,
-                                r.mileage, r.advisor, r.dms_updated_at, now))
-                for ln in r.lines:
-                    line_rows.append((dealer_id, next_id, ln.line_no, ln.work_done, ln.result, ln.incidents,
-                                      ln.declined))
-                next_id += 1
+        for page in read_pages(path, entity):
+            recs = [rec for rec, _raw in prepare(entity, page).items]
+            # The references of this page only (memory stays flat), before the clock starts.
+            vehicles = {d: (i, c) for d, i, c in conn.execute(
+                "SELECT dms_id, id, customer_id FROM vehicle WHERE dealer_id = %s AND dms_id = ANY(%s)",
+                (dealer_id, list({getattr(r, "vehicle_dms_id", None) for r in recs} - {None})))}
+            customers = dict(conn.execute(
+                "SELECT dms_id, id FROM customer WHERE dealer_id = %s AND dms_id = ANY(%s)",
+                (dealer_id, list({getattr(r, "customer_dms_id", None) for r in recs} - {None}))).fetchall())
+            conn.commit()
+            rows, lines = _copy_rows(entity, recs, dealer_id, now, vehicles, customers, next_id)
+            next_id += len(rows)
             t = time.perf_counter()
             with conn.cursor() as cur:
-                with cur.copy("COPY repair_order (id, dealer_id, dms_id, number, vehicle_id, customer_id, opened_at, "
-                              "promised_at, delivered_at, status, mileage, advisor, dms_updated_at, created_at) "
-                              "FROM STDIN") as copy:
-                    for row in ro_rows:
+                with cur.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)") as copy:
+                    copy.set_types(types)
+                    for row in rows:
                         copy.write_row(row)
-                with cur.copy("COPY repair_order_line (dealer_id, repair_order_id, line_no, work_done, result, "
-                              "incidents, declined) FROM STDIN") as copy:
-                    for row in line_rows:
-                        copy.write_row(row)
+                if lines:
+                    with cur.copy(f"COPY repair_order_line ({', '.join(LINE_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
+                                  ) as copy:
+                        copy.set_types(["int4", "int4", "int4", "text", "text", "text", "bool"])
+                        for row in lines:
+                            copy.write_row(row)
             conn.commit()
             spent += time.perf_counter() - t
+        if entity == "repair_orders":
+            conn.execute("SELECT setval('repair_order_id_seq', %s)", (next_id,))
+            conn.commit()
     return spent
 
 
-def measure(url: str, n: int) -> dict:
+def measure(url: str, n: int, repeat: int, entities: list[str]) -> dict:
     dealer_id = _setup(url)
     base = datetime(2024, 6, 1, tzinfo=UTC)
-    first, counts_first = _upsert_pass(url, dealer_id, n, base)
-    again, counts_again = _upsert_pass(url, dealer_id, n, base)
-    copy = _copy_pass(url, dealer_id, n, base)
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return {"records": n, "upsert_s": first, "upsert_rps": n / first, "unchanged_s": again,
-            "unchanged_rps": n / again, "copy_s": copy, "copy_rps": n / copy, "ratio": copy / first,
-            "peak_rss_mib": peak_kib / 1024, "counts_first": counts_first, "counts_again": counts_again}
+    out: dict = {"records": n, "entities": {}}
+    with tempfile.TemporaryDirectory(prefix="boxes-bench-ingest-") as tmp:
+        for entity in ENTITIES:
+            needed = entity in entities or (entity in ("customers", "vehicles") and set(entities) - {entity})
+            if not needed:
+                continue
+            path = os.path.join(tmp, f"{entity}.jsonl")
+            write_feed(entity, n, base, path)
+            t = time.perf_counter()
+            for _page in read_pages(path, entity):
+                pass
+            decode = time.perf_counter() - t
+            passes = []
+            for _ in range(repeat if entity in entities else 0):
+                _empty(url, entity)
+                first, counts_first = sync_pass(url, dealer_id, entity, path)
+                again, counts_again = sync_pass(url, dealer_id, entity, path)
+                _empty(url, entity)
+                copy = copy_pass(url, dealer_id, entity, path)
+                assert counts_first == {"status": "succeeded", "inserted": n, "updated": 0, "unchanged": 0,
+                                        "quarantined": 0}, counts_first
+                assert counts_again == {"status": "succeeded", "inserted": 0, "updated": 0, "unchanged": n,
+                                        "quarantined": 0}, counts_again
+                passes.append({"sync_s": first, "unchanged_s": again, "copy_s": copy})
+            if not passes:
+                # Only a reference for the entities measured: stored once, by COPY.
+                _empty(url, entity)
+                copy_pass(url, dealer_id, entity, path)
+            else:
+                out["entities"][entity] = {
+                    "passes": passes, "decode_s": decode,
+                    "sync_rps": statistics.median(n / p["sync_s"] for p in passes),
+                    "unchanged_rps": statistics.median(n / p["unchanged_s"] for p in passes),
+                    "copy_rps": statistics.median(n / p["copy_s"] for p in passes),
+                    "ratio": statistics.median(p["copy_s"] / p["sync_s"] for p in passes),
+                }
+            os.unlink(path)
+    out["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return out
 
+
+# ------------------------------------------------------------------------------------- main
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.ingest", description=__doc__.split("\n\n")[0])
     p.add_argument("--database-url", default=os.environ.get("BOXES_BENCH_INGEST_DATABASE_URL", DEFAULT_URL))
     p.add_argument("--sizes", default="50000,200000", help="feed sizes, each measured in a fresh process")
+    p.add_argument("--repeat", type=int, default=3, help="passes per entity at the first size (medians printed)")
+    p.add_argument("--repeat-larger", type=int, default=1, help="passes per entity at the other sizes")
+    p.add_argument("--entities", default=",".join(ENTITIES), help=f"a subset of {','.join(ENTITIES)}")
     p.add_argument("--records", type=int, default=None, help="measure this one size in this process (JSON out)")
     args = p.parse_args(argv)
     if not args.database_url.startswith("postgresql"):
         p.error("the ingest benchmark runs on PostgreSQL")
+    entities = [e for e in args.entities.split(",") if e]
+    if any(e not in ENTITIES for e in entities):
+        p.error(f"--entities: choose among {', '.join(ENTITIES)}")
     if args.records:
-        print(json.dumps(measure(args.database_url, args.records)))
+        print(json.dumps(measure(args.database_url, args.records, max(1, args.repeat), entities)))
         return 0
+    before = os.getloadavg()
     results = []
-    for size in (int(x) for x in args.sizes.split(",")):
+    for number, size in enumerate(int(x) for x in args.sizes.split(",")):
+        repeat = args.repeat if number == 0 else args.repeat_larger
         out = subprocess.run([sys.executable, "-m", "bench.ingest", "--database-url", args.database_url,
-                              "--records", str(size)], check=True, capture_output=True, text=True)
-        results.append(json.loads(out.stdout.strip().splitlines()[-1]))
-    print("\nDMS ingest (repair orders with 1-3 lines each; PostgreSQL; pages of "
-          f"{PAGE:,}; time in the database path only):")
-    print(f"  {'records':>9} {'upsert rec/s':>13} {'unchanged rec/s':>16} {'COPY rec/s':>11} {'upsert/COPY':>12} "
-          f"{'peak RSS':>9}")
-    ok = True
-    for r in results:
-        print(f"  {r['records']:>9,} {r['upsert_rps']:>13,.0f} {r['unchanged_rps']:>16,.0f} {r['copy_rps']:>11,.0f} "
-              f"{r['ratio']:>11.0%} {r['peak_rss_mib']:>7.0f} MiB")
-        ok &= r["upsert_rps"] >= 50_000 and r["ratio"] >= 0.5
-        assert r["counts_first"]["inserted"] == r["records"] and r["counts_again"]["unchanged"] == r["records"]
-    print(f"  target: >= 50,000 records/s and >= 50 % of COPY: {'met' if ok else 'NOT met'}; "
-          f"peak memory {'flat' if _flat(results) else 'grows'} across feed sizes")
+                              "--records", str(size), "--repeat", str(repeat), "--entities", ",".join(entities)],
+                             check=True, capture_output=True, text=True)
+        results.append({**json.loads(out.stdout.strip().splitlines()[-1]), "repeat": max(1, repeat)})
+    report(results, before)
     return 0
 
 
-def _flat(results: list[dict]) -> bool:
+def report(results: list[dict], before: tuple) -> None:
+    passes = ", ".join(f"{r['repeat']} at {r['records']:,}" for r in results)
+    print(f"\nDMS ingest on PostgreSQL: a sync run (read + validate + upsert + cursor, pages of {PAGE:,}) against a "
+          "binary COPY of the same rows into the same tables.")
+    print(f"Medians of the passes ({passes}); load average before the run {before[0]:.2f} "
+          f"(1 min) / {before[1]:.2f} (5 min); the benchmark itself keeps about two processes busy.")
+    print(f"  {'entity':<22} {'records':>9} {'sync rec/s':>11} {'unchanged rec/s':>16} {'COPY rec/s':>11} "
+          f"{'sync/COPY':>10}  target")
+    for r in results:
+        for entity, e in r["entities"].items():
+            ratio = e["ratio"] >= 0.5
+            if e["sync_rps"] >= 50_000 and ratio:
+                verdict = "met"
+            elif ratio and e["copy_rps"] < 50_000:
+                verdict = ">= 50 % met; COPY itself < 50,000/s"
+            elif ratio:
+                verdict = ">= 50 % met; < 50,000/s"
+            else:
+                verdict = "NOT met"
+            print(f"  {LABELS[entity]:<22} {r['records']:>9,} {e['sync_rps']:>11,.0f} {e['unchanged_rps']:>16,.0f} "
+                  f"{e['copy_rps']:>11,.0f} {e['ratio']:>9.0%}  {verdict}")
     peaks = [r["peak_rss_mib"] for r in results]
-    return max(peaks) <= min(peaks) * 1.15
+    flat = f" ({'flat' if max(peaks) <= min(peaks) * 1.15 else 'GROWS'} across feed sizes)" if len(peaks) > 1 else ""
+    print("  peak RSS: " + ", ".join(f"{r['records']:,} records {r['peak_rss_mib']:.0f} MiB" for r in results) + flat)
+    print("  target (issue 3): >= 50,000 records/s and >= 50 % of COPY; a repair order counts as one record "
+          "with its 1-3 lines")
 
 
 if __name__ == "__main__":
