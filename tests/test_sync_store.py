@@ -197,3 +197,27 @@ def test_a_failure_while_storing_stops_the_prefetch_and_closes_the_connector(db,
     assert feed.read < 50
     db.expire_all()
     assert len(db.scalars(select(Customer.id).where(Customer.dealer_id == ar.id)).all()) == 10
+
+
+def test_lookups_and_line_deletes_use_the_indexes_without_statistics(db, dealers):
+    """A first load grows tables faster than autovacuum analyzes them: the statements of the hot
+    path must not depend on statistics (a join on unnest(array) became a nested loop over a
+    sequential scan of the lines, a second per page)."""
+    if db.get_bind().dialect.name != "postgresql":
+        pytest.skip("PostgreSQL plans")
+    ar = dealers[0]
+    _references(db, ar, vehicles=50)
+    store_records(db, ar.id, "repair_orders", [_ro(f"R{i}", T1, ["a", "b"], vehicle=f"V{i % 50}")
+                                               for i in range(3000)])
+    db.commit()
+    raw = db.connection().connection.driver_connection
+    ids = [row[0] for row in raw.execute("SELECT id FROM repair_order ORDER BY id LIMIT 2000")]
+    with raw.cursor() as cur:
+        cur.execute("EXPLAIN " + sync.DELETE_LINES, (ar.id, ids), prepare=False)
+        plan = "\n".join(r[0] for r in cur)
+        assert "Seq Scan" not in plan and "uq_repair_order_line" in plan, plan
+        for table, columns in (("repair_order", ["id", "dms_updated_at"]), ("vehicle", ["id", "customer_id"])):
+            cur.execute("EXPLAIN " + sync._lookup_sql(table, columns), ([f"R{i}" for i in range(2000)], ar.id))
+            plan = "\n".join(r[0] for r in cur)
+            assert "Seq Scan" not in plan and "Index" in plan, plan
+    db.rollback()

@@ -155,10 +155,7 @@ def _id_map(session: Session, model, dealer_id: int, dms_ids: set[str], *extra) 
         # once per wanted id. (A join on unnest(array) becomes a hash join over all the dealer's
         # rows when the statistics are stale, e.g. during a first load that grows the table; and a
         # prepared "= ANY($array)" gets a generic plan that scans.) %b: the array travels in binary.
-        columns = ", ".join(f"t.{c.name}" for c in (t.id, *extra))
-        sql = (f"SELECT wanted.dms_id, {columns} FROM unnest(%b::varchar[]) AS wanted(dms_id) CROSS JOIN LATERAL "
-               f"(SELECT {columns} FROM {model.__tablename__} t WHERE t.dealer_id = %s "
-               "AND t.dms_id = wanted.dms_id LIMIT 1) AS t")
+        sql = _lookup_sql(model.__tablename__, [c.name for c in (t.id, *extra)])
         with _driver(session).cursor() as cur:
             for i in range(0, len(ids), 20_000):
                 cur.execute(sql, (ids[i:i + 20_000], dealer_id))
@@ -172,6 +169,13 @@ def _id_map(session: Session, model, dealer_id: int, dms_ids: set[str], *extra) 
         for row in session.execute(query):
             out[row[0]] = row[1:] if extra else row[1]
     return out
+
+
+def _lookup_sql(table: str, columns: list[str]) -> str:
+    """dms_id → columns of the dealer's rows, for an array of dms_ids (parameters: ids, dealer)."""
+    names = ", ".join(f"t.{c}" for c in columns)
+    return (f"SELECT wanted.dms_id, {names} FROM unnest(%b::varchar[]) AS wanted(dms_id) CROSS JOIN LATERAL "
+            f"(SELECT {names} FROM {table} t WHERE t.dealer_id = %s AND t.dms_id = wanted.dms_id LIMIT 1) AS t")
 
 
 def _quarantine(session: Session, dealer_id: int, entity: str, raw, reason: str, kind: str, run_id) -> None:
@@ -507,6 +511,7 @@ def _write_postgres(session: Session, dealer_id: int, entity: str, rows: list[tu
     return written, inserted
 
 
+DELETE_LINES = "DELETE FROM repair_order_line WHERE dealer_id = %s AND repair_order_id = ANY(%s)"
 LINE_COLUMNS = ("dealer_id", "repair_order_id", "line_no", "work_done", "result", "incidents", "declined")
 
 
@@ -519,8 +524,10 @@ def _replace_lines(session: Session, dealer_id: int, recs: list, ids: dict[str, 
     if _postgres(session):
         with _driver(session).cursor() as cur:
             if changed:
-                cur.execute("DELETE FROM repair_order_line l USING unnest(%s::integer[]) AS c(id) "
-                            "WHERE l.dealer_id = %s AND l.repair_order_id = c.id", (changed, dealer_id))
+                # Planned for this array (not prepared): an index scan on (repair_order_id, line_no)
+                # whatever the statistics say. A join on unnest(array) was planned, on a freshly
+                # loaded table, as a nested loop over a sequential scan: a second per page.
+                cur.execute(DELETE_LINES, (dealer_id, changed), prepare=False)
             with cur.copy(f"COPY repair_order_line ({', '.join(LINE_COLUMNS)}) FROM STDIN (FORMAT BINARY)") as copy:
                 copy.set_types(["int4", "int4", "int4", "text", "text", "text", "bool"])
                 write = copy.write_row
