@@ -14,8 +14,10 @@ each), ``--repeat`` times at the first size and ``--repeat-larger`` times at the
    record by record, deduplicated, references resolved, written (new ids by COPY, newer versions
    by the guarded ``INSERT … ON CONFLICT DO UPDATE``), lines replaced, and each page committed
    with its cursor and the run's counts. Wall-clock time of the whole run;
-2. **sync, unchanged** — the same feed again: every record already stored, nothing written;
-3. **raw COPY** — the same rows, already validated and resolved before the clock starts, into
+2. **sync, updated** — a feed of the same records, each with a newer ``dms_updated_at``: every
+   record goes through the guarded upsert (and an RO's lines are replaced);
+3. **sync, unchanged** — that feed again: every record already stored, nothing written;
+4. **raw COPY** — the rows of the first load, already validated and resolved before the clock starts, into
    the same emptied tables by binary ``COPY … FROM STDIN`` and a commit per page: the physical
    reference of this machine, foreign keys and indexes included.
 
@@ -55,40 +57,41 @@ TABLES = {"customers": "customer", "vehicles": "vehicle", "appointments": "appoi
 
 # ------------------------------------------------------------------------------------- feed
 
-def _records(entity: str, n: int, base: datetime):
+def _records(entity: str, n: int, base: datetime, later: timedelta = timedelta(0)):
     works = ("Service 10.000 km", "Alineación y balanceo", "Cambio de pastillas", "Cambio de batería")
     for i in range(n):
         at = base + timedelta(minutes=i)
         stamp = at.isoformat()
+        version = (at + later).isoformat()  # the DMS's version; later: every record changed since
         if entity == "customers":
             yield {"dms_id": f"C{i:07d}", "name": f"Cliente {i}",
                    "phone_mobile": f"+54 9 11 4{i % 1000:03d}-{i % 9999:04d}", "phone_home": "", "phone_work": "",
-                   "email": f"cliente{i}@example.com", "dms_updated_at": stamp}
+                   "email": f"cliente{i}@example.com", "dms_updated_at": version}
         elif entity == "vehicles":
             yield {"dms_id": f"V{i:07d}", "customer_dms_id": f"C{i:07d}", "vin": f"9BG{i:014d}",
                    "plate": f"A{chr(65 + i % 26)}{i % 1000:03d}CD", "brand": "Chevrolet", "model": "Onix",
                    "version": "LT 1.0T", "model_year": 2015 + i % 10, "mileage": 1000 + i % 90_000,
-                   "sold_on": (base.date() - timedelta(days=i % 3000)).isoformat(), "dms_updated_at": stamp}
+                   "sold_on": (base.date() - timedelta(days=i % 3000)).isoformat(), "dms_updated_at": version}
         elif entity == "appointments":
             yield {"dms_id": f"A{i:09d}", "vehicle_dms_id": f"V{i % VEHICLES:07d}",
                    "customer_dms_id": f"C{i % VEHICLES:07d}", "scheduled_at": (at + timedelta(days=2)).isoformat(),
                    "service_type": works[i % 4], "advisor": "Carlos Ruiz", "status": "confirmed", "source": "dms",
-                   "arrived_at": None, "repair_order_dms_id": None, "dms_updated_at": stamp}
+                   "arrived_at": None, "repair_order_dms_id": None, "dms_updated_at": version}
         else:
             yield {"dms_id": f"R{i:09d}", "number": str(10_000_000 + i), "vehicle_dms_id": f"V{i % VEHICLES:07d}",
                    "customer_dms_id": f"C{i % VEHICLES:07d}", "opened_at": stamp,
                    "promised_at": (at + timedelta(hours=8)).isoformat(),
                    "delivered_at": (at + timedelta(hours=6)).isoformat(), "status": "delivered",
-                   "mileage": 10_000 + i % 90_000, "advisor": "Juan Pérez", "dms_updated_at": stamp,
+                   "mileage": 10_000 + i % 90_000, "advisor": "Juan Pérez", "dms_updated_at": version,
                    "lines": [{"line_no": k + 1, "work_done": works[(i + k) % 4], "result": "OK"}
                              for k in range(1 + i % 3)]}
 
 
-def write_feed(entity: str, n: int, base: datetime, path: str) -> None:
+def write_feed(entity: str, n: int, base: datetime, path: str, later: timedelta = timedelta(0)) -> None:
     """The feed as a DMS would serve it: one JSON page per line (never all in memory)."""
     with open(path, "w", encoding="utf-8") as out:
         page = []
-        for rec in _records(entity, n, base):
+        for rec in _records(entity, n, base, later):
             page.append(rec)
             if len(page) == PAGE:
                 out.write(json.dumps(page) + "\n")
@@ -265,6 +268,9 @@ def measure(url: str, n: int, repeat: int, entities: list[str]) -> dict:
                 continue
             path = os.path.join(tmp, f"{entity}.jsonl")
             write_feed(entity, n, base, path)
+            newer = os.path.join(tmp, f"{entity}-newer.jsonl")
+            if entity in entities:
+                write_feed(entity, n, base, newer, later=timedelta(days=1))
             t = time.perf_counter()
             for _page in read_pages(path, entity):
                 pass
@@ -273,14 +279,15 @@ def measure(url: str, n: int, repeat: int, entities: list[str]) -> dict:
             for _ in range(repeat if entity in entities else 0):
                 _empty(url, entity)
                 first, counts_first = sync_pass(url, dealer_id, entity, path)
-                again, counts_again = sync_pass(url, dealer_id, entity, path)
+                updated, counts_updated = sync_pass(url, dealer_id, entity, newer)
+                again, counts_again = sync_pass(url, dealer_id, entity, newer)
                 _empty(url, entity)
                 copy = copy_pass(url, dealer_id, entity, path)
-                assert counts_first == {"status": "succeeded", "inserted": n, "updated": 0, "unchanged": 0,
-                                        "quarantined": 0}, counts_first
-                assert counts_again == {"status": "succeeded", "inserted": 0, "updated": 0, "unchanged": n,
-                                        "quarantined": 0}, counts_again
-                passes.append({"sync_s": first, "unchanged_s": again, "copy_s": copy})
+                ok = {"status": "succeeded", "inserted": 0, "updated": 0, "unchanged": 0, "quarantined": 0}
+                assert counts_first == {**ok, "inserted": n}, counts_first
+                assert counts_updated == {**ok, "updated": n}, counts_updated
+                assert counts_again == {**ok, "unchanged": n}, counts_again
+                passes.append({"sync_s": first, "updated_s": updated, "unchanged_s": again, "copy_s": copy})
             if not passes:
                 # Only a reference for the entities measured: stored once, by COPY.
                 _empty(url, entity)
@@ -289,11 +296,14 @@ def measure(url: str, n: int, repeat: int, entities: list[str]) -> dict:
                 out["entities"][entity] = {
                     "passes": passes, "decode_s": decode,
                     "sync_rps": statistics.median(n / p["sync_s"] for p in passes),
+                    "updated_rps": statistics.median(n / p["updated_s"] for p in passes),
                     "unchanged_rps": statistics.median(n / p["unchanged_s"] for p in passes),
                     "copy_rps": statistics.median(n / p["copy_s"] for p in passes),
                     "ratio": statistics.median(p["copy_s"] / p["sync_s"] for p in passes),
                 }
             os.unlink(path)
+            if os.path.exists(newer):
+                os.unlink(newer)
     out["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return out
 
@@ -335,8 +345,8 @@ def report(results: list[dict], before: tuple) -> None:
           "binary COPY of the same rows into the same tables.")
     print(f"Medians of the passes ({passes}); load average before the run {before[0]:.2f} "
           f"(1 min) / {before[1]:.2f} (5 min); the benchmark itself keeps about two processes busy.")
-    print(f"  {'entity':<22} {'records':>9} {'sync rec/s':>11} {'unchanged rec/s':>16} {'COPY rec/s':>11} "
-          f"{'sync/COPY':>10}  target")
+    print(f"  {'entity':<22} {'records':>9} {'sync rec/s':>11} {'COPY rec/s':>11} {'sync/COPY':>10} "
+          f"{'updated rec/s':>14} {'unchanged rec/s':>16}  target (first load)")
     for r in results:
         for entity, e in r["entities"].items():
             ratio = e["ratio"] >= 0.5
@@ -348,8 +358,8 @@ def report(results: list[dict], before: tuple) -> None:
                 verdict = ">= 50 % met; < 50,000/s"
             else:
                 verdict = "NOT met"
-            print(f"  {LABELS[entity]:<22} {r['records']:>9,} {e['sync_rps']:>11,.0f} {e['unchanged_rps']:>16,.0f} "
-                  f"{e['copy_rps']:>11,.0f} {e['ratio']:>9.0%}  {verdict}")
+            print(f"  {LABELS[entity]:<22} {r['records']:>9,} {e['sync_rps']:>11,.0f} {e['copy_rps']:>11,.0f} "
+                  f"{e['ratio']:>9.0%} {e['updated_rps']:>14,.0f} {e['unchanged_rps']:>16,.0f}  {verdict}")
     peaks = [r["peak_rss_mib"] for r in results]
     flat = f" ({'flat' if max(peaks) <= min(peaks) * 1.15 else 'GROWS'} across feed sizes)" if len(peaks) > 1 else ""
     print("  peak RSS: " + ", ".join(f"{r['records']:,} records {r['peak_rss_mib']:.0f} MiB" for r in results) + flat)
