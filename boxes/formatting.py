@@ -102,11 +102,16 @@ def _formatter(kind: str, width: str, locale: Locale) -> Callable:
     return lambda value: combined.replace("{0}", time_part(value)).replace("{1}", date_part(value))
 
 
-def _local(value: dt.datetime) -> dt.datetime:
-    """An instant in the request's time zone (the dealer's)."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.UTC)
-    return value.astimezone(get_timezone())
+def locale_and_zone() -> tuple:
+    """The request's locale and time zone, as Flask-Babel resolved them. A page formats ~100 values;
+    once resolved they sit on Flask-Babel's context (``force_locale`` included), read here in one
+    step instead of two full lookups per value."""
+    ctx = g.get("_flask_babel") if has_app_context() else None
+    locale = getattr(ctx, "babel_locale", None)
+    zone = getattr(ctx, "babel_tzinfo", None)
+    if locale is None or zone is None:
+        return get_locale(), get_timezone()
+    return locale, zone
 
 
 def format_instant(value, width: str = "short", kind: str = "datetime") -> str:
@@ -114,9 +119,9 @@ def format_instant(value, width: str = "short", kind: str = "datetime") -> str:
     zone), or a date for dates. Named widths are compiled; any other pattern goes to Babel."""
     if not value:
         return ""
+    locale, zone = locale_and_zone()
     if isinstance(value, dt.datetime):
-        value = _local(value)
-    locale = get_locale()
+        value = (value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)).astimezone(zone)
     if width in _WIDTHS:
         return _formatter(kind, width, locale)(value)
     return _compiled(width, locale)(value)
@@ -201,7 +206,7 @@ def whatsapp_href(phone: Phone, customer_name: str) -> str | None:
     if not phone.e164:
         return None
     dealer = g.dealer.name
-    key = (get_locale(), dealer)
+    key = (locale_and_zone()[0], dealer)
     parts = _GREETINGS.get(key)
     if parts is None:
         greeting = _("Hello %(name)s, we are writing from the after-sales department of %(dealer)s.")

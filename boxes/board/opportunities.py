@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Integer, bindparam, case, func, select
+from sqlalchemy import Integer, bindparam, select
 from sqlalchemy.orm import Session
 
 from boxes.audit import record
@@ -15,6 +15,7 @@ from boxes.board.common import (
     board_statement,
     check_version,
     commit_or_conflict,
+    count_of,
     get_owned,
     last_note,
     list_query,
@@ -81,13 +82,15 @@ def _rows(dealer: Dealer):
 
 def group_counts(session: Session, dealer: Dealer, w: BoardWindows, *, origin: str | None = None,
                  campaign_id: int | None = None) -> dict[str, int]:
-    """Overdue / today / upcoming counts in one query."""
+    """Overdue / today / upcoming counts in one statement: three index range counts, not a CASE per
+    opportunity of the window."""
     key = _filter_key(origin, campaign_id)
     stmt = board_statement(("opportunity_groups", *key), lambda d, bw: select(
-        func.count(case((Opportunity.due_at < bw.today_start, 1))),
-        func.count(case(((Opportunity.due_at >= bw.today_start) & (Opportunity.due_at < bw.tomorrow_start), 1))),
-        func.count(case((Opportunity.due_at >= bw.tomorrow_start, 1))),
-    ).where(*_filters(d, bw, *key)))
+        count_of(Opportunity, *_filters(d, bw, *key), Opportunity.due_at < bw.today_start),
+        count_of(Opportunity, *_filters(d, bw, *key), Opportunity.due_at >= bw.today_start,
+                 Opportunity.due_at < bw.tomorrow_start),
+        count_of(Opportunity, *_filters(d, bw, *key), Opportunity.due_at >= bw.tomorrow_start),
+    ))
     row = session.execute(stmt, board_parameters(dealer, w, campaign_id=campaign_id)).one()
     return {"overdue": row[0], "today": row[1], "upcoming": row[2]}
 
