@@ -13,7 +13,7 @@ from sqlalchemy import select
 from boxes.dms import sync
 from boxes.dms.connectors.base import Page, TransportError
 from boxes.dms.sync import run, store_records
-from boxes.models import Customer, QuarantinedRecord, RepairOrder, RepairOrderLine, SyncCursor, SyncRun
+from boxes.models import Customer, QuarantinedRecord, RepairOrder, RepairOrderLine, SyncCursor, SyncRun, Vehicle
 
 T0 = "2025-01-01T00:00:00+00:00"
 T1 = "2025-01-02T00:00:00+00:00"
@@ -199,10 +199,9 @@ def test_a_failure_while_storing_stops_the_prefetch_and_closes_the_connector(db,
     assert len(db.scalars(select(Customer.id).where(Customer.dealer_id == ar.id)).all()) == 10
 
 
-def test_lookups_and_line_deletes_use_the_indexes_without_statistics(db, dealers):
-    """A first load grows tables faster than autovacuum analyzes them: the statements of the hot
-    path must not depend on statistics (a join on unnest(array) became a nested loop over a
-    sequential scan of the lines, a second per page)."""
+def test_the_lines_of_updated_repair_orders_are_deleted_through_the_index_without_statistics(db, dealers):
+    """A first load grows tables faster than autovacuum analyzes them (a join on unnest(array)
+    became a nested loop over a sequential scan of the lines: a second per page)."""
     if db.get_bind().dialect.name != "postgresql":
         pytest.skip("PostgreSQL plans")
     ar = dealers[0]
@@ -216,8 +215,21 @@ def test_lookups_and_line_deletes_use_the_indexes_without_statistics(db, dealers
         cur.execute("EXPLAIN " + sync.DELETE_LINES, (ar.id, ids), prepare=False)
         plan = "\n".join(r[0] for r in cur)
         assert "Seq Scan" not in plan and "uq_repair_order_line" in plan, plan
-        for table, columns in (("repair_order", ["id", "dms_updated_at"]), ("vehicle", ["id", "customer_id"])):
-            cur.execute("EXPLAIN " + sync._lookup_sql(table, columns), ([f"R{i}" for i in range(2000)], ar.id))
-            plan = "\n".join(r[0] for r in cur)
-            assert "Seq Scan" not in plan and "Index" in plan, plan
+    db.rollback()
+
+
+def test_a_table_without_statistics_is_analyzed_before_its_ids_are_probed(db, dealers):
+    """After the first page of a first load the table has rows and no statistics: the planner
+    probed the (dealer_id, vin) index and filtered the whole dealer per id (0.4 s a page)."""
+    if db.get_bind().dialect.name != "postgresql":
+        pytest.skip("PostgreSQL plans")
+    ar = dealers[0]
+    _references(db, ar, vehicles=2000)
+    raw = db.connection().connection.driver_connection
+    raw.execute("SELECT 1")
+    sync._id_map(db, Vehicle, ar.id, {f"W{i}" for i in range(2000)}, Vehicle.dms_updated_at)
+    assert raw.execute("SELECT reltuples FROM pg_class WHERE relname = 'vehicle'").fetchone()[0] >= 2000
+    plan = "\n".join(r[0] for r in raw.execute("EXPLAIN " + sync._lookup_sql("vehicle", ["id", "dms_updated_at"]),
+                                               ([f"W{i}" for i in range(2000)], ar.id), prepare=False))
+    assert "uq_vehicle_dealer_id_dms_id" in plan, plan
     db.rollback()

@@ -151,14 +151,11 @@ def _id_map(session: Session, model, dealer_id: int, dms_ids: set[str], *extra) 
     t = model.__table__.c  # Core columns: no ORM overhead on this hot path (still filtered by dealer)
     extra = [t[e.key] for e in extra]
     if _postgres(session):
-        # One index probe per id, whatever the planner believes: a LATERAL subquery can only run
-        # once per wanted id. (A join on unnest(array) becomes a hash join over all the dealer's
-        # rows when the statistics are stale, e.g. during a first load that grows the table; and a
-        # prepared "= ANY($array)" gets a generic plan that scans.) %b: the array travels in binary.
         sql = _lookup_sql(model.__tablename__, [c.name for c in (t.id, *extra)])
         with _driver(session).cursor() as cur:
+            _statistics_known(cur, model.__tablename__)
             for i in range(0, len(ids), 20_000):
-                cur.execute(sql, (ids[i:i + 20_000], dealer_id))
+                cur.execute(sql, (ids[i:i + 20_000], dealer_id), prepare=False)
                 if extra:
                     out.update((row[0], row[1:]) for row in cur)
                 else:
@@ -171,11 +168,32 @@ def _id_map(session: Session, model, dealer_id: int, dms_ids: set[str], *extra) 
     return out
 
 
+def _statistics_known(cur, table: str) -> None:
+    """Analyze a table PostgreSQL has no statistics for, once it has rows (a fresh installation's
+    first load, a table just truncated). Without them the planner may probe another index of the
+    dealer (dealer_id, vin) and filter every row of the dealer for each id: measured, 0.4 s for
+    one page of 2,000 ids against 2,000 vehicles, instead of 2 ms. As the table grows the planner
+    scales what it knows by the table's size, and autovacuum takes over."""
+    cur.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", (table,))
+    (tuples,) = cur.fetchone()
+    if tuples <= 0:
+        cur.execute(f"SELECT EXISTS (SELECT FROM {table})")
+        if cur.fetchone()[0]:
+            cur.execute(f"ANALYZE {table}")
+
+
 def _lookup_sql(table: str, columns: list[str]) -> str:
-    """dms_id → columns of the dealer's rows, for an array of dms_ids (parameters: ids, dealer)."""
+    """dms_id → columns of the dealer's rows, for an array of dms_ids (parameters: ids, dealer).
+
+    One probe of the (dealer_id, dms_id) index per id, whatever the statistics say: OFFSET 0
+    keeps the LATERAL subquery from being flattened into a join (which stale statistics turn
+    into a hash join over all the dealer's rows, e.g. while a first load grows the table), and
+    it is planned per call (``prepare=False``), against the table's current size. Not LIMIT 1:
+    with it the planner expects a match early in a sequential scan, and an id that is not there
+    yet (every id of a first load) scans the whole table."""
     names = ", ".join(f"t.{c}" for c in columns)
     return (f"SELECT wanted.dms_id, {names} FROM unnest(%b::varchar[]) AS wanted(dms_id) CROSS JOIN LATERAL "
-            f"(SELECT {names} FROM {table} t WHERE t.dealer_id = %s AND t.dms_id = wanted.dms_id LIMIT 1) AS t")
+            f"(SELECT {names} FROM {table} t WHERE t.dealer_id = %s AND t.dms_id = wanted.dms_id OFFSET 0) AS t")
 
 
 def _quarantine(session: Session, dealer_id: int, entity: str, raw, reason: str, kind: str, run_id) -> None:
