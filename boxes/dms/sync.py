@@ -8,6 +8,12 @@ page. A crash or a DMS outage therefore loses nothing and the next run resumes a
 stored page; a page read twice only counts as "unchanged". Pages are streamed and nothing is
 kept between them, so memory does not grow with the feed.
 
+Speed (PostgreSQL; ``docs/integrations.md`` has the figures): a prefetch thread reads and
+validates the next page while this one is stored; one lookup sorts a page into ids not stored
+yet (binary COPY straight into the table), ids stored with an older version (staged binary COPY,
+then the guarded upsert above) and ids stored as they are (not written at all). SQLite takes the
+plain ``INSERT … VALUES … ON CONFLICT`` path with the same rules.
+
 One run per dealer × entity at a time: a Redis lock (a lease renewed after every page; a killed
 worker's lease expires by itself). Every run is a :class:`SyncRun` with its counts, duration and
 error. ``sync_dealer`` runs every entity in reference order, then the derived state
