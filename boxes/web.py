@@ -17,7 +17,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from jinja2_fragments.flask import render_block, render_blocks
 from markupsafe import Markup, escape
 from sqlalchemy import Integer, bindparam, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, lazyload
 
 from boxes import formatting
 from boxes.db import make_engine, make_sessionmaker
@@ -112,7 +112,30 @@ def init_app(app: Flask, config) -> None:
 
         authenticated = current_user and current_user.is_authenticated
         return {"current_dealer": g.get("dealer"), "roles": g.get("roles", frozenset()),
-                "my_dealers": dealers_of(current_user) if authenticated else []}
+                "my_dealers": _OnFirstUse(lambda: dealers_of(current_user)) if authenticated else []}
+
+
+class _OnFirstUse:
+    """A list computed when a template first reads it: the dealer switcher's dealers are only shown
+    by full pages, not by the fragments that make most requests."""
+
+    def __init__(self, compute):
+        self._compute = compute
+        self._value = None
+
+    def _get(self) -> list:
+        if self._value is None:
+            self._value = self._compute()
+        return self._value
+
+    def __iter__(self):
+        return iter(self._get())
+
+    def __len__(self) -> int:
+        return len(self._get())
+
+    def __bool__(self) -> bool:
+        return bool(self._get())
 
 
 _ROW_ID = 987_654_321_987_654  # stands for the row's id while a row URL is built once
@@ -173,9 +196,9 @@ def redis_client() -> redis.Redis:
     return current_app.extensions["boxes.redis"]
 
 
-# One statement, built once: the user with their memberships and dealers (the dealer of a URL is then
-# found among them, without a query of its own).
-_USER = select(User).options(joinedload(User.memberships)).where(User.id == bindparam("user_id", type_=Integer))
+# The user alone, in a statement built once: their memberships (an eager "selectin" relationship
+# elsewhere) load only if a page reads them; a dealer URL asks ``auth.service.membership`` instead.
+_USER = select(User).options(lazyload(User.memberships)).where(User.id == bindparam("user_id", type_=Integer))
 
 
 @login_manager.user_loader
@@ -183,7 +206,7 @@ def _load_user(identity: str):
     user_id, _, token = identity.partition(":")
     if not user_id.isdigit():
         return None
-    user = db().execute(_USER, {"user_id": int(user_id)}).unique().scalar_one_or_none()
+    user = db().execute(_USER, {"user_id": int(user_id)}).scalar_one_or_none()
     # A rotated session token (deactivation, password reset) ends every older session.
     if user is None or not user.active or user.session_token != token:
         return None
@@ -216,7 +239,7 @@ def dealer_blueprint(name: str, import_name: str, url_prefix: str = "") -> Bluep
     don't leak). The session is then scoped to that dealer (see ``boxes.db``)."""
     from flask_login import login_required
 
-    from boxes.auth.service import roles_in
+    from boxes.auth.service import membership
 
     bp = Blueprint(name, import_name, url_prefix=f"/d/<dealer_code>{url_prefix}")
 
@@ -232,14 +255,12 @@ def dealer_blueprint(name: str, import_name: str, url_prefix: str = "") -> Bluep
     @bp.before_request
     @login_required
     def _membership():
-        # The user's memberships (loaded with the user, dealers included) say both whether this
-        # dealer exists for them and their roles there.
-        dealer = next((m.dealer for m in current_user.memberships if m.dealer.code == g.dealer_code), None)
-        roles = roles_in(current_user, dealer.id) if dealer is not None else frozenset()
+        dealer, roles = membership(db(), current_user, g.dealer_code)
         if not roles:
             abort(404)
         set_dealer(dealer, roles)
-        session["dealer_code"] = dealer.code
+        if session.get("dealer_code") != dealer.code:  # (a write re-signs the cookie)
+            session["dealer_code"] = dealer.code
 
     return bp
 

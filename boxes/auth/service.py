@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import redis
-from sqlalchemy import select
+from sqlalchemy import Integer, String, bindparam, select
 from sqlalchemy.orm import Session
 
 from boxes.audit import record
@@ -93,8 +93,20 @@ def create_user(session: Session, *, email: str, name: str, password: str, local
     return user
 
 
-def roles_in(user: User, dealer_id: int) -> frozenset[str]:
-    return frozenset(m.role for m in user.memberships if m.dealer_id == dealer_id)
+# The dealer of a URL with the user's roles there, in one statement built once (every dealer URL
+# asks it before its view runs).
+_MEMBERSHIP = (select(Dealer, Membership.role).join(Membership, Membership.dealer_id == Dealer.id)
+               .where(Membership.user_id == bindparam("user_id", type_=Integer),
+                      Dealer.code == bindparam("dealer_code", type_=String)))
+
+
+def membership(session: Session, user: User, dealer_code: str | None) -> tuple[Dealer | None, frozenset[str]]:
+    """The dealer with that code and the user's roles there; (None, no roles) when the user is not a
+    member — whether or not such a dealer exists."""
+    rows = session.execute(_MEMBERSHIP, {"user_id": user.id, "dealer_code": dealer_code or ""}).all()
+    if not rows:
+        return None, frozenset()
+    return rows[0][0], frozenset(role for _, role in rows)
 
 
 def dealers_of(user: User) -> list[Dealer]:
