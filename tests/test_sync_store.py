@@ -14,6 +14,7 @@ from boxes.dms import sync
 from boxes.dms.connectors.base import Page, TransportError
 from boxes.dms.sync import run, store_records
 from boxes.models import Customer, QuarantinedRecord, RepairOrder, RepairOrderLine, SyncCursor, SyncRun, Vehicle
+from tests import factories
 
 T0 = "2025-01-01T00:00:00+00:00"
 T1 = "2025-01-02T00:00:00+00:00"
@@ -85,13 +86,12 @@ def test_several_pages_in_one_transaction(db, dealers):
     assert _ros(db, ar) == {"R1": ("R1", None, ("a2",)), "R2": ("R2", None, ("b",)), "R3": ("R3", None, ("c",))}
 
 
-def test_ids_another_writer_inserted_meanwhile_take_the_upsert_path(db, dealers, monkeypatch):
+def test_ids_another_writer_inserted_meanwhile_take_the_upsert_path(pg_db, monkeypatch):
     """PostgreSQL copies the ids it did not find straight into the table. Should one of them have
     been inserted since the lookup, the COPY fails on the unique key, is undone to its savepoint,
     and the page is upserted as if it had been found: the version guard still decides."""
-    if db.get_bind().dialect.name != "postgresql":
-        pytest.skip("the bulk path of new rows is PostgreSQL's")
-    ar = dealers[0]
+    db = pg_db
+    ar = factories.dealer_ar(db)
     _references(db, ar)
     store_records(db, ar.id, "repair_orders", [_ro("R1", T1, ["a"]), _ro("R2", T1, ["b"])])
     store_records(db, ar.id, "customers", [{"dms_id": "C2", "name": "Old name", "dms_updated_at": T1}])
@@ -199,12 +199,11 @@ def test_a_failure_while_storing_stops_the_prefetch_and_closes_the_connector(db,
     assert len(db.scalars(select(Customer.id).where(Customer.dealer_id == ar.id)).all()) == 10
 
 
-def test_the_lines_of_updated_repair_orders_are_deleted_through_the_index_without_statistics(db, dealers):
+def test_the_lines_of_updated_repair_orders_are_deleted_through_the_index_without_statistics(pg_db):
     """A first load grows tables faster than autovacuum analyzes them (a join on unnest(array)
     became a nested loop over a sequential scan of the lines: a second per page)."""
-    if db.get_bind().dialect.name != "postgresql":
-        pytest.skip("PostgreSQL plans")
-    ar = dealers[0]
+    db = pg_db
+    ar = factories.dealer_ar(db)
     _references(db, ar, vehicles=50)
     store_records(db, ar.id, "repair_orders", [_ro(f"R{i}", T1, ["a", "b"], vehicle=f"V{i % 50}")
                                                for i in range(3000)])
@@ -218,12 +217,11 @@ def test_the_lines_of_updated_repair_orders_are_deleted_through_the_index_withou
     db.rollback()
 
 
-def test_a_table_without_statistics_is_analyzed_before_its_ids_are_probed(db, dealers):
+def test_a_table_without_statistics_is_analyzed_before_its_ids_are_probed(pg_db):
     """After the first page of a first load the table has rows and no statistics: the planner
     probed the (dealer_id, vin) index and filtered the whole dealer per id (0.4 s a page)."""
-    if db.get_bind().dialect.name != "postgresql":
-        pytest.skip("PostgreSQL plans")
-    ar = dealers[0]
+    db = pg_db
+    ar = factories.dealer_ar(db)
     _references(db, ar, vehicles=2000)
     raw = db.connection().connection.driver_connection
     raw.execute("SELECT 1")
