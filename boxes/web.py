@@ -206,7 +206,16 @@ def _load_user(identity: str):
     user_id, _, token = identity.partition(":")
     if not user_id.isdigit():
         return None
-    user = db().execute(_USER, {"user_id": int(user_id)}).scalar_one_or_none()
+    code = g.get("dealer_code")
+    if code is None:
+        user = db().execute(_USER, {"user_id": int(user_id)}).scalar_one_or_none()
+    else:
+        # A dealer URL: the user, and the dealer with the user's roles there, in one round trip
+        # (``dealer_blueprint``'s membership check reads them from ``g``).
+        from boxes.auth.service import user_with_membership
+
+        user, dealer, roles = user_with_membership(db(), int(user_id), code)
+        g.membership = (dealer, roles)
     # A rotated session token (deactivation, password reset) ends every older session.
     if user is None or not user.active or user.session_token != token:
         return None
@@ -255,7 +264,8 @@ def dealer_blueprint(name: str, import_name: str, url_prefix: str = "") -> Bluep
     @bp.before_request
     @login_required
     def _membership():
-        dealer, roles = membership(db(), current_user, g.dealer_code)
+        found = g.pop("membership", None)  # read with the user, when the login loaded it
+        dealer, roles = found if found is not None else membership(db(), current_user, g.dealer_code)
         if not roles:
             abort(404)
         set_dealer(dealer, roles)

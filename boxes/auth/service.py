@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import redis
-from sqlalchemy import Integer, String, bindparam, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Integer, String, and_, bindparam, select
+from sqlalchemy.orm import Session, lazyload
 
 from boxes.audit import record
 from boxes.auth.passwords import MIN_LENGTH, hash_password, needs_rehash, verify_password
@@ -98,6 +98,28 @@ def create_user(session: Session, *, email: str, name: str, password: str, local
 _MEMBERSHIP = (select(Dealer, Membership.role).join(Membership, Membership.dealer_id == Dealer.id)
                .where(Membership.user_id == bindparam("user_id", type_=Integer),
                       Dealer.code == bindparam("dealer_code", type_=String)))
+
+
+_USER_AT_DEALER = (
+    select(User, Dealer, Membership.role)
+    .select_from(User)
+    .outerjoin(Membership, and_(Membership.user_id == User.id,
+                                Membership.dealer_id == select(Dealer.id).where(
+                                    Dealer.code == bindparam("dealer_code", type_=String)).scalar_subquery()))
+    .outerjoin(Dealer, Dealer.id == Membership.dealer_id)
+    .where(User.id == bindparam("user_id", type_=Integer))
+    .options(lazyload(User.memberships))
+)
+
+
+def user_with_membership(session: Session, user_id: int, dealer_code: str) -> tuple:
+    """The user, the dealer with that code and the user's roles there, in one statement: (None, ...)
+    for no such user; (user, None, no roles) when the user is not a member there."""
+    rows = session.execute(_USER_AT_DEALER, {"user_id": user_id, "dealer_code": dealer_code}).all()
+    if not rows:
+        return None, None, frozenset()
+    roles = frozenset(role for _, _, role in rows if role is not None)
+    return rows[0][0], (rows[0][1] if roles else None), roles
 
 
 def membership(session: Session, user: User, dealer_code: str | None) -> tuple[Dealer | None, frozenset[str]]:
