@@ -49,6 +49,9 @@ def test_manager_report_range_grid_filter_export(browser, live_server, db, deale
     assert page.locator("#report-grid tbody tr[data-row]").count() == 4
     page.select_option('select[name="f_result"]', "arrived")
     page.wait_for_function("document.querySelectorAll('#report-grid tbody tr[data-row]').length === 3")
+    # Let htmx finish with the new grid (and the button bar it refreshes) before the next change:
+    # a change fired while the swapped-in form is not yet processed would be lost.
+    page.wait_for_function("!document.querySelector('.htmx-request, .htmx-settling, .htmx-swapping')")
     assert "Faltó" not in page.inner_text("#report-grid")
     page.select_option("#pie-column", "customer")
     page.wait_for_function("document.querySelector('[data-pie-counts]').dataset.pieCounts === 'customer'",
