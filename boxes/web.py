@@ -14,6 +14,7 @@ from flask_babel import gettext as _
 from flask_htmx import HTMX
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from jinja2 import Undefined
 from jinja2_fragments.flask import render_block, render_blocks
 from markupsafe import Markup, escape
 from sqlalchemy import Integer, bindparam, select
@@ -162,6 +163,8 @@ def row_url(endpoint: str, row_id: int, **values) -> str:
 def for_row(markup: str, row_id: int) -> Markup:
     """Markup rendered once per page around the placeholder ``ROW_ID`` (a row's action buttons),
     with this row's id in its place: a page has 200-300 buttons that differ only by the id."""
+    if isinstance(markup, Undefined):  # a kind the page did not render: never a silent empty cell
+        raise ValueError(f"no row markup to put row {row_id} in: {markup._undefined_hint or 'undefined'}")
     return escape(markup).replace(_ROW_ID_TEXT, str(int(row_id)))
 
 
