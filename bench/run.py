@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import time
 from dataclasses import asdict
 
@@ -82,6 +83,21 @@ def _load_average() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
+def cpu_probe() -> float:
+    """Milliseconds a fixed piece of pure Python takes on this machine now (median of 5). A shared
+    virtual machine's speed drifts by a third from one hour to the next with its neighbours' load,
+    which the load average does not show; this figure printed beside the timings says how fast
+    the machine was while they were taken (55-60 ms on this project's 2-vCPU machines at their fastest)."""
+    runs = []
+    for _ in range(5):
+        started = time.perf_counter()
+        total = 0
+        for i in range(1_000_000):
+            total += i * i
+        runs.append((time.perf_counter() - started) * 1000)
+    return statistics.median(runs)
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     scale = SCALES[args.scale]
@@ -101,12 +117,15 @@ def main(argv=None) -> int:
     deadline = time.monotonic() + args.wait_quiet
     while os.getloadavg()[0] >= 1.0 and time.monotonic() < deadline:
         time.sleep(5)
-    print(f"\nTiming dealer {code} as {user} (load average {_load_average()}):")
+    probe_before = cpu_probe()
+    print(f"\nTiming dealer {code} as {user} (load average {_load_average()}; CPU probe {probe_before:.0f} ms):")
     results = timing.measure(args.database_url, code, user, iterations=args.iterations, warmup=args.warmup,
                              target_ms=TARGET_MS, explain=args.explain, only=args.only,
                              keep_gc=args.keep_gc, page_size=args.page_size)
     _print_results(results, code, args.iterations)
-    print(f"\nLoad average after timing: {_load_average()} on {os.cpu_count()} CPUs")
+    probe_after = cpu_probe()
+    print(f"\nLoad average after timing: {_load_average()} on {os.cpu_count()} CPUs; CPU probe {probe_after:.0f} ms "
+          f"(before: {probe_before:.0f} ms; a higher figure is a slower machine, see cpu_probe)")
     misses = [r.name for r in results if r.app.p95 > TARGET_MS]
     print(f"\n{len(results) - len(misses)}/{len(results)} queries within p95 <= {TARGET_MS:g} ms through the app"
           + (f"; over: {', '.join(misses)}" if misses else "") + f". Total {time.perf_counter() - started:.0f}s.")
@@ -117,6 +136,7 @@ def main(argv=None) -> int:
                 "load": None if report is None else {"rows": report.rows, "seconds": report.seconds,
                                                      "jobs": report.jobs, "keep_indexes": report.keep_indexes},
                 "dealer": code,
+                "cpu_probe_ms": {"before": probe_before, "after": probe_after},
                 "results": [{**asdict(r), "ratio": r.ratio} for r in results],
             }, f, indent=2, default=str)
     return 0
