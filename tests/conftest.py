@@ -7,6 +7,7 @@ one fails the run instead, so CI can never pass by skipping.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -100,6 +101,23 @@ def postgres_url(database_url) -> str:
     return url
 
 
+@contextlib.contextmanager
+def scratch_postgres(postgres_url: str, purpose: str):
+    """A database of its own on the PostgreSQL server (its URL), dropped afterwards: the suite's
+    schema stays untouched."""
+    admin = sa.create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    name = f"boxes_{purpose}_{os.getpid()}"
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        conn.execute(sa.text(f"CREATE DATABASE {name}"))
+    try:
+        yield postgres_url.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        admin.dispose()
+
+
 @pytest.fixture(scope="session")
 def pg_engine(engine, postgres_url):
     """An engine on PostgreSQL with the schema: the suite's own when it runs on PostgreSQL, else a
@@ -108,19 +126,11 @@ def pg_engine(engine, postgres_url):
     if engine.dialect.name == "postgresql":
         yield engine
         return
-    admin = sa.create_engine(postgres_url, isolation_level="AUTOCOMMIT")
-    name = f"boxes_test_pg_{os.getpid()}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        conn.execute(sa.text(f"CREATE DATABASE {name}"))
-    url = postgres_url.rsplit("/", 1)[0] + f"/{name}"
-    upgrade(url)
-    pg = make_engine(url)
-    yield pg
-    pg.dispose()
-    with admin.connect() as conn:
-        conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-    admin.dispose()
+    with scratch_postgres(postgres_url, "test_pg") as url:
+        upgrade(url)
+        pg = make_engine(url)
+        yield pg
+        pg.dispose()
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ EXPLAINed with sequential scans disabled: a plan that still has a Seq Scan has n
 from __future__ import annotations
 
 import json
-import os
 from datetime import timedelta
 from functools import partial
 
@@ -23,27 +22,20 @@ from boxes.migrate import upgrade
 from boxes.reports.grid import Grid, report_of
 from boxes.reports.ranges import DEFAULT_PRESET, make_range
 from tests import factories
+from tests.conftest import scratch_postgres
 
 pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture(scope="module")
 def pg_session(postgres_url):
-    admin = sa.create_engine(postgres_url, isolation_level="AUTOCOMMIT")
-    name = f"boxes_explain_check_{os.getpid()}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORMAT)".replace("FORMAT", "FORCE")))
-        conn.execute(sa.text(f"CREATE DATABASE {name}"))
-    url = postgres_url.rsplit("/", 1)[0] + f"/{name}"
-    upgrade(url)
-    engine = make_engine(url)
-    session = make_sessionmaker(engine)()
-    yield session
-    session.close()
-    engine.dispose()
-    with admin.connect() as conn:
-        conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-    admin.dispose()
+    with scratch_postgres(postgres_url, "explain_check") as url:
+        upgrade(url)
+        engine = make_engine(url)
+        session = make_sessionmaker(engine)()
+        yield session
+        session.close()
+        engine.dispose()
 
 
 def _seq_scans(plan: dict) -> list[str]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -11,6 +9,7 @@ from alembic.script import ScriptDirectory
 
 from boxes.db import Base, make_engine
 from boxes.migrate import alembic_config, upgrade
+from tests.conftest import scratch_postgres
 
 
 def _diff(url: str) -> list:
@@ -35,14 +34,7 @@ def test_upgrade_head_on_sqlite_matches_models(tmp_path):
 
 
 def test_upgrade_head_on_postgresql_matches_models(postgres_url):
-    # A database of its own, so the suite's schema is untouched.
-    admin = sa.create_engine(postgres_url, isolation_level="AUTOCOMMIT")
-    name = f"boxes_migration_check_{os.getpid()}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        conn.execute(sa.text(f"CREATE DATABASE {name}"))
-    url = postgres_url.rsplit("/", 1)[0] + f"/{name}"
-    try:
+    with scratch_postgres(postgres_url, "migration_check") as url:
         upgrade(url)
         assert _diff(url) == []
         engine = make_engine(url)
@@ -50,10 +42,6 @@ def test_upgrade_head_on_postgresql_matches_models(postgres_url):
             tables = set(sa.inspect(conn).get_table_names())
         engine.dispose()
         assert set(Base.metadata.tables) <= tables
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        admin.dispose()
 
 
 def test_every_dealer_owned_table_has_dealer_id():
