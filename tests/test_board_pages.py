@@ -165,3 +165,26 @@ def test_query_count_does_not_grow_with_rows(client, login_as, db, dealers, app,
     add_rows(12)
     many = count_queries()
     assert many == few, f"{path}: {few} queries with 1 row, {many} with 13"
+
+
+def test_campaign_filter_lists_this_dealers_campaigns_and_filters_by_one(client, login_as, db, dealers):
+    """"Op. Campaña": the dealer's campaigns, newest first, never another dealer's; choosing one lists
+    only its opportunities, and the groups count only those."""
+    ar, br = dealers
+    now = utcnow()
+    recall = factories.campaign(db, ar, name="Recall airbag", created_at=now - timedelta(days=20))
+    service = factories.campaign(db, ar, name="Service campaign", created_at=now - timedelta(days=2))
+    factories.campaign(db, br, name="Campanha do Brasil")
+    factories.opportunity(db, ar, now + timedelta(days=1), origin="campaign", campaign_id=recall.id, name="Rita Recall")
+    factories.opportunity(db, ar, now - timedelta(days=1), origin="campaign", campaign_id=service.id,
+                          name="Sara Service")
+    factories.opportunity(db, ar, now + timedelta(days=2), name="Manuel Manual")
+    login_as("caller", ar)
+    html = client.get(f"/d/{ar.code}/board/opportunities").get_data(as_text=True)
+    options = re.findall(r'<option value="(\d+)"\s*>([^<]+)</option>', html.split('id="campaign-filter"')[1])
+    assert options == [(str(service.id), "Service campaign"), (str(recall.id), "Recall airbag")]
+    assert "Campanha do Brasil" not in html
+    filtered = client.get(f"/d/{ar.code}/board/opportunities?campaign={recall.id}").get_data(as_text=True)
+    assert "Rita Recall" in filtered and "Sara Service" not in filtered and "Manuel Manual" not in filtered
+    assert re.search(r'data-group-count="overdue">[^<]*: 0<', filtered)
+    assert re.search(r'data-group-count="upcoming">[^<]*: 1<', filtered)

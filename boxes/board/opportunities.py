@@ -97,13 +97,9 @@ def group_counts(session: Session, dealer: Dealer, w: BoardWindows, *, origin: s
 
 def campaigns_with_open_opportunities(session: Session, dealer: Dealer) -> list[tuple[int, str]]:
     """For the "Op. Campaña" filter."""
-    return list(
-        session.execute(
-            select(Campaign.id, Campaign.name)
-            .where(Campaign.dealer_id == dealer.id)
-            .order_by(Campaign.created_at.desc())
-        ).all()
-    )
+    stmt = board_statement(("campaign_choices",), lambda d, bw: select(Campaign.id, Campaign.name)
+                           .where(Campaign.dealer_id == d.id).order_by(Campaign.created_at.desc()))
+    return list(session.execute(stmt, {"dealer_id": dealer.id}).all())
 
 
 # --- actions ------------------------------------------------------------------------------------
