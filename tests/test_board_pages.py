@@ -125,8 +125,16 @@ def test_pagination(client, login_as, db, dealers, app):
     assert "Paged 0" in page1 and "Paged 3" not in page1
     assert "Paged 6" in page3 and "Paged 0" not in page3
     assert 'rel="next"' in page1 and 'rel="next"' not in page3
-    # A page past the end shows the last page, not an empty list.
-    assert "Paged 6" in client.get(f"/d/{ar.code}/board/opportunities?page=99").get_data(as_text=True)
+    # A page past the end shows the last page, not an empty list, with the groups of the whole list.
+    past = client.get(f"/d/{ar.code}/board/opportunities?page=99").get_data(as_text=True)
+
+    def groups(html: str) -> int:
+        return sum(int(n) for n in re.findall(r'data-group-count="\w+">[^<]*: (\d+)<', html))
+
+    assert "Paged 6" in past and groups(past) == groups(page1) == groups(page3) == 7
+    # An empty list: no rows, every group at zero.
+    empty = client.get(f"/d/{ar.code}/board/opportunities?origin=oem_lead").get_data(as_text=True)
+    assert "Paged" not in empty and groups(empty) == 0 and len(re.findall("data-group-count", empty)) == 3
 
 
 @pytest.mark.parametrize(("path", "button"), LISTS)

@@ -80,19 +80,47 @@ def _rows(dealer: Dealer):
     )
 
 
+GROUPS = ("overdue", "today", "upcoming")
+
+
+def _group_counts(d, bw, key) -> list:
+    """Overdue / today / upcoming as three index range counts (not a CASE per opportunity)."""
+    return [
+        count_of(Opportunity, *_filters(d, bw, *key), Opportunity.due_at < bw.today_start).label("overdue"),
+        count_of(Opportunity, *_filters(d, bw, *key), Opportunity.due_at >= bw.today_start,
+                 Opportunity.due_at < bw.tomorrow_start).label("today"),
+        count_of(Opportunity, *_filters(d, bw, *key), Opportunity.due_at >= bw.tomorrow_start).label("upcoming"),
+    ]
+
+
 def group_counts(session: Session, dealer: Dealer, w: BoardWindows, *, origin: str | None = None,
                  campaign_id: int | None = None) -> dict[str, int]:
-    """Overdue / today / upcoming counts in one statement: three index range counts, not a CASE per
-    opportunity of the window."""
+    """Overdue / today / upcoming counts in one statement."""
     key = _filter_key(origin, campaign_id)
-    stmt = board_statement(("opportunity_groups", *key), lambda d, bw: select(
-        count_of(Opportunity, *_filters(d, bw, *key), Opportunity.due_at < bw.today_start),
-        count_of(Opportunity, *_filters(d, bw, *key), Opportunity.due_at >= bw.today_start,
-                 Opportunity.due_at < bw.tomorrow_start),
-        count_of(Opportunity, *_filters(d, bw, *key), Opportunity.due_at >= bw.tomorrow_start),
-    ))
-    row = session.execute(stmt, board_parameters(dealer, w, campaign_id=campaign_id)).one()
-    return {"overdue": row[0], "today": row[1], "upcoming": row[2]}
+    stmt = board_statement(("opportunity_groups", *key), lambda d, bw: select(*_group_counts(d, bw, key)))
+    return dict(zip(GROUPS, session.execute(stmt, board_parameters(dealer, w, campaign_id=campaign_id)).one(),
+                    strict=True))
+
+
+def opportunities_and_groups(session: Session, dealer: Dealer, w: BoardWindows, *, origin: str | None = None,
+                             campaign_id: int | None = None, page: int = 1,
+                             per_page: int = 50) -> tuple[Page, dict[str, int]]:
+    """The list's page and its group counts in one round trip: the counts are uncorrelated
+    sub-selects of the page's statement, computed once by the database and carried on each row.
+    The groups add up to the list's total. An empty page (no opportunity, or a page past the end)
+    asks the counts on their own, then the last page."""
+    key = _filter_key(origin, campaign_id)
+    query = board_statement(("opportunities_and_groups", *key), lambda d, bw: list_query(
+        select(Opportunity.id).where(*_filters(d, bw, *key)), _rows(d).add_columns(*_group_counts(d, bw, key)),
+        (Opportunity.due_at, Opportunity.id)))
+    params = board_parameters(dealer, w, campaign_id=campaign_id)
+    page = max(1, page)
+    rows = session.execute(query.page, {**params, "page_limit": per_page, "page_offset": (page - 1) * per_page}).all()
+    if rows:
+        groups = {name: rows[0]._mapping[name] for name in GROUPS}
+        return Page(rows=rows, page=page, per_page=per_page, total=sum(groups.values())), groups
+    groups = group_counts(session, dealer, w, origin=origin, campaign_id=campaign_id)
+    return paginate(session, query, page, per_page, params=params, total=sum(groups.values())), groups
 
 
 def campaigns_with_open_opportunities(session: Session, dealer: Dealer) -> list[tuple[int, str]]:

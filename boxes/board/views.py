@@ -51,11 +51,11 @@ def deliveries_context(w: BoardWindows) -> dict:
 def opportunities_context(w: BoardWindows) -> dict:
     origin = _choice("origin", OPPORTUNITY_ORIGINS, "")
     campaign_id = request.args.get("campaign", type=int)
-    kwargs = dict(origin=origin or None, campaign_id=campaign_id)
-    groups = opportunities.group_counts(db(), g.dealer, w, **kwargs)  # overdue + today + upcoming = the list
+    page, groups = opportunities.opportunities_and_groups(db(), g.dealer, w, origin=origin or None,
+                                                          campaign_id=campaign_id, page=_page(),
+                                                          per_page=_per_page())
     return dict(
-        page=opportunities.opportunities(db(), g.dealer, w, page=_page(), per_page=_per_page(),
-                                         total=sum(groups.values()), **kwargs),
+        page=page,
         groups=groups,
         campaign_choices=opportunities.campaigns_with_open_opportunities(db(), g.dealer),
         filters={"origin": origin, "campaign": campaign_id},
