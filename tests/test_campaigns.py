@@ -13,6 +13,7 @@ from boxes.campaigns import search, service
 from boxes.campaigns.selection import Searches
 from boxes.db import utcnow
 from boxes.errors import ActionError
+from boxes.identifiers import with_check_digit
 from boxes.models import AuditLog, Campaign, CampaignUnit, Opportunity
 from tests import factories
 
@@ -76,7 +77,10 @@ def test_pasted_brazilian_plate_finds_its_mercosur_twin(db, dealers):
 def test_pasted_vins_with_warning(db, dealers):
     ar, _ = dealers
     car = _units(db, ar, 1, vin=VIN_A)[0]
-    br_style = _units(db, ar, 1)[0]  # 8AGTEST…: valid, check digit only a warning
+    # A Brazilian VIN whose check digit does not match: valid, the mismatch only a warning. (Built
+    # wrong on purpose: a factory VIN's check digit matches or not depending on its counter.)
+    good = with_check_digit("8AGTEST0000012345")
+    br_style = _units(db, ar, 1, vin=good[:8] + ("1" if good[8] != "1" else "2") + good[9:])[0]
     ids, report = search.resolve_list(db, ar, "vin", f"{VIN_A.lower()}\n{br_style.vin}\n1HGCM82633AO04352\n9BWZZZ")
     assert set(ids) == {car.id, br_style.id}
     assert [e for e, _ in report.warnings] == [br_style.vin]
