@@ -251,7 +251,7 @@ def dealer_blueprint(name: str, import_name: str, url_prefix: str = "") -> Bluep
     don't leak). The session is then scoped to that dealer (see ``boxes.db``)."""
     from flask_login import login_required
 
-    from boxes.auth.service import membership
+    from boxes.auth.service import user_with_membership
 
     bp = Blueprint(name, import_name, url_prefix=f"/d/<dealer_code>{url_prefix}")
 
@@ -267,8 +267,10 @@ def dealer_blueprint(name: str, import_name: str, url_prefix: str = "") -> Bluep
     @bp.before_request
     @login_required
     def _membership():
-        found = g.pop("membership", None)  # read with the user, when the login loaded it
-        dealer, roles = found if found is not None else membership(db(), current_user, g.dealer_code)
+        found = g.pop("membership", None)  # read with the user when the login loaded it
+        if found is None:  # the user was loaded before this URL's dealer was known
+            _, *found = user_with_membership(db(), current_user.id, g.dealer_code or "")
+        dealer, roles = found
         if not roles:
             abort(404)
         set_dealer(dealer, roles)

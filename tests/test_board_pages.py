@@ -196,3 +196,33 @@ def test_campaign_filter_lists_this_dealers_campaigns_and_filters_by_one(client,
     assert "Rita Recall" in filtered and "Sara Service" not in filtered and "Manuel Manual" not in filtered
     assert re.search(r'data-group-count="overdue">[^<]*: 0<', filtered)
     assert re.search(r'data-group-count="upcoming">[^<]*: 1<', filtered)
+
+
+def test_whatsapp_greeting_is_plain_text_in_the_link(client, login_as, db, dealers):
+    """The prefilled message names the customer and the dealer as typed: an "&" is %26 in the link,
+    never the HTML entity "&amp;" quoted into the customer's WhatsApp."""
+    ar, _ = dealers
+    c = factories.customer(db, ar, name="Pérez & Hijos", phone_mobile="+54 9 11 5555-0199")
+    v = factories.vehicle(db, ar, c)
+    from boxes.models import Delivery
+
+    db.add(Delivery(dealer_id=ar.id, dms_id="DW", vehicle_id=v.id, customer_id=c.id,
+                    delivered_at=utcnow() - timedelta(days=1)))
+    db.commit()
+    login_as("caller", ar, locale="es")
+    html = client.get(f"/d/{ar.code}/board/deliveries").get_data(as_text=True)
+    link = html_unescape(re.search(r'href="(https://wa\.me/5491155550199\?text=[^"]+)"', html).group(1))
+    assert "P%C3%A9rez%20%26%20Hijos" in link and "amp" not in link
+    assert "Autos%20del%20Plata" in link
+
+
+def test_row_markup_for_a_kind_the_page_did_not_render_is_refused(app):
+    """A row's buttons come from markup rendered once per page; a kind missing there would leave an
+    empty cell, so it fails instead."""
+    with app.test_request_context("/"):
+        template = app.jinja_env.from_string("{{ ACTIONS.missing | for_row(7) }}")
+        with pytest.raises(ValueError, match="no row markup"):
+            template.render(ACTIONS={})
+        once = app.jinja_env.from_string("{% macro b() %}<a href='/x/{{ ROW_ID }}'>{% endmacro %}"
+                                         "{{ b() | for_row(7) }}")
+        assert once.render() == "<a href='/x/7'>"

@@ -93,13 +93,7 @@ def create_user(session: Session, *, email: str, name: str, password: str, local
     return user
 
 
-# The dealer of a URL with the user's roles there, in one statement built once (every dealer URL
-# asks it before its view runs).
-_MEMBERSHIP = (select(Dealer, Membership.role).join(Membership, Membership.dealer_id == Dealer.id)
-               .where(Membership.user_id == bindparam("user_id", type_=Integer),
-                      Dealer.code == bindparam("dealer_code", type_=String)))
-
-
+# Every dealer URL asks it once, with the login; built once.
 _USER_AT_DEALER = (
     select(User, Dealer, Membership.role)
     .select_from(User)
@@ -120,15 +114,6 @@ def user_with_membership(session: Session, user_id: int, dealer_code: str) -> tu
         return None, None, frozenset()
     roles = frozenset(role for _, _, role in rows if role is not None)
     return rows[0][0], (rows[0][1] if roles else None), roles
-
-
-def membership(session: Session, user: User, dealer_code: str | None) -> tuple[Dealer | None, frozenset[str]]:
-    """The dealer with that code and the user's roles there; (None, no roles) when the user is not a
-    member — whether or not such a dealer exists."""
-    rows = session.execute(_MEMBERSHIP, {"user_id": user.id, "dealer_code": dealer_code or ""}).all()
-    if not rows:
-        return None, frozenset()
-    return rows[0][0], frozenset(role for _, role in rows)
 
 
 def dealers_of(user: User) -> list[Dealer]:

@@ -129,6 +129,11 @@ def confirm(session: Session, dealer: Dealer, actor: User, appointment_id, *, co
     return appt
 
 
+def is_to_confirm(appt: Appointment, w: BoardWindows) -> bool:
+    """Still to confirm: the row of the "to confirm" sub-view (``sub_view_condition``)."""
+    return appt.status in UNCONFIRMED and appt.scheduled_at >= w.now
+
+
 def is_no_show(appt: Appointment, w: BoardWindows) -> bool:
     return appt.status == "no_show" or (appt.status in _EXPECTED and appt.scheduled_at < w.today_start)
 

@@ -18,6 +18,9 @@ from boxes.models.opportunities import OPPORTUNITY_ORIGINS
 from boxes.web import db, dealer_blueprint, is_fragment_request, render_block, render_page, requires_role
 
 bp = dealer_blueprint("board", __name__)
+# The appointment rules a row's buttons follow, from the service module (templates hold no rules).
+bp.add_app_template_global(appointments.is_to_confirm, "is_to_confirm")
+bp.add_app_template_global(appointments.is_no_show, "is_no_show")
 
 TEMPLATE = "board/board.html"
 BOARD_ROLES = ("caller", "manager", "campaigns")
