@@ -36,8 +36,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--explain", action="store_true", help="print every plan, not only of the queries over target")
     p.add_argument("--wait-quiet", type=int, default=0, metavar="SECONDS",
                    help="before timing, wait up to SECONDS for the 1-minute load average to drop below 1")
-    p.add_argument("--keep-gc", action="store_true",
-                   help="leave Python's cyclic GC on while timing (see docs/benchmarks.md: it can crash)")
     p.add_argument("--page-size", type=int, default=None, help="rows per board page (default: the app's, 50)")
     p.add_argument("--only", default=None, help="time only the queries whose name contains this")
     p.add_argument("--json", dest="json_path", default=None, help="also write the results to this JSON file")
@@ -121,7 +119,7 @@ def main(argv=None) -> int:
     print(f"\nTiming dealer {code} as {user} (load average {_load_average()}; CPU probe {probe_before:.0f} ms):")
     results = timing.measure(args.database_url, code, user, iterations=args.iterations, warmup=args.warmup,
                              target_ms=TARGET_MS, explain=args.explain, only=args.only,
-                             keep_gc=args.keep_gc, page_size=args.page_size)
+                             page_size=args.page_size)
     _print_results(results, code, args.iterations)
     probe_after = cpu_probe()
     print(f"\nLoad average after timing: {_load_average()} on {os.cpu_count()} CPUs; CPU probe {probe_after:.0f} ms "

@@ -17,7 +17,6 @@ process, which other load on the machine does not inflate. Each figure is over `
 
 from __future__ import annotations
 
-import gc
 import math
 import secrets
 import statistics
@@ -65,14 +64,16 @@ def cases(campaign_id: int | None = None) -> list[Case]:
         Case("badges", "/badges", lambda s, d, w, n: badges(s, d, w)),
         Case("deliveries", "/board/deliveries?welcome=pending",
              lambda s, d, w, n: deliveries.deliveries(s, d, w, welcome="pending", per_page=n)),
+        # The list's page and its group counts, as the page asks them (one statement).
         Case("opportunities", "/board/opportunities",
-             lambda s, d, w, n: opportunities.opportunities(s, d, w, per_page=n)),
+             lambda s, d, w, n: opportunities.opportunities_and_groups(s, d, w, per_page=n)[0]),
         Case("opportunities origin=campaign", "/board/opportunities?origin=campaign",
-             lambda s, d, w, n: opportunities.opportunities(s, d, w, origin="campaign", per_page=n)),
+             lambda s, d, w, n: opportunities.opportunities_and_groups(s, d, w, origin="campaign", per_page=n)[0]),
     ]
     if campaign_id is not None:
         out.append(Case("opportunities campaign=<largest>", f"/board/opportunities?campaign={campaign_id}",
-                        lambda s, d, w, n: opportunities.opportunities(s, d, w, campaign_id=campaign_id, per_page=n)))
+                        lambda s, d, w, n: opportunities.opportunities_and_groups(
+                            s, d, w, campaign_id=campaign_id, per_page=n)[0]))
     for view in appointments.SUB_VIEWS:
         out.append(Case(f"appointments {view}", f"/board/appointments?view={view}",
                         lambda s, d, w, n, view=view: appointments.appointments(s, d, w, view=view, per_page=n)))
@@ -163,7 +164,7 @@ def _timed(fn, iterations: int, warmup: int) -> list[float]:
 
 
 def measure(url: str, dealer_code: str, user_email: str, *, iterations: int = 60, warmup: int = 5,
-            target_ms: float = 25.0, explain: bool = False, only: str | None = None, keep_gc: bool = False,
+            target_ms: float = 25.0, explain: bool = False, only: str | None = None,
             page_size: int | None = None, log=print) -> list[Result]:
     config = Config(instance_dir=Path(tempfile.mkdtemp(prefix="boxes-bench-")), database_url=url,
                     redis_url="redis://127.0.0.1:1/0", secret_key=secrets.token_urlsafe(16), embedded=True,
@@ -198,12 +199,6 @@ def measure(url: str, dealer_code: str, user_email: str, *, iterations: int = 60
 
     results = []
     raw = engine.raw_connection()
-    # The cyclic GC stays off while timing: with it, this process segfaults after a few hundred
-    # board requests (heap corruption in a C extension, gone with PSYCOPG_IMPL=python; see
-    # docs/benchmarks.md). Reference counting still frees everything that is not in a cycle.
-    gc_enabled = gc.isenabled()
-    if not keep_gc:
-        gc.disable()
     try:
         for case in cases(campaign_id):
             if only and only not in case.name:
@@ -257,8 +252,6 @@ def measure(url: str, dealer_code: str, user_email: str, *, iterations: int = 60
             results.append(result)
             log(f"    {case.name:<30} app {result.app.median:7.2f} ms   raw {result.raw.median:7.2f} ms")
     finally:
-        if gc_enabled:
-            gc.enable()
         raw.close()
         app_capture.close()
         fn_capture.close()

@@ -11,6 +11,7 @@ guard is the safety net, not the rule.
 
 from __future__ import annotations
 
+import sys
 import weakref
 from datetime import UTC, datetime
 
@@ -79,6 +80,26 @@ def utcnow() -> datetime:
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
+
+
+if sys.version_info < (3, 12):
+    # CPython 3.11 frees memory it still reads when, while an attribute store turns an object's
+    # inline attribute values into a real __dict__, the allocation runs the cyclic GC and a weakref
+    # callback stores an attribute on that same object (tests/test_db.py has the 20-line proof; 3.12
+    # rewrote that code). SQLAlchemy's ORM does exactly this: each loaded object's InstanceState
+    # holds it through a weakref whose callback (``_cleanup``) sets attributes on the state, and
+    # closing a session stores ``_strong_obj`` on every state. When a request's objects are only
+    # kept by reference cycles (Jinja's render context is one), the collector frees them in the
+    # middle of that store: the process crashes (seen serving 50-row board pages on PostgreSQL).
+    # Giving each state a real __dict__ while its object is certainly alive removes the window:
+    # later stores are plain dict inserts, which never allocate a GC-tracked object.
+    from sqlalchemy.orm.base import instance_state
+
+    def _materialize_state_dict(target, *_args) -> None:
+        instance_state(target).__dict__  # noqa: B018 - reading it is what materializes it
+
+    for _event in ("init", "load"):
+        event.listen(Base, _event, _materialize_state_dict, propagate=True)
 
 
 class DealerOwned:
