@@ -199,20 +199,48 @@ def template_gettext(eval_ctx, message: str, **variables) -> str:
     return text % variables
 
 
-def whatsapp_href(phone: Phone, customer_name: str) -> str | None:
-    """The WhatsApp link of a phone with the greeting prefilled, as plain text (never HTML-escaped:
-    "Autos & Cía" stays "&"). The greeting is translated and URL-quoted once per locale and dealer;
-    each phone only quotes its customer's name into it."""
-    if not phone.e164:
-        return None
-    dealer = g.dealer.name
+@dataclass(frozen=True, slots=True)
+class PhoneLink:
+    """A phone as a board row shows it: as typed, with its call and WhatsApp links when it is a
+    valid number of the dealer's country (both None otherwise)."""
+
+    raw: str
+    tel_href: str | None
+    whatsapp_href: str | None
+
+
+def phone_links(customer) -> list[PhoneLink]:
+    """The customer's phones with their links, for the current dealer and locale.
+
+    A board page shows ~70 phones: the number is normalized once per process
+    (``normalize_phone``), the greeting translated and quoted once per locale and dealer
+    (``_greeting_parts``), and the customer's name quoted once per customer. The WhatsApp message
+    is plain text in the link, never HTML-escaped ("Autos & Cía" stays "&")."""
+    phones = customer.phones
+    if not phones:
+        return []
+    dealer = g.dealer
+    links, name = [], None
+    for raw in phones:
+        p = normalize_phone(raw, dealer.country)
+        if p.e164 is None:
+            links.append(PhoneLink(raw, None, None))
+            continue
+        if name is None:
+            name = quote(customer.name or "", safe="").join(_greeting_parts(dealer.name))
+        links.append(PhoneLink(raw, p.tel_href, f"https://wa.me/{p.e164.lstrip('+')}?text={name}"))
+    return links
+
+
+def _greeting_parts(dealer: str) -> list[str]:
+    """The WhatsApp greeting, URL-quoted, split around the customer's name."""
     key = (locale_and_zone()[0], dealer)
     parts = _GREETINGS.get(key)
     if parts is None:
         greeting = _("Hello %(name)s, we are writing from the after-sales department of %(dealer)s.")
         # quote() works character by character: quote(a + b) == quote(a) + quote(b).
         parts = _GREETINGS[key] = quote(greeting % {"name": "\0", "dealer": dealer}, safe="").split("%00")
-    return f"https://wa.me/{phone.e164.lstrip('+')}?text={quote(customer_name or '', safe='').join(parts)}"
+    return parts
 
 
 _GREETINGS: dict = {}  # (locale, dealer name) → the quoted greeting around the customer's name
@@ -236,8 +264,7 @@ def init_app(app: Flask) -> None:
         local_input=lambda v: to_user_timezone(v).strftime("%Y-%m-%dT%H:%M") if v else "",
     )
     app.jinja_env.globals.update(
-        phone=normalize_phone,
-        whatsapp_href=whatsapp_href,
+        phone_links=phone_links,
         current_locale=lambda: str(get_locale() or "es"),
         html_lang=lambda: str(get_locale() or "es").replace("_", "-"),
     )
