@@ -162,7 +162,7 @@ _TRANSLATED: dict = {}  # Locale → {message: (text, Markup already %-formatted
 
 
 def _entry(message: str) -> tuple:
-    locale = get_locale() if has_app_context() else None
+    locale = locale_and_zone()[0] if has_app_context() else None
     table = _TRANSLATED.get(locale)
     if table is None:
         table = _TRANSLATED.setdefault(locale, {})
