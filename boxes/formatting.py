@@ -7,7 +7,9 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 from urllib.parse import quote
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 from babel import Locale
@@ -97,9 +99,26 @@ def _formatter(kind: str, width: str, locale: Locale) -> Callable:
         return _compiled(get_date_format(width, locale).pattern, locale)
     if kind == "time":
         return _compiled(get_time_format(width, locale).pattern, locale)
-    date_part, time_part = _formatter("date", width, locale), _formatter("time", width, locale)
-    combined = get_datetime_format(width, locale=locale).replace("'", "")
-    return lambda value: combined.replace("{0}", time_part(value)).replace("{1}", date_part(value))
+    # The date and time patterns put in the locale's combining pattern ("{1}, {0}", "{1} 'às' {0}")
+    # make one pattern: one pass per value instead of two and two replacements.
+    return _compiled(get_datetime_format(width, locale=locale).replace("{0}", get_time_format(width, locale).pattern)
+                     .replace("{1}", get_date_format(width, locale).pattern), locale)
+
+
+_ZONES: dict = {}  # the request's zone as Flask-Babel gives it (pytz) → the same zone in zoneinfo
+
+
+def _fast_zone(zone):
+    """The zone as ``zoneinfo.ZoneInfo``: its C implementation converts an instant ~5 times faster
+    than pytz (3 µs an instant). The same rules: both read the IANA database."""
+    fast = _ZONES.get(zone)
+    if fast is None:
+        try:
+            fast = ZoneInfo(getattr(zone, "zone", None) or str(zone))
+        except (ZoneInfoNotFoundError, ValueError):
+            fast = zone
+        _ZONES[zone] = fast
+    return fast
 
 
 def locale_and_zone() -> tuple:
@@ -121,7 +140,7 @@ def format_instant(value, width: str = "short", kind: str = "datetime") -> str:
         return ""
     locale, zone = locale_and_zone()
     if isinstance(value, dt.datetime):
-        value = (value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)).astimezone(zone)
+        value = (value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)).astimezone(_fast_zone(zone))
     if width in _WIDTHS:
         return _formatter(kind, width, locale)(value)
     return _compiled(width, locale)(value)
@@ -199,10 +218,9 @@ def template_gettext(eval_ctx, message: str, **variables) -> str:
     return text % variables
 
 
-@dataclass(frozen=True, slots=True)
-class PhoneLink:
+class PhoneLink(NamedTuple):
     """A phone as a board row shows it: as typed, with its call and WhatsApp links when it is a
-    valid number of the dealer's country (both None otherwise)."""
+    valid number of the dealer's country (both None otherwise). A tuple: the template unpacks it."""
 
     raw: str
     tel_href: str | None

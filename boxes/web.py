@@ -165,7 +165,8 @@ def for_row(markup: str, row_id: int) -> Markup:
     with this row's id in its place: a page has 200-300 buttons that differ only by the id."""
     if isinstance(markup, Undefined):  # a kind the page did not render: never a silent empty cell
         raise ValueError(f"no row markup to put row {row_id} in: {markup._undefined_hint or 'undefined'}")
-    return escape(markup).replace(_ROW_ID_TEXT, str(int(row_id)))
+    # str.replace, not Markup.replace (which escapes its arguments): the id is digits only.
+    return Markup(str.replace(escape(markup), _ROW_ID_TEXT, str(int(row_id))))  # noqa: S704
 
 
 _ROW_ID_TEXT = str(_ROW_ID)
