@@ -191,8 +191,6 @@ def measure(url: str, dealer_code: str, user_email: str, *, iterations: int = 60
             .group_by(Opportunity.campaign_id).order_by(func.count().desc()).limit(1)
         )
         session.expunge_all()
-    # As app.py does in production: what start-up made is frozen out of the collector's walks.
-    gc.freeze()
     client = app.test_client()
     with client.session_transaction() as flask_session:
         flask_session["_user_id"] = user.get_id()
@@ -202,6 +200,8 @@ def measure(url: str, dealer_code: str, user_email: str, *, iterations: int = 60
 
     results = []
     raw = engine.raw_connection()
+    # As app.py does in production: what start-up made is frozen out of the collector's walks.
+    gc.freeze()
     try:
         for case in cases(campaign_id):
             if only and only not in case.name:
