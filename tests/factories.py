@@ -93,7 +93,7 @@ def car(db: Session, dealer: Dealer, **kw) -> tuple[Customer, Vehicle]:
 
 
 def delivery(db: Session, dealer: Dealer, delivered_at: datetime, **kw) -> Delivery:
-    c, v = car(db, dealer, **{k: kw.pop(k) for k in list(kw) if k in ("name",)})
+    c, v = car(db, dealer, **{k: kw.pop(k) for k in list(kw) if k in ("name", "email", "phone_mobile")})
     d = Delivery(dealer_id=dealer.id, dms_id=f"D{_n()}", vehicle_id=v.id, customer_id=c.id,
                  delivered_at=delivered_at, **kw)
     db.add(d)
@@ -103,7 +103,7 @@ def delivery(db: Session, dealer: Dealer, delivered_at: datetime, **kw) -> Deliv
 
 def opportunity(db: Session, dealer: Dealer, due_at: datetime, **kw) -> Opportunity:
     if "customer_id" not in kw:
-        c, v = car(db, dealer, **{k: kw.pop(k) for k in list(kw) if k in ("name",)})
+        c, v = car(db, dealer, **{k: kw.pop(k) for k in list(kw) if k in ("name", "email", "phone_mobile")})
         kw.update(customer_id=c.id, vehicle_id=v.id)
     o = Opportunity(dealer_id=dealer.id, origin=kw.pop("origin", "manual"), due_at=due_at, **kw)
     db.add(o)
@@ -112,7 +112,7 @@ def opportunity(db: Session, dealer: Dealer, due_at: datetime, **kw) -> Opportun
 
 
 def appointment(db: Session, dealer: Dealer, scheduled_at: datetime, **kw) -> Appointment:
-    c, v = car(db, dealer, **{k: kw.pop(k) for k in list(kw) if k in ("name",)})
+    c, v = car(db, dealer, **{k: kw.pop(k) for k in list(kw) if k in ("name", "email", "phone_mobile")})
     a = Appointment(dealer_id=dealer.id, dms_id=f"A{_n()}", vehicle_id=v.id, customer_id=c.id,
                     scheduled_at=scheduled_at, service_type=kw.pop("service_type", "Service 10.000 km"), **kw)
     db.add(a)
@@ -122,7 +122,7 @@ def appointment(db: Session, dealer: Dealer, scheduled_at: datetime, **kw) -> Ap
 
 def repair_order(db: Session, dealer: Dealer, opened_at: datetime, **kw) -> RepairOrder:
     if "vehicle_id" not in kw:
-        c, v = car(db, dealer, **{k: kw.pop(k) for k in list(kw) if k in ("name",)})
+        c, v = car(db, dealer, **{k: kw.pop(k) for k in list(kw) if k in ("name", "email", "phone_mobile")})
         kw.update(vehicle_id=v.id, customer_id=c.id)
     n = _n()
     lines = kw.pop("lines", [("Service 10.000 km", "OK", "", False)])

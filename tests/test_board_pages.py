@@ -83,13 +83,7 @@ def test_rows_show_customer_vehicle_and_phone_links(client, login_as, dataset):
 
 def test_unparseable_phone_shown_without_links(client, login_as, db, dealers):
     ar, _ = dealers
-    c = factories.customer(db, ar, name="Sin Telefono", phone_mobile="llamar a la oficina")
-    v = factories.vehicle(db, ar, c)
-    from boxes.models import Delivery
-
-    db.add(Delivery(dealer_id=ar.id, dms_id="DX", vehicle_id=v.id, customer_id=c.id,
-                    delivered_at=utcnow() - timedelta(days=1)))
-    db.commit()
+    factories.delivery(db, ar, utcnow() - timedelta(days=1), name="Sin Telefono", phone_mobile="llamar a la oficina")
     login_as("caller", ar)
     html = client.get(f"/d/{ar.code}/board/deliveries").get_data(as_text=True)
     assert "llamar a la oficina" in html
@@ -202,13 +196,7 @@ def test_whatsapp_greeting_is_plain_text_in_the_link(client, login_as, db, deale
     """The prefilled message names the customer and the dealer as typed: an "&" is %26 in the link,
     never the HTML entity "&amp;" quoted into the customer's WhatsApp."""
     ar, _ = dealers
-    c = factories.customer(db, ar, name="Pérez & Hijos", phone_mobile="+54 9 11 5555-0199")
-    v = factories.vehicle(db, ar, c)
-    from boxes.models import Delivery
-
-    db.add(Delivery(dealer_id=ar.id, dms_id="DW", vehicle_id=v.id, customer_id=c.id,
-                    delivered_at=utcnow() - timedelta(days=1)))
-    db.commit()
+    factories.delivery(db, ar, utcnow() - timedelta(days=1), name="Pérez & Hijos", phone_mobile="+54 9 11 5555-0199")
     login_as("caller", ar, locale="es")
     html = client.get(f"/d/{ar.code}/board/deliveries").get_data(as_text=True)
     link = html_unescape(re.search(r'href="(https://wa\.me/5491155550199\?text=[^"]+)"', html).group(1))
