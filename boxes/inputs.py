@@ -204,7 +204,9 @@ class UnreadableUpload(ValueError):
 
 # A campaign list holds at most 100,000 VINs or plates (boxes.campaigns.search.MAX_LIST): these caps
 # leave room for a few columns and a header, and refuse what only a bomb would be.
-XLSX_MAX_UNCOMPRESSED = 64 * 1024 * 1024  # all members of the zip together, as they declare
+# All members of the zip together, as they declare: MAX_CELLS cells as Excel saves them (shared
+# strings) take ~40 MB.
+XLSX_MAX_UNCOMPRESSED = 48 * 1024 * 1024
 XLSX_MAX_MEMBERS = 1000
 MAX_ROWS = 110_000
 MAX_CELLS = 600_000

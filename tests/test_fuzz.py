@@ -27,7 +27,6 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Date, Integer, String, Text, select
@@ -79,40 +78,69 @@ QUERY_ARGS = sorted({"page", "campaign", "origin", "welcome", "view", "opened", 
 
 # --- uploads: what a campaign creator may drop in the VIN/plate list field ----------------------
 
-def _zip(members: dict[str, bytes]) -> bytes:
+def _zip(members: dict[str, bytes | tuple[bytes, bytes, bytes, int]]) -> bytes:
+    """A zip of ``members``; a member given as (head, chunk, tail, n) is head + chunk × n + tail,
+    streamed into the archive (a bomb's sheet, never held whole in memory)."""
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as z:
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as z:  # fast to make
         for name, data in members.items():
-            z.writestr(name, data)
+            if isinstance(data, bytes):
+                z.writestr(name, data)
+                continue
+            head, chunk, tail, n = data
+            with z.open(name, "w", force_zip64=True) as member:
+                member.write(head)
+                for _ in range(n):
+                    member.write(chunk)
+                member.write(tail)
     return buffer.getvalue()
+
+
+ROW = b"<row>" + b'<c t="inlineStr"><is><t>9BWZZZ377VT004251</t></is></c>' * 1000 + b"</row>"
 
 
 def xlsx_bomb(cells: int) -> bytes:
     """A valid XLSX whose one sheet holds ``cells`` cells of the same text: a few hundred kB
-    compressed, hundreds of MB once read (how a 387 KB file held a web thread 80 s at 610 MB)."""
-    row = "<row>" + "<c t=\"inlineStr\"><is><t>9BWZZZ377VT004251</t></is></c>" * 1000 + "</row>"
-    sheet = ('<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/'
-             'spreadsheetml/2006/main"><sheetData>' + row * (cells // 1000) + "</sheetData></worksheet>")
+    compressed, ~50 bytes a cell once unpacked, and the reading of every cell after that (how a 387 KB
+    file held a web thread 80 s at 610 MB)."""
+    head = (b'<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/'
+            b'spreadsheetml/2006/main"><sheetData>')
+    rows = 1 if cells < 1000 else cells // 1000
+    chunk = ROW if cells >= 1000 else b"<row>" + b'<c t="inlineStr"><is><t>X</t></is></c>' * cells + b"</row>"
+    return xlsx_with_sheet((head, chunk, b"</sheetData></worksheet>", rows))
+
+
+def xlsx_wide(rows: int) -> bytes:
+    """A tiny XLSX whose rows each hold one cell in the last column (XFD) and which claims the whole
+    grid: a reader pads every row to 16,384 cells (and, trusting the claim, to a million rows)."""
+    cells = b"".join(f'<row r="{n}"><c r="XFD{n}" t="inlineStr"><is><t>X</t></is></c></row>'.encode()
+                     for n in range(1, rows + 1))
+    return xlsx_with_sheet(b'<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats'
+                           b'.org/spreadsheetml/2006/main"><dimension ref="A1:XFD1048576"/><sheetData>' + cells
+                           + b"</sheetData></worksheet>")
+
+
+def xlsx_with_sheet(sheet) -> bytes:
     return _zip({
         "[Content_Types].xml": (
-            '<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/'
-            'content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.'
-            'relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/'
-            'workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
-            '<Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-'
-            'officedocument.spreadsheetml.worksheet+xml"/></Types>'),
+            b'<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/'
+            b'content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.'
+            b'relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/'
+            b'workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+            b'<Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-'
+            b'officedocument.spreadsheetml.worksheet+xml"/></Types>'),
         "_rels/.rels": (
-            '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/'
-            '2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/'
-            '2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>'),
+            b'<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/'
+            b'2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/'
+            b'2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>'),
         "xl/workbook.xml": (
-            '<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/'
-            '2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets>'
-            '<sheet name="VINs" sheetId="1" r:id="rId1"/></sheets></workbook>'),
+            b'<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/'
+            b'2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets>'
+            b'<sheet name="VINs" sheetId="1" r:id="rId1"/></sheets></workbook>'),
         "xl/_rels/workbook.xml.rels": (
-            '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/'
-            '2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/'
-            '2006/relationships/worksheet" Target="worksheets/sheet1.xml"/></Relationships>'),
+            b'<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/'
+            b'2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/'
+            b'2006/relationships/worksheet" Target="worksheets/sheet1.xml"/></Relationships>'),
         "xl/worksheets/sheet1.xml": sheet,
     })
 
@@ -126,14 +154,15 @@ UPLOADS = [
     ("empty.xlsx", b""),
     ("not-a-zip.xlsx", b"PK\x03\x04 not really"),
     ("bomb.xlsx", None),  # filled in once (see _uploads)
+    ("wide.xlsx", None),
     ("picture.png", b"\x89PNG\r\n\x1a\n"),
     ("", b"no name"),
 ]
 
 
 def _uploads() -> list[tuple[str, bytes]]:
-    bomb = xlsx_bomb(300_000)
-    return [(name, bomb if data is None else data) for name, data in UPLOADS]
+    made = {"bomb.xlsx": xlsx_bomb(1_000_000), "wide.xlsx": xlsx_wide(40)}
+    return [(name, made[name] if data is None else data) for name, data in UPLOADS]
 
 
 # --- the crawl ------------------------------------------------------------------------------------
