@@ -85,6 +85,16 @@ def test_a_record_with_text_no_database_stores_is_quarantined_and_the_page_goes_
     assert pg_db.scalar(select(Customer.name).where(Customer.dms_id == "C1")) == "Ana Pérez"
 
 
+def test_a_plate_that_upper_case_makes_longer_than_its_column_is_quarantined(pg_db):
+    dealer = factories.dealer_ar(pg_db)
+    counts = store_records(pg_db, dealer.id, "vehicles", [
+        {"dms_id": "V1", "plate": "ßßßßßßßßßß", "dms_updated_at": T0},  # 10 characters, 20 once upper-cased
+        {"dms_id": "V2", "plate": "AB123CD", "dms_updated_at": T0}])
+    pg_db.commit()
+    assert (counts.inserted, counts.quarantined) == (1, 1)
+    assert pg_db.scalar(select(QuarantinedRecord.reason)) == "plate: longer than 10 characters"
+
+
 def test_a_nul_in_one_export_row_stops_neither_the_run_nor_the_other_entities(pg_db, tmp_path):
     """The files connector's CSV (a NUL reads fine as UTF-8) through the whole dealer sync, on
     PostgreSQL: the row is quarantined, every entity runs, the rest is stored."""

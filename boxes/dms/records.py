@@ -260,6 +260,8 @@ def _customer(raw: dict) -> CustomerRecord:
 def _vehicle(raw: dict) -> VehicleRecord:
     vin = _vin(raw)
     plate = _text(raw, "plate", 10).upper().replace(" ", "").replace("-", "")
+    if len(plate) > 10:  # upper case can be longer than the text ("ß" → "SS")
+        raise RecordError("plate: longer than 10 characters")
     if not vin and not plate:
         raise RecordError("vin and plate: a vehicle needs at least one of them")
     return VehicleRecord(
