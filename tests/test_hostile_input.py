@@ -22,6 +22,7 @@ from boxes.models import (
     Customer,
     Dealer,
     DiscardReason,
+    DmsConnector,
     Opportunity,
     QuarantinedRecord,
     User,
@@ -133,6 +134,30 @@ def test_a_far_date_from_the_dms_is_quarantined_with_its_reason(db, dealers):
     assert reasons[0].startswith("delivered_at: '0001-01-01") and "out of range" in reasons[0]
     assert reasons[1].startswith("delivered_at: '9999-12-31") and "out of range" in reasons[1]
     assert reasons[2] == "sold_on: 9999-12-31 is out of range (1950 to 2100)"
+
+
+def test_a_year_9999_row_of_a_dms_database_is_quarantined_and_the_sync_goes_on(db, dealers, tmp_path):
+    """The sql connector reads a DMS's local times: 9999-12-31 23:00 in São Paulo is past datetime's
+    end once in UTC. The row is quarantined; the connector and the other rows go on."""
+    import sqlalchemy as sa
+
+    from tests.test_dms_sql import QUERIES, _sqlite_dms
+
+    br = dealers[1]
+    url = _sqlite_dms(tmp_path)
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("INSERT INTO agenda VALUES ('A9', 'V1', '9999-12-31 23:00:00', 'confirmed', 'Carlos', "
+                             "'2025-03-02 11:00:00')")
+    engine.dispose()
+    db.add(DmsConnector(dealer_id=br.id, kind="sql", settings={"queries": QUERIES, "db_time_zone": br.time_zone},
+                        secrets={"url": url}))
+    db.commit()
+    runs = sync_dealer(db, br)
+    assert {r.status for r in runs} == {"succeeded"}
+    assert db.scalar(select(Appointment.dms_id)) == "A1"
+    reason = db.scalar(select(QuarantinedRecord.reason).where(QuarantinedRecord.dms_id == "A9"))
+    assert reason.startswith("scheduled_at: '9999-12-31T23:00:00-03:00' is out of range")
 
 
 # --- 8. a NUL in a web form: 422 next to the field ---------------------------------------------------
