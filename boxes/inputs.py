@@ -96,8 +96,8 @@ def unstorable_fields(values) -> dict:
 # --- numbers and ids ----------------------------------------------------------------------------
 
 def _digits(raw) -> int | None:
-    """An optionally signed run of ASCII digits (not ``int()``'s "١٢", "1_000" or " 7 "), of a
-    length no database integer exceeds."""
+    """An optionally signed run of ASCII digits (not ``int()``'s "١٢" or "1_000"), surrounding spaces
+    ignored; ``None`` beyond 19 digits (more than any database integer holds)."""
     if isinstance(raw, bool):
         return None
     if isinstance(raw, int):
