@@ -30,6 +30,7 @@ from zoneinfo import ZoneInfo
 
 from flask_babel import LazyString, format_date, format_number, gettext
 from flask_babel import lazy_gettext as _l
+from werkzeug.routing import IntegerConverter
 
 MAX_ID = 2**31 - 1  # PostgreSQL ``integer``: every id column
 MAX_INT = 2**31 - 1
@@ -124,6 +125,14 @@ def whole(raw, field: str, errors: dict, *, lo: int, hi: int, message, optional:
         errors[field] = message
         return None
     return number
+
+
+class RowIdConverter(IntegerConverter):
+    """``<int:...>`` in URLs, with PostgreSQL's integer as its maximum: a larger id is a 404 at
+    routing, never a query the database refuses (``web.init_app`` registers it as ``int``)."""
+
+    def __init__(self, map, fixed_digits=0, min=None, max=MAX_ID, signed=False):  # werkzeug's names
+        super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
 
 
 def page_number(raw) -> int:

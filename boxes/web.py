@@ -20,11 +20,9 @@ from jinja2_fragments.flask import render_block, render_blocks
 from markupsafe import Markup, escape
 from sqlalchemy import Integer, bindparam, select
 from sqlalchemy.orm import Session, lazyload
-from werkzeug.routing import IntegerConverter
 
-from boxes import formatting
+from boxes import formatting, inputs
 from boxes.db import make_engine, make_sessionmaker
-from boxes.inputs import MAX_ID
 from boxes.models import Dealer, User
 
 csrf = CSRFProtect()
@@ -69,7 +67,7 @@ def init_app(app: Flask, config) -> None:
 
     # Ids in URLs are PostgreSQL integers: a larger number is a page that does not exist (404), never a
     # query the database refuses. Registered before the blueprints add their rules.
-    app.url_map.converters["int"] = RowIdConverter
+    app.url_map.converters["int"] = inputs.RowIdConverter
     csrf.init_app(app)
     htmx.init_app(app)
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
@@ -148,13 +146,6 @@ class _OnFirstUse:
 
 _ROW_ID = 987_654_321_987_654  # stands for the row's id while a row URL is built once
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]+")
-
-
-class RowIdConverter(IntegerConverter):
-    """``<int:...>`` with PostgreSQL's integer as its maximum (see ``boxes.inputs.MAX_ID``)."""
-
-    def __init__(self, map, fixed_digits=0, min=None, max=MAX_ID, signed=False):
-        super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
 
 
 def row_url(endpoint: str, row_id: int, **values) -> str:
