@@ -174,7 +174,7 @@ def _start_boxes_run(env: dict, log: Path, *args: str) -> subprocess.Popen:
                                 stdout=out, stderr=subprocess.STDOUT)
 
 
-def _wait_healthy(process: subprocess.Popen, env: dict, log: Path, timeout: float = 30) -> dict:
+def _wait_healthy(process: subprocess.Popen, env: dict, log: Path, timeout: float = 90) -> dict:
     url = f"http://127.0.0.1:{env['BOXES_PORT']}/healthz"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -262,12 +262,16 @@ def _child_of_role(process: subprocess.Popen, role: str) -> psutil.Process | Non
     return next((p for p in roles[role] if p.ppid() == process.pid), None)
 
 
-def _wait_for_new(process: subprocess.Popen, role: str, old_pid: int, log: Path, timeout: float = 30) -> psutil.Process:
+def _wait_for_new(process: subprocess.Popen, role: str, old: psutil.Process, log: Path,
+                  old_children: list[psutil.Process] = (), timeout: float = 30) -> psutil.Process:
+    """The child started in place of ``old``: neither ``old`` itself nor one of its children (a
+    work horse), which the supervisor adopts for a moment when ``old`` dies."""
+    gone = {old.pid, *(p.pid for p in old_children)}
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         assert process.poll() is None, f"boxes run exited:\n{log.read_text()}"
         child = _child_of_role(process, role)
-        if child is not None and child.pid != old_pid:
+        if child is not None and child.pid not in gone:
             return child
         time.sleep(0.1)
     raise AssertionError(f"{role} was not restarted:\n{log.read_text()}")
@@ -301,7 +305,7 @@ def test_boxes_run_restarts_a_child_that_dies_and_the_web_keeps_serving(instance
     watcher = _HealthWatcher(instance["BOXES_PORT"])
     socket_path = Path(instance["BOXES_INSTANCE_DIR"]) / "redis" / "redis.sock"
     try:
-        _wait_healthy(process, instance, log, timeout=90)
+        _wait_healthy(process, instance, log)
         web = _child_of_role(process, "web")
         watcher.start()
         client = redis_lib.Redis(unix_socket_path=str(socket_path))
@@ -316,7 +320,7 @@ def test_boxes_run_restarts_a_child_that_dies_and_the_web_keeps_serving(instance
         horses = worker.children()
         assert horses, "the job runs in a work horse"
         worker.kill()
-        _wait_for_new(process, "worker", worker.pid, log)
+        _wait_for_new(process, "worker", worker, log, horses)
         assert f"worker (pid {worker.pid}) was killed by SIGKILL" in log.read_text()
         # The killed worker's horse is not left running on its own.
         _, alive = psutil.wait_procs(horses, timeout=15)
@@ -325,8 +329,8 @@ def test_boxes_run_restarts_a_child_that_dies_and_the_web_keeps_serving(instance
         cron, sink = _child_of_role(process, "cron"), _child_of_role(process, "mail")
         cron.kill()
         sink.kill()
-        _wait_for_new(process, "cron", cron.pid, log)
-        _wait_for_new(process, "mail", sink.pid, log)
+        _wait_for_new(process, "cron", cron, log)
+        _wait_for_new(process, "mail", sink, log)
         assert f"cron (pid {cron.pid}) was killed by SIGKILL" in log.read_text()
         deadline = time.monotonic() + 30
         while True:  # the new sink is a fresh Python process: listening a moment after it starts
@@ -341,9 +345,9 @@ def test_boxes_run_restarts_a_child_that_dies_and_the_web_keeps_serving(instance
 
         redis_server = _child_of_role(process, "redis")
         redis_server.kill()
-        _wait_for_new(process, "redis", redis_server.pid, log)
+        _wait_for_new(process, "redis", redis_server, log)
         assert f"redis (pid {redis_server.pid}) was killed by SIGKILL" in log.read_text()
-        assert _wait_healthy(process, instance, log, timeout=90)["redis"] == "ok"
+        assert _wait_healthy(process, instance, log)["redis"] == "ok"
 
         # Jobs run again: the worker reconnected to the new Redis (or was restarted) and works.
         client = redis_lib.Redis(unix_socket_path=str(socket_path))
