@@ -1,4 +1,4 @@
-"""The ``boxes`` command: run | worker | cron | demo | db | user | dms-simulator | sync.
+"""The ``boxes`` command: run | worker | cron | demo | db | user | dms-simulator | sync | mail-sink.
 
 Every command builds its configuration from the environment (``boxes.config``), so the same
 command works in embedded mode and in production.
@@ -172,6 +172,17 @@ def dms_simulator(host, port, seed, vehicles, dealers, clock, tick_seconds, even
 
     serve(host, port, dms, clock=clock, tick_seconds=tick_seconds, client_id=client_id,
           client_secret=client_secret, ready=ready)
+
+
+@main.command("mail-sink")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, required=True)
+@click.option("--dir", "maildir", required=True, type=click.Path(file_okay=False), help="Where to store .eml files.")
+def mail_sink(host: str, port: int, maildir: str) -> None:
+    """The local SMTP sink of embedded mode: keeps every message as an .eml file, relays nothing."""
+    from boxes.mailsink import serve
+
+    sys.exit(serve(host, port, maildir))
 
 
 @main.command("sync")

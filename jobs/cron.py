@@ -10,6 +10,7 @@ import os
 
 from rq import cron
 
+from jobs.campaigns import recover_campaigns
 from jobs.mail import recover_messages, send_due_reminders
 from jobs.runtime import record_heartbeat
 from jobs.sync import sync_all
@@ -27,5 +28,9 @@ cron.register(recover_messages, queue_name="mail", interval=60, job_timeout=50, 
 # BOXES_SYNC_INTERVAL_MINUTES (read from the environment as boxes.config does: no secret key needed here).
 cron.register(sync_all, queue_name="sync", interval=60 * int(os.environ.get("BOXES_SYNC_INTERVAL_MINUTES") or 5),
               job_timeout=120, result_ttl=3600)
+
+# Campaigns: the sweep that resumes a campaign whose job died (its worker was killed) or was never queued
+# (Redis was down when it was saved), or marks it failed after too many restarts (boxes/campaigns/service.py).
+cron.register(recover_campaigns, queue_name="campaigns", interval=60, job_timeout=50, result_ttl=600)
 
 # Later issues register here:

@@ -16,6 +16,7 @@ from redis import Redis
 QUEUES: tuple[str, ...] = ("sync", "mail", "campaigns", "oem", "default")
 CRON_CONFIG = "jobs.cron"
 HEARTBEAT_KEY = "boxes:cron:heartbeat"
+MAINTENANCE_SECONDS = 60
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,9 @@ def run_worker(config, burst: bool = False) -> int:
     try:
         connection.ping()
         queues = [Queue(name, connection=connection) for name in QUEUES]
-        worker = Worker(queues, connection=connection)
+        # Maintenance every minute, not RQ's ten: it restarts the scheduler (retries, enqueue_in),
+        # which dies when Redis goes away, and moves jobs abandoned by a killed worker to "failed".
+        worker = Worker(queues, connection=connection, maintenance_interval=MAINTENANCE_SECONDS)
         worker.work(burst=burst, with_scheduler=True, logging_level=config.log_level)
     except RedisConnectionError as exc:
         logging.basicConfig(level=config.log_level)

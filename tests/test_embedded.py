@@ -10,6 +10,7 @@ import smtplib
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from email.message import EmailMessage
 from pathlib import Path
@@ -173,7 +174,7 @@ def _start_boxes_run(env: dict, log: Path, *args: str) -> subprocess.Popen:
                                 stdout=out, stderr=subprocess.STDOUT)
 
 
-def _wait_healthy(process: subprocess.Popen, env: dict, log: Path, timeout: float = 30) -> dict:
+def _wait_healthy(process: subprocess.Popen, env: dict, log: Path, timeout: float = 90) -> dict:
     url = f"http://127.0.0.1:{env['BOXES_PORT']}/healthz"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -190,9 +191,12 @@ def _wait_healthy(process: subprocess.Popen, env: dict, log: Path, timeout: floa
 
 def _children_by_role(process: subprocess.Popen) -> tuple[list[psutil.Process], dict[str, list]]:
     children = psutil.Process(process.pid).children(recursive=True)
-    roles: dict[str, list] = {"redis": [], "worker": [], "cron": [], "web": []}
+    roles: dict[str, list] = {"redis": [], "worker": [], "cron": [], "web": [], "mail": []}
     for child in children:
-        cmdline = " ".join(child.cmdline())
+        try:
+            cmdline = " ".join(child.cmdline())
+        except psutil.Error:  # gone, or a zombie not reaped yet
+            continue
         if "redis-server" in cmdline:
             roles["redis"].append(child)
         elif "boxes.cli worker" in cmdline:
@@ -201,6 +205,8 @@ def _children_by_role(process: subprocess.Popen) -> tuple[list[psutil.Process], 
             roles["cron"].append(child)
         elif "gunicorn" in cmdline:
             roles["web"].append(child)
+        elif "boxes.cli mail-sink" in cmdline:
+            roles["mail"].append(child)
     return children, roles
 
 
@@ -250,26 +256,123 @@ def test_boxes_run_serves_health_and_stops_every_process_on_ctrl_c(instance, sho
         _stop(process)
 
 
-def test_boxes_run_stops_everything_when_a_child_dies(instance, short_dir):
+def _child_of_role(process: subprocess.Popen, role: str) -> psutil.Process | None:
+    """The supervisor's own child in that role (not a grandchild: gunicorn workers, RQ horses)."""
+    _, roles = _children_by_role(process)
+    return next((p for p in roles[role] if p.ppid() == process.pid), None)
+
+
+def _wait_for_new(process: subprocess.Popen, role: str, old: psutil.Process, log: Path,
+                  old_children: list[psutil.Process] = (), timeout: float = 30) -> psutil.Process:
+    """The child started in place of ``old``: neither ``old`` itself nor one of its children (a
+    work horse), which the supervisor adopts for a moment when ``old`` dies."""
+    gone = {old.pid, *(p.pid for p in old_children)}
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, f"boxes run exited:\n{log.read_text()}"
+        child = _child_of_role(process, role)
+        if child is not None and child.pid not in gone:
+            return child
+        time.sleep(0.1)
+    raise AssertionError(f"{role} was not restarted:\n{log.read_text()}")
+
+
+class _HealthWatcher(threading.Thread):
+    """Asks /healthz all along: every answer's status, or the transport error when none came."""
+
+    def __init__(self, port: str):
+        super().__init__(daemon=True)
+        self.url = f"http://127.0.0.1:{port}/healthz"
+        self.answers: list[int] = []
+        self.failures: list[str] = []
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                self.answers.append(httpx.get(self.url, timeout=10).status_code)
+            except httpx.TransportError as exc:
+                self.failures.append(repr(exc))
+            time.sleep(0.1)
+
+
+def test_boxes_run_restarts_a_child_that_dies_and_the_web_keeps_serving(instance, short_dir):
+    """SIGKILL the worker (in the middle of a job), the cron process, the SMTP sink and then the
+    embedded Redis: each comes back with a new pid, the web answers all along, jobs run again
+    afterwards, and Ctrl-C still leaves nothing running."""
     log = short_dir / "run.log"
     process = _start_boxes_run(instance, log, "--no-simulator")
+    watcher = _HealthWatcher(instance["BOXES_PORT"])
+    socket_path = Path(instance["BOXES_INSTANCE_DIR"]) / "redis" / "redis.sock"
     try:
-        # Every child is started once the sink is up; the web server may still be booting, which is
-        # a fine moment for something to die.
-        deadline = time.monotonic() + 30
-        while "boxes run: mail:" not in log.read_text():
-            assert process.poll() is None and time.monotonic() < deadline, log.read_text()
-            time.sleep(0.05)
-        children, roles = _children_by_role(process)
-        cron = next(p for p in roles["cron"] if p.ppid() == process.pid)
-        cron.kill()
+        _wait_healthy(process, instance, log)
+        web = _child_of_role(process, "web")
+        watcher.start()
+        client = redis_lib.Redis(unix_socket_path=str(socket_path))
 
-        assert process.wait(15) == 1, log.read_text()
-        output = log.read_text()
-        assert f"cron (pid {cron.pid}) exited unexpectedly" in output
+        # The worker, busy: its work horse runs a long job in a process group of its own.
+        worker = _child_of_role(process, "worker")
+        job = Queue("default", connection=client).enqueue("time.sleep", 600, job_timeout=900)
+        deadline = time.monotonic() + 60
+        while job.get_status(refresh=True) != "started":
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+        horses = worker.children()
+        assert horses, "the job runs in a work horse"
+        worker.kill()
+        _wait_for_new(process, "worker", worker, log, horses)
+        assert f"worker (pid {worker.pid}) was killed by SIGKILL" in log.read_text()
+        # The killed worker's horse is not left running on its own.
+        _, alive = psutil.wait_procs(horses, timeout=15)
+        assert alive == [], log.read_text()
+
+        cron, sink = _child_of_role(process, "cron"), _child_of_role(process, "mail")
+        cron.kill()
+        sink.kill()
+        _wait_for_new(process, "cron", cron, log)
+        _wait_for_new(process, "mail", sink, log)
+        assert f"cron (pid {cron.pid}) was killed by SIGKILL" in log.read_text()
+        deadline = time.monotonic() + 30
+        while True:  # the new sink is a fresh Python process: listening a moment after it starts
+            try:
+                smtp = smtplib.SMTP("127.0.0.1", int(instance["BOXES_SMTP_PORT"]), timeout=10)
+                break
+            except ConnectionRefusedError:
+                assert time.monotonic() < deadline, log.read_text()
+                time.sleep(0.1)
+        with smtp:
+            smtp.sendmail("taller@example.com", ["cliente@example.com"], b"Subject: sigue\r\n\r\nok\r\n")
+
+        redis_server = _child_of_role(process, "redis")
+        redis_server.kill()
+        _wait_for_new(process, "redis", redis_server, log)
+        assert f"redis (pid {redis_server.pid}) was killed by SIGKILL" in log.read_text()
+        assert _wait_healthy(process, instance, log)["redis"] == "ok"
+
+        # Jobs run again: the worker reconnected to the new Redis (or was restarted) and works.
+        client = redis_lib.Redis(unix_socket_path=str(socket_path))
+        job = Queue("default", connection=client).enqueue(record_heartbeat)
+        deadline = time.monotonic() + 90
+        while job.get_status(refresh=True) != "finished":
+            assert time.monotonic() < deadline, f"no worker ran the job:\n{log.read_text()}"
+            time.sleep(0.2)
+        assert client.get(HEARTBEAT_KEY).decode() == job.return_value()
+        client.close()
+
+        watcher.stop.set()
+        watcher.join(15)
+        assert watcher.failures == [], f"the web stopped answering: {watcher.failures[:3]}\n{log.read_text()}"
+        assert 200 in watcher.answers and set(watcher.answers) <= {200, 503}
+        assert _child_of_role(process, "web").pid == web.pid, "the web server was restarted"
+        assert len(list((Path(instance["BOXES_INSTANCE_DIR"]) / "mail").glob("*.eml"))) == 1
+
+        children, _ = _children_by_role(process)
+        process.send_signal(signal.SIGINT)
+        assert process.wait(20) == 0, log.read_text()
         _, alive = psutil.wait_procs(children, timeout=15)
-        assert alive == [], f"left running: {[(p.pid, p.cmdline()) for p in alive]}\n{output}"
+        assert alive == [], f"left running: {[(p.pid, p.cmdline()) for p in alive]}\n{log.read_text()}"
     finally:
+        watcher.stop.set()
         _stop(process)
 
 

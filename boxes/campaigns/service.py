@@ -7,13 +7,14 @@ opportunities with one INSERT … SELECT and advances ``units_processed`` in the
 so a crash loses at most an uncommitted batch and a re-run resumes there. A unit that already has
 an open opportunity of the campaign is skipped (and the partial unique index
 ``uq_opportunity_open_campaign_vehicle`` refuses one anyway): re-running never duplicates.
+``recover`` (the cron sweep) relies on that: a campaign whose job died is simply run again.
 """
 
 from __future__ import annotations
 
 import time as _time
 from collections.abc import Callable
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
@@ -131,6 +132,9 @@ def mark_queued(session: Session, dealer: Dealer, actor: User | None, campaign: 
     campaign.job_id = job_id
     if campaign.status != "done" or campaign.units_processed < campaign.units_total:
         campaign.status = "processing"
+        # A person started it (again): the sweep may resume it MAX_RECOVERIES times more.
+        campaign.recoveries = 0
+        campaign.failure = ""
     record(session, dealer_id=dealer.id, user_id=actor.id if actor else None, action="campaign.enqueue",
            entity="campaign", entity_id=campaign.id, data={"job_id": job_id})
     session.commit()
@@ -145,6 +149,8 @@ def process(session: Session, campaign_id: int, *, batch: int = BATCH,
     if campaign is None:
         raise LookupError(f"campaign {campaign_id}")
     dealer_id = campaign.dealer_id
+    if campaign.status == "done" and campaign.units_processed >= campaign.units_total:
+        return campaign  # a stray extra job (see ``recover``): nothing to do, nothing to record
     if campaign.status != "processing":
         campaign.status = "processing"
         session.commit()
@@ -206,9 +212,85 @@ def mark_failed(session: Session, campaign_id: int, error: str) -> None:
     if campaign is None:
         return
     campaign.status = "failed"
+    campaign.failure = "error"
     record(session, dealer_id=campaign.dealer_id, user_id=None, action="campaign.failed", entity="campaign",
            entity_id=campaign.id, data={"error": error[:500]})
     session.commit()
+
+
+# --- the recovery sweep -------------------------------------------------------------------------
+
+# RQ's worker refreshes a started job's heartbeat every 30 s and gives it up 90 s after the last
+# one; older than this, the worker is gone (killed, its machine restarted).
+STALE_HEARTBEAT = timedelta(seconds=120)
+# A campaign saved while Redis refused its job stays a draft without one; the view that saved it
+# may still be enqueueing it, so the sweep waits this long before starting it itself.
+START_GRACE = timedelta(minutes=2)
+# A campaign whose job keeps dying (it takes its worker down, say) is not restarted forever.
+MAX_RECOVERIES = 3
+UNFINISHED = ("draft", "processing")
+
+
+def job_running(redis, job_id: str | None, now: datetime) -> bool:
+    """Whether the RQ job is waiting to run or running on a live worker."""
+    from rq.exceptions import NoSuchJobError
+    from rq.job import Job, JobStatus
+
+    if not job_id:
+        return False
+    try:
+        job = Job.fetch(job_id, connection=redis)
+    except NoSuchJobError:  # expired, or Redis lost it
+        return False
+    status = job.get_status(refresh=False)
+    if status in (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED):
+        return True
+    if status == JobStatus.STARTED:
+        beat = job.last_heartbeat or job.started_at
+        return beat is not None and now - beat.replace(tzinfo=beat.tzinfo or UTC) < STALE_HEARTBEAT
+    return False  # failed, stopped, canceled, or finished without finishing the campaign
+
+
+def recover(session: Session, redis, enqueue: Callable[[int, str], object], *, now: datetime | None = None) -> dict:
+    """The sweep (cron, every minute): a campaign left "processing" by a job that is gone, or a
+    draft whose job was never queued, is started again — processing resumes where it stopped and
+    never duplicates an opportunity — at most ``MAX_RECOVERIES`` times; after that it is marked
+    failed ("stopped") and its page offers "Run again". ``enqueue(campaign_id, job_id)`` queues the
+    job. Returns the campaign ids by what was done."""
+    now = now or utcnow()
+    outcome: dict[str, list[int]] = {"resumed": [], "failed": []}
+    stuck = session.execute(select(Campaign.id, Campaign.dealer_id, Campaign.status, Campaign.job_id,
+                                   Campaign.recoveries, Campaign.created_at, Campaign.units_processed)
+                            .where(Campaign.status.in_(UNFINISHED)).order_by(Campaign.id)).all()
+    table = Campaign.__table__
+    for row in stuck:
+        if row.job_id is None and row.status == "draft" and row.created_at > now - START_GRACE:
+            continue
+        if job_running(redis, row.job_id, now):
+            continue
+        # Only if nobody moved it meanwhile (its job finishing, a person's "Run again").
+        unchanged = (table.c.id == row.id, table.c.status == row.status,
+                     table.c.job_id.is_(None) if row.job_id is None else table.c.job_id == row.job_id)
+        if row.recoveries >= MAX_RECOVERIES:
+            if session.execute(update(table).where(*unchanged).values(status="failed", failure="stopped")).rowcount:
+                record(session, dealer_id=row.dealer_id, user_id=None, action="campaign.failed", entity="campaign",
+                       entity_id=row.id, data={"error": "its job stopped and was restarted too often",
+                                               "job_id": row.job_id, "recoveries": row.recoveries})
+                session.commit()
+                outcome["failed"].append(row.id)
+            continue
+        job_id = f"campaign-{row.id}-recovery-{row.recoveries + 1}"
+        if not session.execute(update(table).where(*unchanged).values(
+                status="processing", job_id=job_id, recoveries=row.recoveries + 1)).rowcount:
+            continue
+        record(session, dealer_id=row.dealer_id, user_id=None, action="campaign.resume", entity="campaign",
+               entity_id=row.id, data={"previous_job_id": row.job_id, "job_id": job_id,
+                                       "units_processed": row.units_processed})
+        # Committed before the job exists: if queueing fails now, the next sweep finds no such job.
+        session.commit()
+        enqueue(row.id, job_id)
+        outcome["resumed"].append(row.id)
+    return outcome
 
 
 def get_campaign(session: Session, dealer: Dealer, campaign_id) -> Campaign:

@@ -6,9 +6,14 @@ Thin views: parse the request, call ``search`` / ``selection`` / ``service``, re
 
 from __future__ import annotations
 
-from flask import abort, current_app, g, make_response, redirect, request, url_for
+import contextlib
+
+from flask import abort, current_app, flash, g, make_response, redirect, request, url_for
+from flask_babel import gettext
+from flask_htmx.responses import HTMXResponseStopPolling
 from flask_login import current_user
 
+from boxes import outage
 from boxes.board.common import Page, clamp_page
 from boxes.board.views import nav_badges
 from boxes.board.windows import BoardWindows
@@ -159,8 +164,18 @@ def process():
         db().rollback()
         ctx = _step_context(search_id, process_errors=exc.errors, process_form=form)
         return render_page(TEMPLATE, ["process_form"], **_shell("new", **ctx)), 422
-    _enqueue(campaign)
-    searches.clear(search_id)
+    try:
+        _enqueue(campaign)
+    except outage.UNAVAILABLE:
+        # The campaign is saved: the campaign sweep starts it once Redis is back. A 503 here would
+        # invite the user to save it a second time.
+        current_app.logger.warning("campaign %s saved, its job not queued: Redis unavailable", campaign.id,
+                                   exc_info=True)
+        flash(gettext("The campaign was saved. It starts by itself within a few minutes, when the job "
+                      "service answers again."), "warning")
+    else:
+        with contextlib.suppress(*outage.UNAVAILABLE):  # the selection expires by itself anyway
+            searches.clear(search_id)
     target = url_for("campaigns.detail", campaign_id=campaign.id)
     if request.headers.get("HX-Request"):
         response = make_response("", 204)
@@ -194,8 +209,9 @@ def detail(campaign_id: int):
 def progress(campaign_id: int):
     campaign = _campaign(campaign_id)
     body = render_page(TEMPLATE, ["progress"], **_shell("detail", campaign=campaign))
-    # 286 tells htmx to stop polling: the job is over.
-    return body, (286 if campaign.status in ("done", "failed") else 200)
+    if campaign.status in ("done", "failed"):
+        return HTMXResponseStopPolling(body)  # the job is over (a dead one: see service.recover)
+    return body
 
 
 @bp.post("/<int:campaign_id>/run")

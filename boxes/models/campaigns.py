@@ -19,6 +19,7 @@ from boxes.models.opportunities import Opportunity
 
 CAMPAIGN_KINDS = ("recall", "technical_note", "service_campaign", "other")
 CAMPAIGN_STATUSES = ("draft", "processing", "done", "failed")
+CAMPAIGN_FAILURES = ("error", "stopped")
 
 
 class Campaign(DealerOwned, Base):
@@ -41,6 +42,11 @@ class Campaign(DealerOwned, Base):
     assigned_user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), nullable=True)
     opportunities_created: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Times the recovery sweep started the job again (its worker died, its job was lost); a
+    # person's "Run again" resets it. Why it failed: "error" (the job raised), "stopped" (the sweep
+    # gave up after campaigns.service.MAX_RECOVERIES), "" otherwise.
+    recoveries: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    failure: Mapped[str] = mapped_column(String(16), default="", server_default="")
 
 
 class CampaignUnit(DealerOwned, Base):
