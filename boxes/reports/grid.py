@@ -10,7 +10,7 @@ import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
@@ -21,8 +21,11 @@ from boxes.board.windows import BoardWindows, local_midnight
 from boxes.models import Dealer
 from boxes.reports.definitions import CATEGORY, DATETIME, NUMBER, REPORTS, ROWS, Column, Report
 from boxes.reports.ranges import DateRange
+from boxes.spreadsheets import safe_cell
 
 EMPTY = "="  # the filter value that selects empty cells exactly
+CSV_DATETIME = "%Y-%m-%d %H:%M"
+XLSX_DATETIME = {"es": "dd/mm/yyyy hh:mm", "pt_BR": "dd/mm/yyyy hh:mm", "en": "yyyy-mm-dd hh:mm"}
 NONE_LABEL = _l("(empty)")
 
 
@@ -174,17 +177,18 @@ class Grid:
     # --- exports --------------------------------------------------------------------------------
 
     def cells(self, row) -> list:
-        """A row's cells as shown (labels translated, times in the dealer's zone)."""
+        """A row's cells as shown (labels translated, times in the dealer's zone as naive local
+        datetimes, numbers as numbers), every text made safe for a spreadsheet (``safe_cell``)."""
         tz = ZoneInfo(self.dealer.time_zone)
         out = []
         for column in self.report.columns:
             value = row[column.key]
             if column.kind == DATETIME and value is not None:
-                out.append(value.astimezone(tz).strftime("%Y-%m-%d %H:%M"))
+                out.append(value.astimezone(tz).replace(tzinfo=None))
             elif column.kind == NUMBER:
                 out.append(value)
             else:
-                out.append(column.display(value))
+                out.append(safe_cell(column.display(value)))
         return out
 
     def iter_rows(self, session: Session) -> Iterator:
@@ -193,7 +197,7 @@ class Grid:
             yield self.cells(row)
 
     def header(self) -> list[str]:
-        return [str(c.label) for c in self.report.columns]
+        return [safe_cell(str(c.label)) for c in self.report.columns]
 
     def csv_chunks(self, session: Session) -> Iterator[str]:
         buffer = io.StringIO()
@@ -201,7 +205,7 @@ class Grid:
         buffer.write("\ufeff")  # Excel opens UTF-8 CSV correctly with a BOM
         writer.writerow(self.header())
         for i, cells in enumerate(self.iter_rows(session), start=1):
-            writer.writerow(cells)
+            writer.writerow([c.strftime(CSV_DATETIME) if isinstance(c, datetime) else c for c in cells])
             if i % 1000 == 0:
                 yield buffer.getvalue()
                 buffer.seek(0)
@@ -210,11 +214,23 @@ class Grid:
 
     def xlsx_file(self, session: Session, target) -> None:
         from openpyxl import Workbook
+        from openpyxl.cell import WriteOnlyCell
+        from openpyxl.utils import get_column_letter
 
+        # Dates as real date cells (naive local times: a spreadsheet has no zones) with a format the
+        # dealer's users read; openpyxl's write-only mode takes the format per cell.
+        number_format = XLSX_DATETIME.get(self.locale, XLSX_DATETIME["es"])
+        dates = [i for i, c in enumerate(self.report.columns) if c.kind == DATETIME]
         wb = Workbook(write_only=True)
         ws = wb.create_sheet(title=self.report.key[:31])
+        for i in dates:
+            ws.column_dimensions[get_column_letter(i + 1)].width = 17
         ws.append(self.header())
         for cells in self.iter_rows(session):
+            for i in dates:
+                if cells[i] is not None:
+                    cells[i] = WriteOnlyCell(ws, value=cells[i])
+                    cells[i].number_format = number_format
             ws.append(cells)
         wb.save(target)
 
