@@ -214,3 +214,12 @@ def test_campaign_list_counts(db, dealers):
     db.commit()
     row = service.campaigns(db, ar).rows[0]
     assert (row.total, row.open, row.sold, row.discarded) == (3, 2, 1, 0)
+
+
+def test_search_text_criteria_ignore_case_and_accents(db, dealers):
+    ar, _ = dealers
+    citroen = _units(db, ar, 1, brand="Citroën", model="Ë-C4", version="Feel Pack")[0]
+    _units(db, ar, 1, brand="Chevrolet", model="Onix")
+    for typed in ("citroen", "CITROËN", "citroën", "Citroen"):
+        assert search.matching_ids(db, ar, search.Criteria(brand=typed)) == [citroen.id]
+    assert search.matching_ids(db, ar, search.Criteria(model="e-c4", version="PACK")) == [citroen.id]

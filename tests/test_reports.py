@@ -311,3 +311,19 @@ def test_xlsx_dates_are_date_cells_in_the_dealer_zone(db, world):
     first = ws.cell(row=2, column=1)
     assert first.is_date and first.value == datetime(2026, 3, 3, 10, 0)  # 10:00 in Buenos Aires, not 13:00 UTC
     assert "yy" in first.number_format and "h" in first.number_format
+
+
+@pytest.mark.parametrize("typed", ["álvarez", "ALVAREZ", "Álvarez", "alvarez", "ÁLVAREZ"])
+def test_text_filters_ignore_case_and_accents(db, world, typed):
+    """Users type names in Spanish and Portuguese with or without accents and capitals: SQLite's lower()
+    alone folds ASCII only, so "álvarez" found no "Álvarez"."""
+    ar = world["ar"]
+    factories.opportunity(db, ar, at(3, 20), created_at=at(3, 18), name="Martín Álvarez")
+    factories.opportunity(db, ar, at(3, 20), created_at=at(3, 18), name="JOÃO CONCEIÇÃO")
+    factories.opportunity(db, ar, at(3, 20), created_at=at(3, 18), name="Alvarenga 100%_x")
+    assert [r["customer"] for r in grid_of(ar, "opportunities", customer=typed).page(db, 1, 50)[0]] == \
+        ["Martín Álvarez"]
+    assert grid_of(ar, "opportunities", customer="joao conceicao").total(db) == 1
+    assert grid_of(ar, "opportunities", customer="Conceição").total(db) == 1
+    assert grid_of(ar, "opportunities", customer="100%_").total(db) == 1  # LIKE's wildcards are plain text
+    assert grid_of(ar, "opportunities", customer="0%x").total(db) == 0

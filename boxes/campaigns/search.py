@@ -20,6 +20,7 @@ from boxes.board.windows import local_midnight
 from boxes.errors import ActionError
 from boxes.identifiers import normalize_plate, plate_variants, split_pasted, validate_plate, validate_vin
 from boxes.models import Customer, Dealer, Opportunity, RepairOrder, Vehicle
+from boxes.textmatch import contains_folded
 
 OPEN_FILTERS = ("any", "with", "without")
 MAX_LIST = 100_000
@@ -180,7 +181,7 @@ def conditions(dealer: Dealer, c: Criteria) -> list:
     conds = [Vehicle.dealer_id == dealer.id]
     for col, value in ((Vehicle.brand, c.brand), (Vehicle.model, c.model), (Vehicle.version, c.version)):
         if value:
-            conds.append(func.lower(col).contains(value.lower(), autoescape=True))
+            conds.append(contains_folded(col, value))
     if c.year_from:
         conds.append(Vehicle.model_year >= c.year_from)
     if c.year_to:

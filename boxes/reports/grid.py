@@ -22,6 +22,7 @@ from boxes.models import Dealer
 from boxes.reports.definitions import CATEGORY, DATETIME, NUMBER, REPORTS, ROWS, Column, Report
 from boxes.reports.ranges import DateRange
 from boxes.spreadsheets import safe_cell
+from boxes.textmatch import contains_folded
 
 EMPTY = "="  # the filter value that selects empty cells exactly
 CSV_DATETIME = "%Y-%m-%d %H:%M"
@@ -73,7 +74,7 @@ class Grid:
             return or_(col.is_(None), col == "")
         if value.startswith(EMPTY):
             return col == value[1:]
-        return func.lower(col).contains(value.lower(), autoescape=True)
+        return contains_folded(col, value)
 
     def conditions(self, without: str | None = None) -> list:
         return [self.condition(self.report.column(k), v) for k, v in self.filters.items() if k != without]
