@@ -264,3 +264,13 @@ def test_a_search_without_criteria_needs_a_confirmation_to_process(client, db, d
     assert r.status_code == 204
     with_criteria = _search(client, ar, token, model="cronos").get_data(as_text=True)
     assert 'id="every-unit-warning"' not in with_criteria and 'name="confirm_all"' not in with_criteria
+
+
+def test_list_report_counts_take_plural_forms(client, db, dealers, login_as):
+    ar, _ = dealers
+    _setup(db, ar, 2)
+    login_as("campaigns", ar, locale="es")
+    token = csrf_token_of(client, f"/d/{ar.code}/campaigns")
+    body = _search(client, ar, token, ids="AA000BB\nnot-valid\nZZ999ZZ", id_kind="plate").get_data(as_text=True)
+    text = " ".join(re.sub(r"<[^>]+>", " ", re.search(r'id="list-report">(.*?)</p>', body, re.S).group(1)).split())
+    assert text == "Lista: 3 entradas, 1 encontrada, 1 inválida, 1 no encontrada, 0 repetidas."

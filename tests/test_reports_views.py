@@ -120,3 +120,23 @@ def test_reports_are_for_managers(client, dealers, login_as):
     login_as("caller", ar)
     assert client.get(f"/d/{ar.code}/reports").status_code == 403
     assert client.get(f"/d/{ar.code}/reports/export?format=csv").status_code == 403
+
+
+def test_translations_of_the_range_and_of_counts(client, db, dealers, login_as):
+    """The range's end reads "Hasta"/"Até" (not "Para", the recipient's "To"); "Discarded" counts
+    read as plurals beside "Abiertas", "Vendidas"; a count before a noun takes its plural form."""
+    ar, _ = dealers
+    now = utcnow()
+    factories.opportunity(db, ar, now + timedelta(days=3), created_at=now - timedelta(minutes=5), status="discarded")
+    factories.opportunity(db, ar, now + timedelta(days=3), created_at=now - timedelta(minutes=6), status="sold")
+    user = login_as("manager", ar, locale="es")
+    label = re.compile(r'<label[^>]*for="range-end">([^<]*)</label>')
+    for locale, to, discarded, one_row in (("es", "Hasta", "Descartadas", "1 fila"), ("pt_BR", "Até", "Descartadas",
+                                                                                      "1 linha")):
+        user.locale = locale
+        db.commit()
+        html = client.get(f"/d/{ar.code}/reports?report=opportunities&preset=last_30_days").get_data(as_text=True)
+        assert label.search(html).group(1) == to
+        assert re.search(rf'data-kpi="discarded">\s*<div[^>]*>{discarded}</div>', html)
+        grid = client.get(f"/d/{ar.code}/reports/grid?report=opportunities&preset=last_30_days&f_state=sold")
+        assert f">{one_row}<" in grid.get_data(as_text=True)
