@@ -24,14 +24,6 @@
     if (window.Plotly) { draw(); return; }
     if (waiting) { waiting.push(draw); return; }
     waiting = [draw];
-    if (!document.getElementById("plotly.js-style-global")) {
-      const link = document.createElement("link");
-      link.rel = "stylesheet";
-      link.href = assets.css;
-      link.id = "plotly.js-style-global";
-      link.className = "no-inline-styles";
-      document.head.appendChild(link);
-    }
     assets.guards.forEach((id) => {
       if (document.getElementById(id)) return;
       const placeholder = document.createElement("meta");
@@ -39,10 +31,21 @@
       placeholder.name = "boxes-plotly-unused-style";
       document.head.appendChild(placeholder);
     });
-    const loader = document.createElement("script");
-    loader.src = assets.js;
-    loader.onload = () => { const queue = waiting; waiting = []; queue.forEach((f) => f()); };
-    document.head.appendChild(loader);
+    const loadScript = () => {
+      const loader = document.createElement("script");
+      loader.src = assets.js;
+      loader.onload = () => { const queue = waiting; waiting = []; queue.forEach((f) => f()); };
+      document.head.appendChild(loader);
+    };
+    if (document.getElementById("plotly.js-style-global")) { loadScript(); return; }
+    // The stylesheet first: a pie drawn before its rules apply would be laid out without them.
+    const link = document.createElement("link");
+    link.rel = "stylesheet";
+    link.href = assets.css;
+    link.id = "plotly.js-style-global";
+    link.className = "no-inline-styles";
+    link.onload = link.onerror = loadScript;
+    document.head.appendChild(link);
   }
 
   // A pie is drawn into an element made here, inside the server's container: htmx never sends it,
