@@ -42,7 +42,7 @@ def test_manager_report_range_grid_filter_export(browser, live_server, db, deale
     page.wait_for_function("document.querySelector('#report-tabs a.active').dataset.report === 'appointments'")
     page.select_option("#range-preset", "last_30_days")
     page.wait_for_function("document.querySelector('[data-kpi=show_rate] .kpi-value').innerText.includes('75')")
-    page.wait_for_selector(".report-pie .js-plotly-plot .main-svg")  # the pie was drawn
+    page.wait_for_selector(".report-pie .js-plotly-plot .main-svg", timeout=30_000)  # the pie was drawn
     assert page.evaluate("document.querySelectorAll('script[src*=\"plotly.min.js\"]').length") == 1
     assert page.locator('[data-pie-counts="result"] [data-slice="no_show"]').inner_text() == "1"
 
@@ -162,7 +162,8 @@ def _assert_pie_works(page, block=".report-pie"):
     """The pie of ``block`` is drawn, laid out as plotly means it, with a styled toolbar and a
     tooltip on hover — checked after every in-place refresh."""
     _settled(page)
-    page.wait_for_selector(f"{block} .slice path.surface")
+    # The first pie of a page waits for plotly.js (4.8 MB from the test server, on a busy machine).
+    page.wait_for_selector(f"{block} .slice path.surface", timeout=30_000)
     assert page.eval_on_selector(block, PIE_LAYOUT) == "ok"
     point = page.eval_on_selector(f"{block} .slice path.surface", POINT_IN_SLICE)
     assert point is not None
@@ -232,7 +233,7 @@ def test_small_slices_fit_and_percentages_follow_the_locale(browser, live_server
     today = now.astimezone(ZoneInfo(ar.time_zone)).date()
     page.goto(f"{live_server}/d/{ar.code}/reports?report=appointments&apply=1&start={today - timedelta(days=10)}"
               f"&end={today + timedelta(days=10)}", wait_until="domcontentloaded")
-    page.wait_for_selector(".report-pie .js-plotly-plot .slice path.surface")
+    page.wait_for_selector(".report-pie .js-plotly-plot .slice path.surface", timeout=30_000)
     texts = page.eval_on_selector(".report-pie .js-plotly-plot", """(graph) => {
       const svg = graph.querySelector(".main-svg").getBoundingClientRect();
       return Array.from(graph.querySelectorAll("text.slicetext")).filter((t) => {
