@@ -20,6 +20,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import bindparam, case, func, insert, literal, or_, select, text, update
 from sqlalchemy.orm import Session
 
+from boxes import inputs
 from boxes.audit import record
 from boxes.board.campaigns import active_campaigns_condition
 from boxes.board.common import Page, get_owned, list_query, paginate
@@ -90,13 +91,13 @@ def create_campaign(session: Session, dealer: Dealer, actor: User, *, name: str,
     """``every_unit_confirmed``: None when the units come from a search with criteria; from a search
     without any (it matches every unit of the dealer) the creator must have confirmed (True)."""
     errors: dict = {}
-    name = _same_name(name or "")
+    # Bounded and stripped (boxes.inputs), inner spaces collapsed so the open-name check and the
+    # stored name agree.
+    name = _same_name(inputs.text(name, "name", errors, max_len=MAX_NAME, required=_l("Enter the campaign's name."),
+                                  too_long_message=_l("The name is too long (at most %(n)d characters).",
+                                                      n=MAX_NAME)))
     _lock_dealer_campaigns(session, dealer)
-    if not name:
-        errors["name"] = _l("Enter the campaign's name.")
-    elif len(name) > MAX_NAME:
-        errors["name"] = _l("The name is too long (at most %(n)d characters).", n=MAX_NAME)
-    elif (existing := open_campaign_named(session, dealer, name)) is not None:
+    if name and (existing := open_campaign_named(session, dealer, name)) is not None:
         errors["name"] = _l("The open campaign “%(name)s” already has this name: add the units to it, or choose "
                             "another name.", name=existing.name)
     if every_unit_confirmed is False:
@@ -105,20 +106,16 @@ def create_campaign(session: Session, dealer: Dealer, actor: User, *, name: str,
         errors["kind"] = _l("Choose the kind of campaign.")
     tz = ZoneInfo(dealer.time_zone)
     due_at = None
-    if isinstance(due_date, str):
-        try:
-            due_date = date.fromisoformat(due_date.strip()) if due_date.strip() else None
-        except ValueError:
-            due_date = None
-            errors["due_date"] = _l("Enter a valid date.")
+    # Bounded (boxes.inputs): the job writes this date into every opportunity it creates.
+    due_date = inputs.day(due_date.isoformat() if isinstance(due_date, date) else due_date, "due_date", errors)
     if due_date is None:
         errors.setdefault("due_date", _l("Enter the due date."))
     else:
         due_at = datetime.combine(due_date, DUE_HOUR, tzinfo=tz)
         if due_date < utcnow().astimezone(tz).date():
             errors["due_date"] = _l("The due date cannot be in the past.")
-    if len(note or "") > MAX_NOTE:
-        errors["note"] = _l("The note is too long (at most %(n)d characters).", n=MAX_NOTE)
+    note = inputs.text(note, "note", errors, max_len=MAX_NOTE, too_long_message=_l(
+        "The note is too long (at most %(n)d characters).", n=MAX_NOTE))
     rota = _rota(session, dealer, assignment, assigned_user_id, errors)
     ids = sorted({int(i) for i in vehicle_ids or ()})
     postgres = session.get_bind().dialect.name == "postgresql"
@@ -167,10 +164,7 @@ def create_campaign(session: Session, dealer: Dealer, actor: User, *, name: str,
 def _rota(session: Session, dealer: Dealer, assignment: str, assigned_user_id, errors: dict) -> list[int]:
     """The users the units go to, in turn: one user, or the dealer's active callers."""
     if assignment == "one":
-        try:
-            uid = int(assigned_user_id)
-        except (TypeError, ValueError):
-            uid = None
+        uid = inputs.row_id(assigned_user_id)
         if uid is None or uid not in _assignable_ids(session, dealer):
             errors["assigned_user_id"] = _l("Choose a user of this dealer.")
             return []
@@ -190,7 +184,7 @@ def add_units(session: Session, dealer: Dealer, actor: User, campaign_id, vehicl
     campaign assigns (its one user, or the callers in turn from where the list stopped), processed
     by the same job. A unit that already has an open opportunity of the campaign gets no second one
     (the job skips it). The caller enqueues the job. ``every_unit_confirmed``: as ``create_campaign``."""
-    campaign = get_owned(session, Campaign, dealer.id, campaign_id, lock=True)
+    campaign = get_owned(session, Campaign, dealer.id, inputs.row_id(campaign_id), lock=True)
     _lock_dealer_campaigns(session, dealer)
     errors: dict = {}
     if session.scalar(select(Campaign.id).where(Campaign.id == campaign.id, open_campaigns_condition(dealer))) is None:
