@@ -128,8 +128,10 @@ def run(url: str, runs: int = 5, units: int = 100_000, pasted: int = 20_000, bui
         with make() as session:
             session.add(dealer)
             started = time.perf_counter()
-            campaign = service.create_campaign(session, dealer, actor, name="Bench recall", kind="recall",
-                                               due_date=due, assignment="round_robin", vehicle_ids=all_ids)
+            # A name per run: an open campaign's name is unique per dealer.
+            campaign = service.create_campaign(session, dealer, actor, name=f"Bench recall {len(create_times) + 1}",
+                                               kind="recall", due_date=due, assignment="round_robin",
+                                               vehicle_ids=all_ids)
             created = time.perf_counter()
             done = service.process(session, campaign.id)
             finished = time.perf_counter()

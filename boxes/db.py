@@ -121,6 +121,10 @@ def make_engine(url: str, **kwargs) -> Engine:
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.close()
+            # Case- and accent-insensitive text filters (boxes.textmatch): SQLite's lower() is ASCII only.
+            from boxes.textmatch import register_sqlite
+
+            register_sqlite(dbapi_conn)
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)

@@ -38,10 +38,12 @@ def test_campaign_creator_flow(browser, live_server, app, db, dealers, redis_url
     page.wait_for_selector("#new-campaign")
     page.click("#new-campaign")
     page.wait_for_selector("#search-form")
-    page.fill("#f-ids", "ab 100 cd\nab101cd, AB102CD; ZZ999ZZ\nnot-valid")
+    typed = "ab 100 cd\nab101cd, AB102CD; ZZ999ZZ\nnot-valid"
+    page.fill("#f-ids", typed)
     page.check("#k-plate")
     page.click("#search-units")
     page.wait_for_selector("#list-report")
+    assert page.input_value("#f-ids") == typed  # what the creator pasted stays in the form
     assert "ZZ999ZZ" in page.inner_text("#not-found-entries")
     assert "NOTVALID" in page.inner_text("#invalid-entries")
     assert "Total: 3 · Mostradas: 2 · Seleccionadas: 0" in page.inner_text("#selection-totals")
@@ -67,7 +69,7 @@ def test_campaign_creator_flow(browser, live_server, app, db, dealers, redis_url
     page.wait_for_selector("#campaign-progress[data-status=done]")
     assert "100%" in page.inner_text("#campaign-progress")
     page.click("#campaign-opportunities")
-    page.wait_for_url(re.compile(r"origin=campaign&campaign=\d+"))
+    page.wait_for_url(re.compile(r"/campaigns/\d+/opportunities"))
     listing = page.inner_text("#board-list")
     assert "Propietario 0" in listing and "Recall Tracker" in listing
     assert db.scalar(select(func.count()).select_from(Opportunity).where(Opportunity.origin == "campaign")) == 3

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from html import unescape as html_unescape
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -88,7 +89,8 @@ def test_search_select_all_and_process(client, app, db, dealers, login_as, redis
     assert db.scalar(select(func.count()).select_from(Opportunity).where(
         Opportunity.campaign_id == campaign.id, Opportunity.assigned_user_id == caller.id)) == 5
     listing = client.get(f"/d/{ar.code}/campaigns").get_data(as_text=True)
-    assert f"/d/{ar.code}/board/opportunities?origin=campaign&amp;campaign={campaign.id}" in listing
+    assert f'href="/d/{ar.code}/campaigns/{campaign.id}/opportunities" data-opportunities-link' in listing
+    assert "Titular 0" in client.get(f"/d/{ar.code}/campaigns/{campaign.id}/opportunities").get_data(as_text=True)
     board = client.get(f"/d/{ar.code}/board/opportunities?origin=campaign&campaign={campaign.id}")
     assert "Titular 0" in board.get_data(as_text=True)
     assert db.scalar(select(func.count()).select_from(AuditLog).where(AuditLog.action == "campaign.create")) == 1
@@ -165,3 +167,110 @@ def test_run_again_resumes_an_unfinished_campaign(client, db, dealers, login_as,
     db.expire_all()
     assert db.get(Campaign, campaign.id).status == "done"
     assert db.scalar(select(func.count()).select_from(Opportunity).where(Opportunity.campaign_id == campaign.id)) == 4
+
+
+def _search_id(response) -> str:
+    return re.search(r"search=([0-9a-f]+)", response.headers["HX-Push-Url"]).group(1)
+
+
+def _due(dealer, days=2) -> str:
+    return (utcnow().astimezone(ZoneInfo(dealer.time_zone)) + timedelta(days=days)).date().isoformat()
+
+
+def test_the_pasted_list_stays_after_search_units(client, db, dealers, login_as):
+    ar, _ = dealers
+    _setup(db, ar, 2)
+    login_as("campaigns", ar)
+    token = csrf_token_of(client, f"/d/{ar.code}/campaigns")
+    typed = "aa000bb\nAA001BB, ZZ999ZZ"
+    response = _search(client, ar, token, ids=typed, id_kind="plate")
+    textarea = re.compile(r'<textarea[^>]*id="f-ids"[^>]*>([^<]*)</textarea>')
+    assert textarea.search(response.get_data(as_text=True)).group(1) == typed
+    again = client.get(f"/d/{ar.code}/campaigns/new?search={_search_id(response)}").get_data(as_text=True)
+    assert textarea.search(again).group(1) == typed  # a reload shows it too
+
+
+def test_an_open_campaign_name_is_refused_and_units_can_be_added_to_it(client, app, db, dealers, login_as, redis):
+    from rq import Queue
+
+    from boxes.campaigns import service
+
+    ar, _ = dealers
+    cars = _setup(db, ar, 4)
+    user = login_as("campaigns", ar)
+    first = service.create_campaign(db, ar, user, name="Recall frenos", kind="recall", due_date=_due(ar),
+                                    assignment="one", assigned_user_id=str(user.id),
+                                    vehicle_ids=[c.id for c in cars[:2]])
+    service.process(db, first.id)
+    token = csrf_token_of(client, f"/d/{ar.code}/campaigns")
+    search_id = _search_id(_search(client, ar, token, model="cronos"))
+    step2 = client.get(f"/d/{ar.code}/campaigns/new?search={search_id}").get_data(as_text=True)
+    # Step 2 says which campaign a unit's open opportunity belongs to.
+    assert re.search(rf'data-vehicle="{cars[0].id}".*?data-campaign>Recall frenos<', step2, re.S)
+    assert re.search(rf'data-vehicle="{cars[3].id}".*?data-campaign></td>', step2, re.S)
+    base = f"/d/{ar.code}/campaigns/new"
+    client.post(f"{base}/select-all?search={search_id}", headers={"X-CSRFToken": token, "HX-Request": "true"})
+    r = client.post(f"{base}/process?search={search_id}",
+                    data={"mode": "new", "name": "RECALL  Frenos", "kind": "recall", "due_date": _due(ar),
+                          "assignment": "one", "assigned_user_id": str(user.id)},
+                    headers={"X-CSRFToken": token, "HX-Request": "true"})
+    body = r.get_data(as_text=True)
+    assert r.status_code == 422 and 'data-error="name"' in body and "Recall frenos" in body
+    assert f'<option value="{first.id}"' in body  # the campaign to add the units to is offered
+    r = client.post(f"{base}/process?search={search_id}", data={"mode": "add", "campaign_id": str(first.id)},
+                    headers={"X-CSRFToken": token, "HX-Request": "true"})
+    assert r.status_code == 204 and r.headers["HX-Redirect"].endswith(f"/campaigns/{first.id}")
+    db.expire_all()
+    assert db.scalar(select(func.count()).select_from(Campaign)) == 1
+    assert db.get(Campaign, first.id).units_total == 6 and len(Queue("campaigns", connection=redis)) == 1
+
+
+def test_a_campaign_due_far_ahead_shows_its_opportunities(client, db, dealers, login_as):
+    """"See its opportunities" landed on the board's ±15-day window: a campaign due later seemed empty."""
+    from boxes.campaigns import service
+
+    ar, _ = dealers
+    cars = _setup(db, ar, 3)
+    user = login_as("campaigns", ar)
+    campaign = service.create_campaign(db, ar, user, name="Recall lejano", kind="recall", due_date=_due(ar, 40),
+                                       assignment="one", assigned_user_id=str(user.id),
+                                       vehicle_ids=[c.id for c in cars])
+    service.process(db, campaign.id)
+    for page in (f"/d/{ar.code}/campaigns/{campaign.id}", f"/d/{ar.code}/campaigns"):
+        html = client.get(page).get_data(as_text=True)
+        link = re.search(r'href="([^"]+)"[^>]*(?:id="campaign-opportunities"|data-opportunities-link)', html)
+        listing = client.get(html_unescape(link.group(1))).get_data(as_text=True)
+        assert all(f"Titular {i}" in listing for i in range(3)), page
+
+
+def test_a_search_without_criteria_needs_a_confirmation_to_process(client, db, dealers, login_as):
+    ar, _ = dealers
+    _setup(db, ar, 3)
+    user = login_as("campaigns", ar)
+    token = csrf_token_of(client, f"/d/{ar.code}/campaigns")
+    response = _search(client, ar, token)
+    assert 'id="every-unit-warning"' in response.get_data(as_text=True)
+    search_id = _search_id(response)
+    base = f"/d/{ar.code}/campaigns/new"
+    client.post(f"{base}/select-all?search={search_id}", headers={"X-CSRFToken": token, "HX-Request": "true"})
+    form = {"mode": "new", "name": "Todos", "kind": "other", "due_date": _due(ar), "assignment": "one",
+            "assigned_user_id": str(user.id)}
+    r = client.post(f"{base}/process?search={search_id}", data=form,
+                    headers={"X-CSRFToken": token, "HX-Request": "true"})
+    assert r.status_code == 422 and 'data-error="confirm_all"' in r.get_data(as_text=True)
+    assert db.scalar(select(func.count()).select_from(Campaign)) == 0
+    r = client.post(f"{base}/process?search={search_id}", data={**form, "confirm_all": "1"},
+                    headers={"X-CSRFToken": token, "HX-Request": "true"})
+    assert r.status_code == 204
+    with_criteria = _search(client, ar, token, model="cronos").get_data(as_text=True)
+    assert 'id="every-unit-warning"' not in with_criteria and 'name="confirm_all"' not in with_criteria
+
+
+def test_list_report_counts_take_plural_forms(client, db, dealers, login_as):
+    ar, _ = dealers
+    _setup(db, ar, 2)
+    login_as("campaigns", ar, locale="es")
+    token = csrf_token_of(client, f"/d/{ar.code}/campaigns")
+    body = _search(client, ar, token, ids="AA000BB\nnot-valid\nZZ999ZZ", id_kind="plate").get_data(as_text=True)
+    text = " ".join(re.sub(r"<[^>]+>", " ", re.search(r'id="list-report">(.*?)</p>', body, re.S).group(1)).split())
+    assert text == "Lista: 3 entradas, 1 encontrada, 1 inválida, 1 no encontrada, 0 repetidas."

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from boxes.campaigns import search, service
 from boxes.campaigns.selection import Searches
 from boxes.db import utcnow
-from boxes.errors import ActionError
+from boxes.errors import ActionError, NotFound
 from boxes.identifiers import with_check_digit
 from boxes.models import AuditLog, Campaign, CampaignUnit, Opportunity
 from tests import factories
@@ -214,3 +214,106 @@ def test_campaign_list_counts(db, dealers):
     db.commit()
     row = service.campaigns(db, ar).rows[0]
     assert (row.total, row.open, row.sold, row.discarded) == (3, 2, 1, 0)
+
+
+def test_search_text_criteria_ignore_case_and_accents(db, dealers):
+    ar, _ = dealers
+    citroen = _units(db, ar, 1, brand="Citroën", model="Ë-C4", version="Feel Pack")[0]
+    _units(db, ar, 1, brand="Chevrolet", model="Onix")
+    for typed in ("citroen", "CITROËN", "citroën", "Citroen"):
+        assert search.matching_ids(db, ar, search.Criteria(brand=typed)) == [citroen.id]
+    assert search.matching_ids(db, ar, search.Criteria(model="e-c4", version="PACK")) == [citroen.id]
+
+
+def test_an_open_campaign_name_is_unique_per_dealer(db, dealers):
+    """Processing the same units again under the same name made a second campaign and a second open
+    opportunity per car. Now the name of an open campaign is taken (case, accents and spaces aside);
+    another dealer, or a campaign whose opportunities are all closed, does not hold it."""
+    ar, br = dealers
+    actor = factories.user(db, role="campaigns", dealer=ar)
+    units = _units(db, ar, 2)
+    first = _create(db, ar, actor, units, name="Recall airbag", assignment="one", assigned_user_id=str(actor.id))
+    service.process(db, first.id)
+    for again in ("Recall airbag", " recall  AIRBÁG "):
+        with pytest.raises(ActionError) as exc:
+            _create(db, ar, actor, units, name=again, assignment="one", assigned_user_id=str(actor.id))
+        assert set(exc.value.errors) == {"name"}
+        db.rollback()
+    assert db.scalar(select(func.count()).select_from(Campaign).where(Campaign.dealer_id == ar.id)) == 1
+    b_actor = factories.user(db, role="campaigns", dealer=br)
+    _create(db, br, b_actor, _units(db, br, 1, plate="ABC1D23"), name="Recall airbag", assignment="one",
+            assigned_user_id=str(b_actor.id))  # another dealer's name
+    for opp in db.scalars(select(Opportunity).where(Opportunity.campaign_id == first.id)):
+        opp.status = "sold"
+    db.commit()
+    again = _create(db, ar, actor, units, name="Recall airbag", assignment="one", assigned_user_id=str(actor.id))
+    assert again.id != first.id  # every opportunity of the first one is closed: the name is free
+
+
+def test_add_units_to_an_existing_campaign(db, dealers):
+    ar, br = dealers
+    actor = factories.user(db, role="campaigns", dealer=ar)
+    c1 = factories.user(db, role="caller", dealer=ar, name="A caller")
+    c2 = factories.user(db, role="caller", dealer=ar, name="B caller")
+    units = _units(db, ar, 5)
+    campaign = _create(db, ar, actor, units[:3])
+    service.process(db, campaign.id)
+    # Two new units and one already in the campaign: only the new ones get an opportunity.
+    added = service.add_units(db, ar, actor, campaign.id, [u.id for u in units[2:]])
+    assert added.id == campaign.id and added.units_total == 6 and added.status == "draft"
+    done = service.process(db, campaign.id)
+    assert (done.units_processed, done.opportunities_created) == (6, 5)
+    opps = db.scalars(select(Opportunity).where(Opportunity.campaign_id == campaign.id)
+                      .order_by(Opportunity.vehicle_id)).all()
+    assert [o.vehicle_id for o in opps] == [u.id for u in units]
+    assert {o.assigned_user_id for o in opps} == {c1.id, c2.id}  # round-robin goes on
+    assert all(o.due_at == campaign.due_at and o.note == "Cambiar el airbag" for o in opps)
+    assert db.scalar(select(func.count()).select_from(AuditLog).where(AuditLog.action == "campaign.add_units")) == 1
+    with pytest.raises(ActionError) as exc:  # nothing selected
+        service.add_units(db, ar, actor, campaign.id, [])
+    assert set(exc.value.errors) == {"selection"}
+    db.rollback()
+    with pytest.raises(NotFound):  # another dealer's campaign
+        service.add_units(db, br, factories.user(db, role="campaigns", dealer=br), campaign.id,
+                          [_units(db, br, 1, plate="ABC1D24")[0].id])
+    db.rollback()
+    with pytest.raises(ActionError) as exc:  # another dealer's units are not this dealer's
+        service.add_units(db, ar, actor, campaign.id, [_units(db, br, 1, plate="ABC1D25")[0].id])
+    assert set(exc.value.errors) == {"selection"}
+
+
+def test_search_shows_the_campaign_of_an_open_opportunity(db, dealers):
+    ar, _ = dealers
+    actor = factories.user(db, role="campaigns", dealer=ar)
+    units = _units(db, ar, 2, model="Cruze")
+    campaign = _create(db, ar, actor, units[:1], name="Nota técnica 12", assignment="one",
+                       assigned_user_id=str(actor.id))
+    service.process(db, campaign.id)
+    rows = {row.Vehicle.id: row for row in search.page(db, ar, search.Criteria(model="cruze"), page=1, per_page=10)}
+    assert rows[units[0].id].campaign == "Nota técnica 12" and rows[units[1].id].campaign is None
+
+
+def test_every_unit_of_the_dealer_needs_a_confirmation(db, dealers):
+    ar, _ = dealers
+    actor = factories.user(db, role="campaigns", dealer=ar)
+    units = _units(db, ar, 3)
+    assert search.Criteria().is_empty() and not search.Criteria(model="x").is_empty()
+    assert not search.Criteria(vehicle_ids=[]).is_empty() and not search.Criteria(open_opportunity="with").is_empty()
+    one = dict(assignment="one", assigned_user_id=str(actor.id))
+    with pytest.raises(ActionError) as exc:
+        _create(db, ar, actor, units, every_unit_confirmed=False, **one)
+    assert set(exc.value.errors) == {"confirm_all"}
+    db.rollback()
+    assert _create(db, ar, actor, units, every_unit_confirmed=True, **one).units_total == 3
+
+
+def test_a_campaign_lists_its_own_opportunities_whatever_their_due_date(db, dealers):
+    ar, _ = dealers
+    actor = factories.user(db, role="campaigns", dealer=ar)
+    units = _units(db, ar, 3)
+    far = (_tomorrow(ar) + timedelta(days=60)).isoformat()
+    campaign = _create(db, ar, actor, units, due_date=far, assignment="one", assigned_user_id=str(actor.id))
+    service.process(db, campaign.id)
+    page = service.campaign_opportunities(db, ar, campaign, page=1, per_page=2)
+    assert page.total == 3 and len(page.rows) == 2
+    assert {row.Opportunity.campaign_id for row in page.rows} == {campaign.id}

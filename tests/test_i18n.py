@@ -24,7 +24,7 @@ def _catalog(locale: str):
 def extracted(tmp_path_factory):
     pot = tmp_path_factory.mktemp("i18n") / "messages.pot"
     subprocess.run([sys.executable, "-m", "babel.messages.frontend", "extract", "-F", "babel.cfg", "-k", "_l",
-                    "-k", "lazy_gettext", "--no-location", "-o", str(pot), "."],
+                    "-k", "lazy_gettext", "-k", "lazy_pgettext:1c,2", "--no-location", "-o", str(pot), "."],
                    cwd=ROOT, check=True, capture_output=True, timeout=120)
     with open(pot, "rb") as f:
         return {m.id for m in read_po(f) if m.id}

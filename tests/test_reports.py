@@ -236,7 +236,8 @@ def test_exports_are_exactly_the_grid(db, world):
     g.xlsx_file(db, buffer)
     ws = load_workbook(io.BytesIO(buffer.getvalue()), read_only=True).active
     sheet = [list(r) for r in ws.iter_rows(values_only=True)]
-    assert len(sheet) == 3 and sheet[1:] == [[c if c != "" else None for c in row] for row in lines[1:]]
+    as_text = [[c.strftime("%Y-%m-%d %H:%M") if isinstance(c, datetime) else c for c in row] for row in sheet[1:]]
+    assert len(sheet) == 3 and as_text == [[c if c != "" else None for c in row] for row in lines[1:]]
 
 
 def test_ranges_in_dealer_time_zone():
@@ -263,3 +264,66 @@ def test_other_dealer_rows_never_counted(db, world, dealers):
     assert grid_of(br, "deliveries").total(db) == 1
     assert grid_of(br, "opportunities").total(db) == 0
     assert db.query(Opportunity).count() == 9
+
+
+FORMULAS = ['=HYPERLINK("http://evil.example","Ver")', "+54 11 cmd|' /C calc'!A0", "-2+3", "@SUM(1+1)",
+            "\t=1+1", "\r=1+1"]
+
+
+def test_exports_neutralize_formulas_and_keep_numbers(db, world):
+    """A campaign name, a customer name, a user name typed by someone with bad intentions must reach
+    the spreadsheet as text: a CSV cell that starts with = + - @ (or tab/CR) is a formula to Excel,
+    an XLSX cell written from such a string becomes a live formula."""
+    ar = world["ar"]
+    camp = factories.campaign(db, ar, name=FORMULAS[0])
+    for i, text in enumerate(FORMULAS):
+        factories.opportunity(db, ar, at(3, 20), created_at=at(3, 18, 9 + i), origin="campaign",
+                              campaign_id=camp.id, name=text)
+    g = grid_of(ar, "campaigns", campaign="=" + FORMULAS[0])
+    assert g.total(db) == len(FORMULAS)
+    lines = list(csv.reader(io.StringIO("".join(g.csv_chunks(db)).lstrip("\ufeff"))))
+    buffer = io.BytesIO()
+    g.xlsx_file(db, buffer)
+    ws = load_workbook(io.BytesIO(buffer.getvalue())).active
+    sheet = [[c for c in row] for row in ws.iter_rows(min_row=2)]
+    assert len(lines) - 1 == len(sheet) == len(FORMULAS)
+    for cells in [line for line in lines[1:]] + [[c.value for c in row] for row in sheet]:
+        texts = [c for c in cells if isinstance(c, str)]
+        assert not [c for c in texts if c[:1] in ("=", "+", "-", "@", "\t", "\r")], cells
+    assert all(c.data_type != "f" for row in sheet for c in row)
+    customers = sorted(row[2].value.replace("\n", "\r") for row in sheet)  # XML keeps no bare CR
+    assert customers == sorted("'" + text for text in FORMULAS)  # shown as typed, behind a quote
+    # Numbers stay numbers: the satisfaction column of the completed report.
+    done = grid_of(ar, "completed", satisfaction="5")
+    buffer = io.BytesIO()
+    done.xlsx_file(db, buffer)
+    row = next(load_workbook(io.BytesIO(buffer.getvalue())).active.iter_rows(min_row=2, values_only=True))
+    assert row[-1] == 5
+
+
+def test_xlsx_dates_are_date_cells_in_the_dealer_zone(db, world):
+    ar = world["ar"]
+    g = grid_of(ar, "appointments")
+    g.sort, g.descending = "scheduled_at", False
+    buffer = io.BytesIO()
+    g.xlsx_file(db, buffer)
+    ws = load_workbook(io.BytesIO(buffer.getvalue())).active
+    first = ws.cell(row=2, column=1)
+    assert first.is_date and first.value == datetime(2026, 3, 3, 10, 0)  # 10:00 in Buenos Aires, not 13:00 UTC
+    assert "yy" in first.number_format and "h" in first.number_format
+
+
+@pytest.mark.parametrize("typed", ["álvarez", "ALVAREZ", "Álvarez", "alvarez", "ÁLVAREZ"])
+def test_text_filters_ignore_case_and_accents(db, world, typed):
+    """Users type names in Spanish and Portuguese with or without accents and capitals: SQLite's lower()
+    alone folds ASCII only, so "álvarez" found no "Álvarez"."""
+    ar = world["ar"]
+    factories.opportunity(db, ar, at(3, 20), created_at=at(3, 18), name="Martín Álvarez")
+    factories.opportunity(db, ar, at(3, 20), created_at=at(3, 18), name="JOÃO CONCEIÇÃO")
+    factories.opportunity(db, ar, at(3, 20), created_at=at(3, 18), name="Alvarenga 100%_x")
+    assert [r["customer"] for r in grid_of(ar, "opportunities", customer=typed).page(db, 1, 50)[0]] == \
+        ["Martín Álvarez"]
+    assert grid_of(ar, "opportunities", customer="joao conceicao").total(db) == 1
+    assert grid_of(ar, "opportunities", customer="Conceição").total(db) == 1
+    assert grid_of(ar, "opportunities", customer="100%_").total(db) == 1  # LIKE's wildcards are plain text
+    assert grid_of(ar, "opportunities", customer="0%x").total(db) == 0

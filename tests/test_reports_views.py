@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 from datetime import timedelta
+from html import unescape as html_unescape
 
 from openpyxl import load_workbook
 
@@ -21,23 +23,58 @@ def _data(db, ar, br):
     factories.appointment(db, br, now - timedelta(hours=2), status="fulfilled", name="Bravo Secret")
 
 
-def test_report_page_loads_plotly_once_and_shows_pie_and_kpis(client, db, dealers, login_as):
+def _scripts(html: str) -> list[str]:
+    return re.findall(r"<script\b[^>]*>", html)
+
+
+def test_report_page_runs_nothing_inline_and_sends_the_pie_as_data(client, db, dealers, login_as):
+    """Under ``script-src 'self'`` nothing inline runs: the page and its fragments carry the pie as
+    JSON data and one script file that draws it (and loads plotly.js)."""
+    ar, br = dealers
+    _data(db, ar, br)
+    login_as("manager", ar, locale="es")
+    full = client.get(f"/d/{ar.code}/reports?report=appointments&preset=last_30_days").get_data(as_text=True)
+    fragment = client.get(f"/d/{ar.code}/reports?report=appointments&preset=last_30_days",
+                          headers={"HX-Request": "true", "HX-Current-URL": f"http://x/d/{ar.code}/reports"})
+    nav = client.get(f"/d/{ar.code}/reports", headers={"HX-Request": "true"}).get_data(as_text=True)
+    for html in (full, fragment.get_data(as_text=True), nav):
+        for tag in _scripts(html):
+            assert 'src="/' in tag or 'type="application/json"' in tag, tag
+        assert " style=" not in html and "<style" not in html
+        assert len(re.findall(r'<script src="/static/js/reports.js"', html)) == 1
+    assert "<html" not in fragment.get_data(as_text=True)
+    assert 'data-plotly-js="/assets/plotly.min.js"' in full and 'data-plotly-css="/assets/plotly.css"' in full
+    figure = json.loads(html_unescape(re.search(r"<script type=\"application/json\" data-pie-figure>(.*?)</script>",
+                                                full, re.S).group(1)))
+    assert figure["data"][0]["values"] == [3, 1] and figure["layout"]["separators"] == ",."
+    assert re.search(r'data-kpi="show_rate">.*?75,0%', full, re.S)
+    assert re.search(r'data-slice="no_show" data-count="1">1</a></td>\s*<td[^>]*data-share>25,0%', full)
+    assert "Bravo Secret" not in full
+    assert 'data-badges-loader hx-get="/d/AR01/badges?button=reports"' in nav  # the bar follows, fetched
+    css = client.get("/assets/plotly.css")
+    assert css.status_code == 200 and css.mimetype == "text/css"
+    assert ".js-plotly-plot .plotly .main-svg{position:absolute;" in css.get_data(as_text=True)
+
+
+def test_a_first_click_on_a_column_sorts_up_and_the_next_reverses(client, db, dealers, login_as):
     ar, br = dealers
     _data(db, ar, br)
     login_as("manager", ar, locale="en")
-    html = client.get(f"/d/{ar.code}/reports?report=appointments&preset=last_30_days").get_data(as_text=True)
-    assert html.count('<script src="/assets/plotly.min.js">') == 1
-    assert "Plotly.newPlot" in html and 'data-kpi="show_rate"' in html
-    assert re.search(r'data-kpi="show_rate">.*?75.0%', html, re.S)
-    assert "Bravo Secret" not in html
-    fragment = client.get(f"/d/{ar.code}/reports?report=appointments&preset=today",
-                          headers={"HX-Request": "true", "HX-Current-URL": f"http://x/d/{ar.code}/reports"})
-    body = fragment.get_data(as_text=True)
-    assert "<html" not in body and "window.boxesWhenPlotly(function () {" in body and "Plotly.newPlot" in body
-    # From the board's buttons (a fragment): the charts wait for plotly.js, loaded once by the fragment.
-    nav = client.get(f"/d/{ar.code}/reports", headers={"HX-Request": "true"}).get_data(as_text=True)
-    assert "window.boxesWhenPlotly = window.boxesWhenPlotly ||" in nav
-    assert 'data-badges-loader hx-get="/d/AR01/badges?button=reports"' in nav  # the bar follows, fetched
+    base = f"/d/{ar.code}/reports/grid?report=appointments&preset=last_30_days"
+
+    def sort_links(url):
+        html = client.get(url).get_data(as_text=True)
+        return dict(re.findall(r'data-sort="(\w+)" data-dir="(\w+)"', html)), html
+
+    links, html = sort_links(base)  # sorted by the first column, newest first
+    assert links["customer"] == "asc" and links["scheduled_at"] == "asc"
+    assert 'aria-sort="descending"' in html
+    links, html = sort_links(f"{base}&sort=customer&dir=asc")
+    assert links["customer"] == "desc" and links["service_type"] == "asc" and 'aria-sort="ascending"' in html
+    names = re.findall(r"<td>(Llegó \d|Faltó Uno)</td>", html)
+    assert names == sorted(names) and len(names) == 4
+    links, _ = sort_links(f"{base}&sort=customer&dir=desc")
+    assert links["customer"] == "asc"
 
 
 def test_bad_custom_range_is_422_with_field_error(client, db, dealers, login_as):
@@ -83,3 +120,23 @@ def test_reports_are_for_managers(client, dealers, login_as):
     login_as("caller", ar)
     assert client.get(f"/d/{ar.code}/reports").status_code == 403
     assert client.get(f"/d/{ar.code}/reports/export?format=csv").status_code == 403
+
+
+def test_translations_of_the_range_and_of_counts(client, db, dealers, login_as):
+    """The range's end reads "Hasta"/"Até" (not "Para", the recipient's "To"); "Discarded" counts
+    read as plurals beside "Abiertas", "Vendidas"; a count before a noun takes its plural form."""
+    ar, _ = dealers
+    now = utcnow()
+    factories.opportunity(db, ar, now + timedelta(days=3), created_at=now - timedelta(minutes=5), status="discarded")
+    factories.opportunity(db, ar, now + timedelta(days=3), created_at=now - timedelta(minutes=6), status="sold")
+    user = login_as("manager", ar, locale="es")
+    label = re.compile(r'<label[^>]*for="range-end">([^<]*)</label>')
+    for locale, to, discarded, one_row in (("es", "Hasta", "Descartadas", "1 fila"), ("pt_BR", "Até", "Descartadas",
+                                                                                      "1 linha")):
+        user.locale = locale
+        db.commit()
+        html = client.get(f"/d/{ar.code}/reports?report=opportunities&preset=last_30_days").get_data(as_text=True)
+        assert label.search(html).group(1) == to
+        assert re.search(rf'data-kpi="discarded">\s*<div[^>]*>{discarded}</div>', html)
+        grid = client.get(f"/d/{ar.code}/reports/grid?report=opportunities&preset=last_30_days&f_state=sold")
+        assert f">{one_row}<" in grid.get_data(as_text=True)

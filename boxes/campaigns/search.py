@@ -18,7 +18,8 @@ from boxes import inputs
 from boxes.board.windows import local_midnight
 from boxes.errors import ActionError
 from boxes.identifiers import normalize_plate, plate_variants, split_pasted, validate_plate, validate_vin
-from boxes.models import Customer, Dealer, Opportunity, RepairOrder, Vehicle
+from boxes.models import Campaign, Customer, Dealer, Opportunity, RepairOrder, Vehicle
+from boxes.textmatch import contains_folded
 
 OPEN_FILTERS = ("any", "with", "without")
 MAX_LIST = 100_000
@@ -42,6 +43,12 @@ class Criteria:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+    def is_empty(self) -> bool:
+        """No criterion and no list: the search matches every unit of the dealer."""
+        return (not (self.brand or self.model or self.version or self.year_from or self.year_to or self.sold_from
+                     or self.sold_to or self.serviced_before) and self.open_opportunity == "any"
+                and self.vehicle_ids is None)
 
 
 @dataclass
@@ -161,7 +168,7 @@ def conditions(dealer: Dealer, c: Criteria) -> list:
     conds = [Vehicle.dealer_id == dealer.id]
     for col, value in ((Vehicle.brand, c.brand), (Vehicle.model, c.model), (Vehicle.version, c.version)):
         if value:
-            conds.append(func.lower(col).contains(value.lower(), autoescape=True))
+            conds.append(contains_folded(col, value))
     if c.year_from:
         conds.append(Vehicle.model_year >= c.year_from)
     if c.year_to:
@@ -201,15 +208,17 @@ def count(session: Session, dealer: Dealer, c: Criteria) -> int:
 
 
 def page(session: Session, dealer: Dealer, c: Criteria, *, page: int, per_page: int) -> list:
-    """One page of matching units with their customer (VIN, plate, model, customer, due date)."""
+    """One page of matching units with their customer (VIN, plate, model, customer) and their open
+    opportunity, if any: its due date, when it was made and the campaign it belongs to."""
     def open_opp(col):
         return (select(col).where(Opportunity.dealer_id == dealer.id, Opportunity.status == "open",
                                   Opportunity.vehicle_id == Vehicle.id)
                 .order_by(Opportunity.due_at.desc()).limit(1).correlate_except(Opportunity).scalar_subquery())
 
+    campaign_name = select(Campaign.name).where(Campaign.id == Opportunity.campaign_id).scalar_subquery()
     stmt = (
         select(Vehicle, Customer, open_opp(Opportunity.due_at).label("due_at"),
-               open_opp(Opportunity.created_at).label("assigned_at"))
+               open_opp(Opportunity.created_at).label("assigned_at"), open_opp(campaign_name).label("campaign"))
         .outerjoin(Customer, Customer.id == Vehicle.customer_id)
         .where(*conditions(dealer, c))
         .order_by(Vehicle.id)

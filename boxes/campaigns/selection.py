@@ -32,11 +32,27 @@ class Searches:
     def key(self, search_id: str, part: str) -> str:
         return _key(self.dealer_id, self.user_id, search_id, part)
 
-    def save(self, criteria: Criteria, report: ListReport | None) -> str:
+    def save(self, criteria: Criteria, report: ListReport | None, pasted: str = "") -> str:
+        """Keep a search; ``pasted``: the VIN/plate list as the user typed it, shown again with the
+        results (kept apart: it can be long, and only the search form shows it)."""
         search_id = secrets.token_hex(8)
         body = json.dumps({"criteria": criteria.as_dict(), "report": report.as_dict() if report else None})
-        self.redis.set(self.key(search_id, "search"), body, ex=TTL)
+        pipe = self.redis.pipeline()
+        pipe.set(self.key(search_id, "search"), body, ex=TTL)
+        if pasted:
+            pipe.set(self.key(search_id, "pasted"), pasted, ex=TTL)
+        pipe.execute()
         return search_id
+
+    def pasted(self, search_id: str) -> str:
+        if not valid_search_id(search_id):
+            return ""
+        key = self.key(search_id, "pasted")
+        raw = self.redis.get(key)
+        if raw is None:
+            return ""
+        self.redis.expire(key, TTL)
+        return raw.decode()
 
     def load(self, search_id: str | None) -> tuple[Criteria, ListReport | None] | None:
         if not valid_search_id(search_id):

@@ -18,22 +18,25 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import bindparam, func, insert, literal, select, text, update
+from sqlalchemy import bindparam, case, func, insert, literal, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from boxes import inputs
 from boxes.audit import record
+from boxes.board.campaigns import active_campaigns_condition
 from boxes.board.common import Page, get_owned, list_query, paginate
 from boxes.db import utcnow
 from boxes.errors import ActionError
-from boxes.models import Campaign, CampaignUnit, Dealer, Membership, Opportunity, User, Vehicle
+from boxes.models import Campaign, CampaignUnit, Customer, Dealer, Membership, Opportunity, User, Vehicle
 from boxes.models.campaigns import CAMPAIGN_KINDS
+from boxes.textmatch import fold, folded
 
 ASSIGNMENTS = ("one", "round_robin")
 MAX_NAME = 200
 MAX_NOTE = 2000
 BATCH = 10_000
 OPEN_CAMPAIGN_UNIT = text("status = 'open' AND campaign_id IS NOT NULL AND vehicle_id IS NOT NULL")
+_EVERY_UNIT = _l("This search has no criteria: confirm that the selection may be every unit of the dealer.")
 # Campaign opportunities are due at this local hour of the due date.
 DUE_HOUR = time(9, 0)
 
@@ -52,11 +55,54 @@ def _assignable_ids(session: Session, dealer: Dealer) -> set[int]:
         Membership.dealer_id == dealer.id, User.active.is_(True))))
 
 
+def open_campaigns_condition(dealer: Dealer):
+    """A campaign is open while it is not fully processed (draft, processing, failed) or one of its
+    opportunities is still open (as the board's campaign badge counts it)."""
+    return or_(Campaign.status != "done", active_campaigns_condition(dealer))
+
+
+def open_campaigns(session: Session, dealer: Dealer) -> list[Campaign]:
+    """The campaigns units can be added to, newest first."""
+    return list(session.scalars(select(Campaign).where(Campaign.dealer_id == dealer.id,
+                                                       open_campaigns_condition(dealer))
+                                .order_by(Campaign.created_at.desc(), Campaign.id.desc())))
+
+
+def _same_name(name: str) -> str:
+    return " ".join(name.split())
+
+
+def open_campaign_named(session: Session, dealer: Dealer, name: str) -> Campaign | None:
+    """The dealer's open campaign of that name, capitals, accents and spaces aside."""
+    return session.scalars(select(Campaign).where(
+        Campaign.dealer_id == dealer.id, folded(Campaign.name) == fold(_same_name(name)),
+        open_campaigns_condition(dealer)).limit(1)).first()
+
+
+def _lock_dealer_campaigns(session: Session, dealer: Dealer) -> None:
+    """Campaigns of one dealer are created one at a time (PostgreSQL: a lock on the dealer's row
+    until commit; SQLite writes one transaction at a time anyway), so two creators typing the same
+    name at the same moment cannot both pass the check."""
+    session.execute(select(Dealer.id).where(Dealer.id == dealer.id).with_for_update())
+
+
 def create_campaign(session: Session, dealer: Dealer, actor: User, *, name: str, kind: str, due_date,
-                    assignment: str, assigned_user_id=None, note: str = "", vehicle_ids) -> Campaign:
+                    assignment: str, assigned_user_id=None, note: str = "", vehicle_ids,
+                    every_unit_confirmed: bool | None = None) -> Campaign:
+    """``every_unit_confirmed``: None when the units come from a search with criteria; from a search
+    without any (it matches every unit of the dealer) the creator must have confirmed (True)."""
     errors: dict = {}
-    name = inputs.text(name, "name", errors, max_len=MAX_NAME, required=_l("Enter the campaign's name."),
-                       too_long_message=_l("The name is too long (at most %(n)d characters).", n=MAX_NAME))
+    # Bounded and stripped (boxes.inputs), inner spaces collapsed so the open-name check and the
+    # stored name agree.
+    name = _same_name(inputs.text(name, "name", errors, max_len=MAX_NAME, required=_l("Enter the campaign's name."),
+                                  too_long_message=_l("The name is too long (at most %(n)d characters).",
+                                                      n=MAX_NAME)))
+    _lock_dealer_campaigns(session, dealer)
+    if name and (existing := open_campaign_named(session, dealer, name)) is not None:
+        errors["name"] = _l("The open campaign “%(name)s” already has this name: add the units to it, or choose "
+                            "another name.", name=existing.name)
+    if every_unit_confirmed is False:
+        errors["confirm_all"] = _EVERY_UNIT
     if kind not in CAMPAIGN_KINDS:
         errors["kind"] = _l("Choose the kind of campaign.")
     tz = ZoneInfo(dealer.time_zone)
@@ -71,19 +117,7 @@ def create_campaign(session: Session, dealer: Dealer, actor: User, *, name: str,
             errors["due_date"] = _l("The due date cannot be in the past.")
     note = inputs.text(note, "note", errors, max_len=MAX_NOTE, too_long_message=_l(
         "The note is too long (at most %(n)d characters).", n=MAX_NOTE))
-    rota: list[int] = []
-    if assignment == "one":
-        uid = inputs.row_id(assigned_user_id)
-        if uid is None or uid not in _assignable_ids(session, dealer):
-            errors["assigned_user_id"] = _l("Choose a user of this dealer.")
-        else:
-            rota = [uid]
-    elif assignment == "round_robin":
-        rota = [u.id for u in callers(session, dealer)]
-        if not rota:
-            errors["assignment"] = _l("This dealer has no active callers to share the units among.")
-    else:
-        errors["assignment"] = _l("Choose how to assign the units.")
+    rota = _rota(session, dealer, assignment, assigned_user_id, errors)
     ids = sorted({int(i) for i in vehicle_ids or ()})
     postgres = session.get_bind().dialect.name == "postgresql"
     if ids and not postgres:
@@ -124,6 +158,60 @@ def create_campaign(session: Session, dealer: Dealer, actor: User, *, name: str,
     record(session, dealer_id=dealer.id, user_id=actor.id, action="campaign.create", entity="campaign",
            entity_id=campaign.id, data={"name": name, "kind": kind, "units": campaign.units_total,
                                         "assignment": assignment, "due_at": campaign.due_at.isoformat()})
+    session.commit()
+    return campaign
+
+
+def _rota(session: Session, dealer: Dealer, assignment: str, assigned_user_id, errors: dict) -> list[int]:
+    """The users the units go to, in turn: one user, or the dealer's active callers."""
+    if assignment == "one":
+        uid = inputs.row_id(assigned_user_id)
+        if uid is None or uid not in _assignable_ids(session, dealer):
+            errors["assigned_user_id"] = _l("Choose a user of this dealer.")
+            return []
+        return [uid]
+    if assignment == "round_robin":
+        rota = [u.id for u in callers(session, dealer)]
+        if not rota:
+            errors["assignment"] = _l("This dealer has no active callers to share the units among.")
+        return rota
+    errors["assignment"] = _l("Choose how to assign the units.")
+    return []
+
+
+def add_units(session: Session, dealer: Dealer, actor: User, campaign_id, vehicle_ids,
+              every_unit_confirmed: bool | None = None) -> Campaign:
+    """Add units to an open campaign of the dealer: appended to its work list, assigned as the
+    campaign assigns (its one user, or the callers in turn from where the list stopped), processed
+    by the same job. A unit that already has an open opportunity of the campaign gets no second one
+    (the job skips it). The caller enqueues the job. ``every_unit_confirmed``: as ``create_campaign``."""
+    campaign = get_owned(session, Campaign, dealer.id, inputs.row_id(campaign_id), lock=True)
+    _lock_dealer_campaigns(session, dealer)
+    errors: dict = {}
+    if session.scalar(select(Campaign.id).where(Campaign.id == campaign.id, open_campaigns_condition(dealer))) is None:
+        errors["campaign_id"] = _l("This campaign is closed: every opportunity of it is sold or discarded.")
+    if every_unit_confirmed is False:
+        errors["confirm_all"] = _EVERY_UNIT
+    rota = _rota(session, dealer, campaign.assignment, campaign.assigned_user_id, errors)
+    wanted = sorted({int(i) for i in vehicle_ids or ()})
+    ids = []
+    for start in range(0, len(wanted), 10_000):  # only the dealer's own vehicles
+        ids += session.scalars(select(Vehicle.id).where(Vehicle.dealer_id == dealer.id, Vehicle.id.in_(
+            bindparam("ids", wanted[start:start + 10_000], expanding=True, literal_execute=True)))).all()
+    if not ids:
+        errors["selection"] = _l("Select at least one unit.")
+    if errors:
+        raise ActionError(errors)
+    first = campaign.units_total
+    rows = [{"dealer_id": dealer.id, "campaign_id": campaign.id, "position": first + i, "vehicle_id": vid,
+             "assigned_user_id": rota[(first + i) % len(rota)]} for i, vid in enumerate(sorted(ids))]
+    for start in range(0, len(rows), 10_000):
+        session.execute(insert(CampaignUnit), rows[start:start + 10_000])
+    campaign.units_total = first + len(rows)
+    campaign.status = "draft"
+    campaign.finished_at = None
+    record(session, dealer_id=dealer.id, user_id=actor.id, action="campaign.add_units", entity="campaign",
+           entity_id=campaign.id, data={"units": len(rows), "units_total": campaign.units_total})
     session.commit()
     return campaign
 
@@ -295,6 +383,22 @@ def recover(session: Session, redis, enqueue: Callable[[int, str], object], *, n
 
 def get_campaign(session: Session, dealer: Dealer, campaign_id) -> Campaign:
     return get_owned(session, Campaign, dealer.id, campaign_id)
+
+
+def campaign_opportunities(session: Session, dealer: Dealer, campaign: Campaign, *, page: int = 1,
+                           per_page: int = 50) -> Page:
+    """Every opportunity of one campaign, whatever its due date (the board only shows ±15 days),
+    open ones first by due date, with customer, vehicle and the user it is assigned to."""
+    o = Opportunity
+    rows = (
+        select(o, Customer.name.label("customer"), Vehicle, User.name.label("assigned_to"))
+        .outerjoin(Customer, Customer.id == o.customer_id)
+        .outerjoin(Vehicle, Vehicle.id == o.vehicle_id)
+        .outerjoin(User, User.id == o.assigned_user_id)
+    )
+    order = (case((o.status == "open", 0), else_=1), o.due_at, o.id)
+    query = list_query(select(o.id).where(o.dealer_id == dealer.id, o.campaign_id == campaign.id), rows, order)
+    return paginate(session, query, page, per_page)
 
 
 def campaigns(session: Session, dealer: Dealer, *, page: int = 1, per_page: int = 50) -> Page:

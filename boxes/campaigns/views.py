@@ -57,10 +57,12 @@ def _step_context(search_id: str | None, *, errors=None, form=None, process_erro
     loaded = searches.load(search_id)
     ctx = dict(search_id=None, criteria=search.Criteria(), report=report, errors=errors or {}, form=form or {},
                process_errors=process_errors or {}, process_form=process_form or {},
-               callers=service.callers(db(), g.dealer))
+               callers=service.callers(db(), g.dealer), pasted="")
     if loaded is None:
         return ctx
     criteria, report = loaded
+    ctx.update(pasted=searches.pasted(search_id), every_unit=criteria.is_empty(),
+               open_campaigns=service.open_campaigns(db(), g.dealer))
     total = search.count(db(), g.dealer, criteria)
     page_no = clamp_page(request.values.get("page"))
     per_page = _per_page()
@@ -96,7 +98,7 @@ def run_search():
     except ActionError as exc:
         ctx = _step_context(None, errors=exc.errors, form=request.form)
         return render_page(TEMPLATE, ["list"], **_shell("new", **ctx)), 422
-    search_id = _searches().save(criteria, report)
+    search_id = _searches().save(criteria, report, pasted=request.form.get("ids", ""))
     target = url_for("campaigns.new", search=search_id)
     if request.headers.get("HX-Request"):
         response = make_response(render_page(TEMPLATE, ["list"], **_shell("new", **_step_context(search_id))))
@@ -156,10 +158,19 @@ def process():
     chosen = [i for i in searches.selected(search_id) if i in matching]
     form = request.form
     try:
-        campaign = service.create_campaign(
-            db(), g.dealer, current_user, name=form.get("name", ""), kind=form.get("kind", ""),
-            due_date=form.get("due_date", ""), assignment=form.get("assignment", ""),
-            assigned_user_id=form.get("assigned_user_id"), note=form.get("note", ""), vehicle_ids=chosen)
+        every_unit_confirmed = bool(form.get("confirm_all")) if criteria.is_empty() else None
+        if form.get("mode") == "add":
+            campaign = service.add_units(db(), g.dealer, current_user, form.get("campaign_id"), chosen,
+                                         every_unit_confirmed=every_unit_confirmed)
+        else:
+            campaign = service.create_campaign(
+                db(), g.dealer, current_user, name=form.get("name", ""), kind=form.get("kind", ""),
+                due_date=form.get("due_date", ""), assignment=form.get("assignment", ""),
+                assigned_user_id=form.get("assigned_user_id"), note=form.get("note", ""), vehicle_ids=chosen,
+                every_unit_confirmed=every_unit_confirmed)
+    except NotFound:
+        db().rollback()
+        abort(404)
     except ActionError as exc:
         db().rollback()
         ctx = _step_context(search_id, process_errors=exc.errors, process_form=form)
@@ -202,6 +213,16 @@ def _campaign(campaign_id: int):
 @requires_role(*ROLES)
 def detail(campaign_id: int):
     return render_page(TEMPLATE, ["list", "badges_oob"], **_shell("detail", campaign=_campaign(campaign_id)))
+
+
+@bp.get("/<int:campaign_id>/opportunities")
+@requires_role(*ROLES)
+def opportunities(campaign_id: int):
+    """The campaign's own list of opportunities: the board shows only those due within ±15 days."""
+    campaign = _campaign(campaign_id)
+    page = service.campaign_opportunities(db(), g.dealer, campaign, page=clamp_page(request.args.get("page")),
+                                          per_page=_per_page())
+    return render_page(TEMPLATE, ["list", "badges_oob"], **_shell("opportunities", campaign=campaign, page=page))
 
 
 @bp.get("/<int:campaign_id>/progress")

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from sqlalchemy import Select, and_, case, exists, func, literal, or_, select
 from sqlalchemy.orm import aliased
 
@@ -38,6 +39,9 @@ CHANNEL_LABELS = {"phone": _l("Phone"), "whatsapp": "WhatsApp", "email": _l("Ema
 KIND_LABELS = {"welcome_call": _l("Welcome call"), "call": _l("Call"), "confirmation": _l("Confirmation"),
                "courtesy_call": _l("Courtesy call"), "note": _l("Note")}
 YES_NO = {"yes": _l("Yes"), "no": _l("No")}
+# Beside "Open", "Sold" (translated as plurals: counts and categories of opportunities); the board's
+# "Discarded" is one opportunity's state.
+DISCARDED = lazy_pgettext("opportunities", "Discarded")
 
 
 @dataclass(frozen=True)
@@ -283,12 +287,12 @@ REPORTS: dict[str, Report] = {r.key: r for r in [
         [Column("created_at", _l("Created"), DATETIME), Column("due_at", _l("Due"), DATETIME), CUSTOMER, VEHICLE,
          Column("origin", _l("Origin"), CATEGORY, ORIGIN_LABELS), Column("campaign", _l("Campaign")),
          Column("state", _l("State"), CATEGORY, {"open": _l("Open"), "overdue": _l("Overdue"),
-                                                 "sold": _l("Sold"), "discarded": _l("Discarded")}),
+                                                 "sold": _l("Sold"), "discarded": DISCARDED}),
          Column("discard_reason", _l("Discard reason")), Column("assigned_to", _l("Assigned to"))],
         pie="state",
         kpis=[Kpi("opportunities", _l("Opportunities"), "*"),
               Kpi("conversion", _l("Opportunity conversion"), "state=sold", "state=sold|discarded"),
-              Kpi("discarded", _l("Discarded"), "state=discarded")],
+              Kpi("discarded", DISCARDED, "state=discarded")],
     ),
     Report(
         "appointments", _l("Appointments"), _l("Appointments scheduled in the range."),
@@ -332,7 +336,7 @@ REPORTS: dict[str, Report] = {r.key: r for r in [
         [Column("campaign", _l("Campaign")), Column("created_at", _l("Created"), DATETIME), CUSTOMER, VEHICLE,
          Column("vin", _l("VIN")),
          Column("result", _l("Result"), CATEGORY, {"open": _l("Open"), "sold": _l("Sold"),
-                                                   "discarded": _l("Discarded")}),
+                                                   "discarded": DISCARDED}),
          Column("contacted", _l("Contacted"), CATEGORY, YES_NO), Column("shown", _l("Shown"), CATEGORY, YES_NO)],
         pie="result",
         kpis=[Kpi("units", _l("Units"), "*"), Kpi("contact_rate", _l("Contact rate"), "contacted=yes", "*"),

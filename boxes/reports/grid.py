@@ -7,10 +7,9 @@ from __future__ import annotations
 import csv
 import io
 import math
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
@@ -22,8 +21,12 @@ from boxes.board.windows import BoardWindows, local_midnight
 from boxes.models import Dealer
 from boxes.reports.definitions import CATEGORY, DATETIME, NUMBER, REPORTS, ROWS, Column, Report
 from boxes.reports.ranges import DateRange
+from boxes.spreadsheets import safe_cell
+from boxes.textmatch import contains_folded
 
 EMPTY = "="  # the filter value that selects empty cells exactly
+CSV_DATETIME = "%Y-%m-%d %H:%M"
+XLSX_DATETIME = {"es": "dd/mm/yyyy hh:mm", "pt_BR": "dd/mm/yyyy hh:mm", "en": "yyyy-mm-dd hh:mm"}
 NONE_LABEL = _l("(empty)")
 
 
@@ -73,7 +76,7 @@ class Grid:
             return or_(col.is_(None), col == "")
         if value.startswith(EMPTY):
             return col == value[1:]
-        return func.lower(col).contains(value.lower(), autoescape=True)
+        return contains_folded(col, value)
 
     def conditions(self, without: str | None = None) -> list:
         return [self.condition(self.report.column(k), v) for k, v in self.filters.items() if k != without]
@@ -177,17 +180,18 @@ class Grid:
     # --- exports --------------------------------------------------------------------------------
 
     def cells(self, row) -> list:
-        """A row's cells as shown (labels translated, times in the dealer's zone)."""
+        """A row's cells as shown (labels translated, times in the dealer's zone as naive local
+        datetimes, numbers as numbers), every text made safe for a spreadsheet (``safe_cell``)."""
         tz = ZoneInfo(self.dealer.time_zone)
         out = []
         for column in self.report.columns:
             value = row[column.key]
             if column.kind == DATETIME and value is not None:
-                out.append(value.astimezone(tz).strftime("%Y-%m-%d %H:%M"))
+                out.append(value.astimezone(tz).replace(tzinfo=None))
             elif column.kind == NUMBER:
                 out.append(value)
             else:
-                out.append(column.display(value))
+                out.append(safe_cell(column.display(value)))
         return out
 
     def iter_rows(self, session: Session) -> Iterator:
@@ -196,7 +200,7 @@ class Grid:
             yield self.cells(row)
 
     def header(self) -> list[str]:
-        return [str(c.label) for c in self.report.columns]
+        return [safe_cell(str(c.label)) for c in self.report.columns]
 
     def csv_chunks(self, session: Session) -> Iterator[str]:
         buffer = io.StringIO()
@@ -204,7 +208,7 @@ class Grid:
         buffer.write("\ufeff")  # Excel opens UTF-8 CSV correctly with a BOM
         writer.writerow(self.header())
         for i, cells in enumerate(self.iter_rows(session), start=1):
-            writer.writerow(cells)
+            writer.writerow([c.strftime(CSV_DATETIME) if isinstance(c, datetime) else c for c in cells])
             if i % 1000 == 0:
                 yield buffer.getvalue()
                 buffer.seek(0)
@@ -213,11 +217,23 @@ class Grid:
 
     def xlsx_file(self, session: Session, target) -> None:
         from openpyxl import Workbook
+        from openpyxl.cell import WriteOnlyCell
+        from openpyxl.utils import get_column_letter
 
+        # Dates as real date cells (naive local times: a spreadsheet has no zones) with a format the
+        # dealer's users read; openpyxl's write-only mode takes the format per cell.
+        number_format = XLSX_DATETIME.get(self.locale, XLSX_DATETIME["es"])
+        dates = [i for i, c in enumerate(self.report.columns) if c.kind == DATETIME]
         wb = Workbook(write_only=True)
         ws = wb.create_sheet(title=self.report.key[:31])
+        for i in dates:
+            ws.column_dimensions[get_column_letter(i + 1)].width = 17
         ws.append(self.header())
         for cells in self.iter_rows(session):
+            for i in dates:
+                if cells[i] is not None:
+                    cells[i] = WriteOnlyCell(ws, value=cells[i])
+                    cells[i].number_format = number_format
             ws.append(cells)
         wb.save(target)
 
@@ -227,27 +243,27 @@ PIE_COLORS = ["#636efa", "#EF553B", "#00cc96", "#ab63fa", "#FFA15A", "#19d3f3", 
               "#FECB52"]
 
 
-def pie_html(labels: list[str], values: list[int], div_id: str, title: str = "") -> str:
-    """A Plotly pie, server-rendered. Its script waits for plotly.js (``boxesWhenPlotly`` in the
-    reports page), which is loaded once per page: by the page itself, or on the first fragment
-    that needs it when the reports were opened from a board button."""
-    import plotly.io as pio
+def pie_figure(labels: list[str], values: list[int], title: str, separators: str) -> dict:
+    """A Plotly pie as the plain dict plotly.js reads (``static/js/reports.js`` draws it).
 
-    # The figure as the plain dict plotly.js reads: building a validated go.Figure costs ~3 ms of
-    # Python per chart and embeds its 7 kB default template; the pie needs neither (its colours are
-    # that template's colorway, set here).
-    figure = {
+    Shares are written inside their slices only, all at one size; a slice too small for its text
+    shows none (``uniformtext``) rather than a label outside the pie, where small slices' labels
+    were cut off at the top and piled on each other when one slice dominated. Every slice's count
+    and share stays in the table beside the pie and in its tooltip. ``separators`` (decimal, then
+    thousands) makes plotly.js write numbers as the page's locale does."""
+    # Not a validated go.Figure: building one costs ~3 ms of Python per chart and embeds its 7 kB
+    # default template; the pie needs neither (its colours are that template's colorway, set here).
+    return {
         "data": [{"type": "pie", "labels": labels, "values": values, "sort": False, "hole": 0.35,
-                  "textinfo": "value+percent"}],
+                  "textposition": "inside", "insidetextorientation": "horizontal",
+                  "texttemplate": "%{value:,}<br>%{percent:.1%}",
+                  "hovertemplate": "%{label}<br>%{value:,} · %{percent:.1%}<extra></extra>"}],
         "layout": {"margin": {"l": 10, "r": 10, "t": 40 if title else 10, "b": 10}, "height": 320,
-                   "legend": {"orientation": "v"}, "colorway": PIE_COLORS},
+                   "legend": {"orientation": "v"}, "colorway": PIE_COLORS, "separators": separators,
+                   "uniformtext": {"minsize": 11, "mode": "hide"},
+                   **({"title": {"text": title}} if title else {})},
+        "config": {"displaylogo": False, "responsive": True},
     }
-    if title:
-        figure["layout"]["title"] = {"text": title}
-    html = pio.to_html(figure, full_html=False, include_plotlyjs=False, div_id=div_id, validate=False,
-                       config={"displaylogo": False, "responsive": True})
-    html = re.sub(r"<script[^>]*>", lambda m: m.group(0) + "window.boxesWhenPlotly(function () {", html)
-    return html.replace("</script>", "});</script>")
 
 
 def report_of(key: str | None) -> Report:

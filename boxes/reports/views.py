@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import tempfile
 
+from babel.numbers import get_decimal_symbol, get_group_symbol
 from flask import Response, g, request, send_file, stream_with_context, url_for
 from flask_babel import format_decimal, format_percent, get_locale
 
+from boxes.assets import style_guards
 from boxes.board import activity
 from boxes.board.common import Page, clamp_page
 from boxes.board.views import nav_badges
@@ -19,7 +21,7 @@ from boxes.board.windows import BoardWindows
 from boxes.errors import ActionError
 from boxes.reports import summaries
 from boxes.reports.definitions import DATETIME, REPORTS
-from boxes.reports.grid import NONE_LABEL, Grid, pie_html, report_of
+from boxes.reports.grid import NONE_LABEL, Grid, pie_figure, report_of
 from boxes.reports.ranges import DEFAULT_PRESET, PRESETS, make_range
 from boxes.web import db, dealer_blueprint, render_page, requires_role
 
@@ -27,6 +29,7 @@ bp = dealer_blueprint("reports", __name__, "/reports")
 TEMPLATE = "reports/reports.html"
 ROLES = ("manager",)
 PER_PAGE = 50
+PERCENT = "#,##0.0%"  # KPIs and pie shares alike
 
 
 def _grid() -> tuple[Grid, dict]:
@@ -49,22 +52,28 @@ def _kpi_display(k: dict) -> str:
     if k["value"] is None:
         return "—"
     if k["kind"] == "rate":
-        return format_percent(k["value"], "#,##0.0%")
+        return format_percent(k["value"], PERCENT)
     if k["kind"] == "mean":
         return format_decimal(k["value"], "#,##0.00")
     return format_decimal(k["value"])
 
 
-def _pie(grid: Grid, key: str, div_id: str, counts: list) -> dict:
+def _pie(grid: Grid, key: str, counts: list) -> dict:
+    """A pie's figure (drawn in the browser by static/js/reports.js) and its table: each slice's
+    label, count, share (as the KPIs write percentages) and the grid filtered on it."""
     column = grid.report.column(key)
-    labels = [column.display(v) if v not in (None, "") else str(NONE_LABEL) for v, _ in counts]
+    labels = [str(column.display(v)) if v not in (None, "") else str(NONE_LABEL) for v, _ in counts]
+    total = sum(n for _, n in counts)
     slices = []
     for (v, n), label in zip(counts, labels, strict=True):
         value = grid.filter_value(key, v)
         href = url_for("reports.grid_view", report=grid.report.key, **grid.rng.query(), **{f"f_{key}": value})
-        slices.append(dict(value=v, label=label, count=n, filter=value, href=href))
-    html = pie_html([str(x) for x in labels], [n for _, n in counts], div_id, str(column.label)) if counts else ""
-    return dict(column=column, slices=slices, html=html)
+        slices.append(dict(value=v, label=label, count=n, share=format_percent(n / total, PERCENT), filter=value,
+                           href=href))
+    locale = get_locale()
+    separators = get_decimal_symbol(locale) + get_group_symbol(locale)
+    figure = pie_figure(labels, [n for _, n in counts], str(column.label), separators) if counts else None
+    return dict(column=column, slices=slices, figure=figure)
 
 
 def _context(view: str, grid: Grid, errors: dict, **extra) -> dict:
@@ -72,7 +81,7 @@ def _context(view: str, grid: Grid, errors: dict, **extra) -> dict:
     return dict(button="reports", view=view, oob=True, badges=nav_badges(w), grid=grid,
                 contacts_today=activity.count_today(db(), g.dealer, w), report=grid.report, reports=REPORTS,
                 rng=grid.rng, presets=PRESETS, errors=errors, range_args=grid.rng.query(), report_link=_link(grid),
-                **extra)
+                plotly_style_guards=style_guards(), **extra)
 
 
 def _link(grid: Grid):
@@ -96,9 +105,11 @@ def index():
     if not errors:
         counts, kpis = grid.chart(db(), grid.report.pie)
         extra["kpis"] = [dict(k, display=_kpi_display(k)) for k in kpis]
-        extra["pie"] = _pie(grid, grid.report.pie, f"pie-{grid.report.key}", counts)
+        extra["pie"] = _pie(grid, grid.report.pie, counts)
         if grid.report.key == "callers":
-            extra["caller_rows"] = summaries.callers(db(), g.dealer, grid.rng)
+            extra["caller_rows"] = [dict(r, contact_rate_display=_kpi_display({"value": r["contact_rate"],
+                                                                                 "kind": "rate"}))
+                                    for r in summaries.callers(db(), g.dealer, grid.rng)]
         elif grid.report.key == "campaigns":
             extra["campaign_rows"] = summaries.campaigns(db(), grid)
     return _render("chart", grid, errors, **extra)
@@ -116,7 +127,7 @@ def grid_view():
             pie_key = grid.report.pie
         rows, total, page_no = grid.page(db(), clamp_page(request.args.get("page")), PER_PAGE)
         extra.update(page=Page(rows=rows, page=page_no, per_page=PER_PAGE, total=total), pie_key=pie_key,
-                     pie=_pie(grid, pie_key, f"grid-pie-{grid.report.key}", grid.counts(db(), pie_key)))
+                     pie=_pie(grid, pie_key, grid.counts(db(), pie_key)))
     return _render("grid", grid, errors, **extra)
 
 
