@@ -130,6 +130,30 @@ def test_no_js_post_redirects_back_to_the_list(client, db, ar, token):
     assert response.status_code == 303 and response.headers["Location"].endswith("/board/in-process")
 
 
+def test_no_js_post_returns_to_the_list_it_was_made_on_with_its_filters(client, db, ar, token):
+    ro = factories.repair_order(db, ar, utcnow() - timedelta(days=3), delivered_at=utcnow() - timedelta(days=1),
+                                status="delivered")
+    listed = f"/d/{ar.code}/board/completed?courtesy=all&page=1"
+    form = client.get(f"/d/{ar.code}/repair-orders/{ro.id}/opportunity", query_string={"list": listed}
+                      ).get_data(as_text=True)
+    # The whole board on that list, with the panel's form carrying the list back.
+    assert 'aria-current="page"' in form and re.search(r'data-button="completed"\s+aria-current="page"', form)
+    assert f'name="list" value="/d/{ar.code}/board/completed?courtesy=all&amp;page=1"' in form
+    response = client.post(f"/d/{ar.code}/repair-orders/{ro.id}/opportunity",
+                           data={"csrf_token": token, "list": listed,
+                                 "due_at": local_input(utcnow() + timedelta(days=2), ar)})
+    assert response.status_code == 303
+    assert response.headers["Location"].endswith("/board/completed?courtesy=all&page=1")
+
+
+def test_another_dealers_or_unknown_list_url_falls_back_to_the_rows_own_list(client, db, ar, dealers, token):
+    ro = factories.repair_order(db, ar, utcnow() - timedelta(hours=2))
+    for listed in (f"/d/{dealers[1].code}/board/completed", "/nowhere", f"/d/{ar.code}/board/deliveries"):
+        response = client.post(f"/d/{ar.code}/repair-orders/{ro.id}/call",
+                               data={"csrf_token": token, "list": listed, "channel": "phone", "outcome": "no_answer"})
+        assert response.status_code == 303 and response.headers["Location"].endswith(f"/d/{ar.code}/board/in-process")
+
+
 def test_client_history_last_service_first_and_declined_marked(client, db, ar, token):
     c, v = factories.car(db, ar, name="Historia Cliente")
     factories.repair_order(db, ar, utcnow() - timedelta(days=200), vehicle_id=v.id, customer_id=c.id,
