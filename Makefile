@@ -39,7 +39,7 @@ translations: install
 	$(BIN)/pybabel -q compile -d boxes/translations
 
 extract-messages: install
-	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location -o boxes/translations/messages.pot .
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k lazy_pgettext:1c,2 --no-location -o boxes/translations/messages.pot .
 	$(BIN)/pybabel update -i boxes/translations/messages.pot -d boxes/translations --no-fuzzy-matching
 
 migrate: install

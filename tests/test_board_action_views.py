@@ -262,3 +262,18 @@ def test_admin_cannot_touch_users_of_other_dealers(client, db, dealers, login_as
     assert response.status_code == 404
     db.expire_all()
     assert db.get(User, outsider.id).active is True
+
+
+@pytest.mark.parametrize(("locale", "status", "tab"), [("es", "Confirmado", "Confirmados"),
+                                                        ("pt_BR", "Confirmado", "Confirmados"),
+                                                        ("en", "Confirmed", "Confirmed")])
+def test_a_confirmed_appointment_reads_in_the_singular_and_its_tab_in_the_plural(client, db, ar, login_as, locale,
+                                                                                  status, tab):
+    login_as("caller", ar, locale=locale)
+    token = csrf_token_of(client, f"/d/{ar.code}/board/appointments")
+    appt = factories.appointment(db, ar, utcnow() + timedelta(days=1), status="requested")
+    html = client.post(f"/d/{ar.code}/appointments/{appt.id}/confirm", headers={**HX, "X-CSRFToken": token},
+                       data={"comment": "", "version": appt.version}).get_data(as_text=True)
+    row = re.search(rf'<tr id="appointment-{appt.id}".*?</tr>', html, re.S).group(0)
+    assert re.search(r'<td class="status">\s*' + status + r"\s*<div", row)
+    assert re.search(r">\s*" + tab + r" \(1\)\s*<", html)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from sqlalchemy import Select, and_, case, exists, func, literal, or_, select
 from sqlalchemy.orm import aliased
 
@@ -297,7 +298,8 @@ REPORTS: dict[str, Report] = {r.key: r for r in [
          Column("source", _l("Source"), CATEGORY, {"dms": "DMS", "online": _l("Online"), "board": _l("Board")}),
          Column("confirmed", _l("Confirmed by a user"), CATEGORY, YES_NO),
          Column("result", _l("Result"), CATEGORY, {"arrived": _l("Arrived"), "no_show": _l("No-show"),
-                                                   "cancelled": _l("Cancelled"), "confirmed": _l("Confirmed"),
+                                                   "cancelled": _l("Cancelled"),
+                                                   "confirmed": lazy_pgettext("appointment status", "Confirmed"),
                                                    "pending": _l("To confirm")})],
         pie="result",
         kpis=[Kpi("appointments", _l("Appointments"), "*"),
