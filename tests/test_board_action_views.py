@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from boxes.db import utcnow
-from boxes.models import Activity, AuditLog, DiscardReason, Opportunity, User
+from boxes.models import Activity, Appointment, AuditLog, DiscardReason, Opportunity, User
 from boxes.settings.discard_reasons import seed_defaults
 from tests import factories
 from tests.conftest import csrf_token_of
@@ -277,3 +277,25 @@ def test_a_confirmed_appointment_reads_in_the_singular_and_its_tab_in_the_plural
     row = re.search(rf'<tr id="appointment-{appt.id}".*?</tr>', html, re.S).group(0)
     assert re.search(r'<td class="status">\s*' + status + r"\s*<div", row)
     assert re.search(r">\s*" + tab + r" \(1\)\s*<", html)
+
+
+def test_client_history_shows_every_vehicle_the_customer_brought(client, db, ar, token):
+    """A fleet driver or a family member brings cars another customer owns: their ROs and
+    appointments name them, and the history shows those cars and their services."""
+    driver = factories.customer(db, ar, name="Chofer Flota")
+    fleet = factories.customer(db, ar, name="Flota SA")
+    van = factories.vehicle(db, ar, fleet, model="Master", plate="AC111AA")
+    family_car = factories.vehicle(db, ar, factories.customer(db, ar, name="Madre"), model="Cruze", plate="AD222BB")
+    factories.repair_order(db, ar, utcnow() - timedelta(days=30), vehicle_id=van.id, customer_id=driver.id,
+                           number="OR-VAN", delivered_at=utcnow() - timedelta(days=29),
+                           lines=[("Service 60.000 km", "OK", "", False)])
+    factories.repair_order(db, ar, utcnow() - timedelta(days=90), vehicle_id=van.id, customer_id=fleet.id,
+                           number="OR-FLEET", delivered_at=utcnow() - timedelta(days=89))
+    db.add(Appointment(dealer_id=ar.id, dms_id="A-FAM", vehicle_id=family_car.id, customer_id=driver.id,
+                       scheduled_at=utcnow() + timedelta(days=2), service_type="Service", status="requested"))
+    db.commit()
+    html = client.get(f"/d/{ar.code}/customers/{driver.id}", headers=HX).get_data(as_text=True)
+    assert "Sin vehículos" not in html and "No vehicles" not in html
+    assert "AC111AA" in html and "AD222BB" in html
+    # The van's whole history, whoever brought it.
+    assert html.index("OR-VAN") < html.index("OR-FLEET")
