@@ -46,6 +46,7 @@ from boxes.web import db, is_fragment_request, render_block, render_blocks, rend
 # The lists that show each kind of row (the first is the row's own list, when the request names none).
 SUBJECT_LISTS = {"deliveries": ("deliveries",), "opportunities": ("opportunities",),
                  "appointments": ("appointments",), "repair-orders": ("in_process", "completed")}
+ALL_LISTS = tuple(button for lists in SUBJECT_LISTS.values() for button in lists)
 SUBJECT_PATTERN = "any(deliveries, opportunities, appointments, 'repair-orders')"
 
 
@@ -64,8 +65,7 @@ def _list_view(subject: str | None, default: str | None = None) -> ListView:
     """The list the caller is acting on: the form's ``list`` (the list the form was opened from),
     else the page's URL (htmx's ``HX-Current-URL``), if it is a list that shows this kind of row;
     else ``default``, the row's own list. View client has no row: any list."""
-    allowed = SUBJECT_LISTS[subject] if subject else tuple(SUBJECT_LISTS["deliveries"] + SUBJECT_LISTS[
-        "opportunities"] + SUBJECT_LISTS["appointments"] + SUBJECT_LISTS["repair-orders"])
+    allowed = SUBJECT_LISTS[subject] if subject else ALL_LISTS
     for url in (request.values.get("list"), request.headers.get("HX-Current-URL")):
         view = list_view_of(url)
         if view is not None and view.button in allowed:
