@@ -297,6 +297,10 @@ def dealer_blueprint(name: str, import_name: str, url_prefix: str = "") -> Bluep
         set_dealer(dealer, roles)
         if session.get("dealer_code") != dealer.code:  # (a write re-signs the cookie)
             session["dealer_code"] = dealer.code
+        if current_user.last_dealer_id != dealer.id:  # where the next login lands
+            from boxes.auth.service import remember_dealer
+
+            remember_dealer(db(), current_user, dealer)
 
     return bp
 

@@ -26,7 +26,17 @@ RETRY_INTERVALS = (1, 1, 1)
 LEASE_SECONDS = 4
 SMTP_TIMEOUT = 2.0
 
-__all__ = ["blackhole_smtp", "config", "mail_env", "send_now", "smtp", "worker"]
+__all__ = ["blackhole_smtp", "config", "dealers", "mail_env", "send_now", "smtp", "worker"]
+
+
+@pytest.fixture
+def dealers(dealers, db):
+    """The suite's two dealers, open around the clock: these tests send mail at whatever hour they
+    run (real workers included), while reminders wait outside working hours (test_messaging_hours)."""
+    for dealer in dealers:
+        dealer.working_hours = {str(day): ["00:00", "23:59"] for day in range(7)}
+    db.commit()
+    return dealers
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from boxes.db import utcnow
-from boxes.models import Activity, AuditLog, DiscardReason, Opportunity, User
+from boxes.models import Activity, Appointment, AuditLog, DiscardReason, Opportunity, User
 from boxes.settings.discard_reasons import seed_defaults
 from tests import factories
 from tests.conftest import csrf_token_of
@@ -72,7 +72,8 @@ def test_missing_reason_is_422_with_field_message_and_nothing_changes(client, db
     assert 'data-error="reason_id"' in html and "Elegí por qué el cliente no quiere venir." in html
     db.expire_all()
     assert db.get(Opportunity, opp.id).status == "open"
-    assert db.scalar(select(func.count()).select_from(AuditLog)) == 0
+    # (The user's first visit of the dealer is recorded as where their next login lands.)
+    assert db.scalar(select(func.count()).select_from(AuditLog).where(AuditLog.entity == "opportunity")) == 0
 
 
 def test_past_date_is_422(client, db, ar, token):
@@ -128,6 +129,30 @@ def test_no_js_post_redirects_back_to_the_list(client, db, ar, token):
     ro = factories.repair_order(db, ar, utcnow() - timedelta(hours=2))
     response = client.post(f"/d/{ar.code}/repair-orders/{ro.id}/delivered", data={"csrf_token": token})
     assert response.status_code == 303 and response.headers["Location"].endswith("/board/in-process")
+
+
+def test_no_js_post_returns_to_the_list_it_was_made_on_with_its_filters(client, db, ar, token):
+    ro = factories.repair_order(db, ar, utcnow() - timedelta(days=3), delivered_at=utcnow() - timedelta(days=1),
+                                status="delivered")
+    listed = f"/d/{ar.code}/board/completed?courtesy=all&page=1"
+    form = client.get(f"/d/{ar.code}/repair-orders/{ro.id}/opportunity", query_string={"list": listed}
+                      ).get_data(as_text=True)
+    # The whole board on that list, with the panel's form carrying the list back.
+    assert 'aria-current="page"' in form and re.search(r'data-button="completed"\s+aria-current="page"', form)
+    assert f'name="list" value="/d/{ar.code}/board/completed?courtesy=all&amp;page=1"' in form
+    response = client.post(f"/d/{ar.code}/repair-orders/{ro.id}/opportunity",
+                           data={"csrf_token": token, "list": listed,
+                                 "due_at": local_input(utcnow() + timedelta(days=2), ar)})
+    assert response.status_code == 303
+    assert response.headers["Location"].endswith("/board/completed?courtesy=all&page=1")
+
+
+def test_another_dealers_or_unknown_list_url_falls_back_to_the_rows_own_list(client, db, ar, dealers, token):
+    ro = factories.repair_order(db, ar, utcnow() - timedelta(hours=2))
+    for listed in (f"/d/{dealers[1].code}/board/completed", "/nowhere", f"/d/{ar.code}/board/deliveries"):
+        response = client.post(f"/d/{ar.code}/repair-orders/{ro.id}/call",
+                               data={"csrf_token": token, "list": listed, "channel": "phone", "outcome": "no_answer"})
+        assert response.status_code == 303 and response.headers["Location"].endswith(f"/d/{ar.code}/board/in-process")
 
 
 def test_client_history_last_service_first_and_declined_marked(client, db, ar, token):
@@ -238,3 +263,40 @@ def test_admin_cannot_touch_users_of_other_dealers(client, db, dealers, login_as
     assert response.status_code == 404
     db.expire_all()
     assert db.get(User, outsider.id).active is True
+
+
+@pytest.mark.parametrize(("locale", "status", "tab"), [("es", "Confirmado", "Confirmados"),
+                                                        ("pt_BR", "Confirmado", "Confirmados"),
+                                                        ("en", "Confirmed", "Confirmed")])
+def test_a_confirmed_appointment_reads_in_the_singular_and_its_tab_in_the_plural(client, db, ar, login_as, locale,
+                                                                                  status, tab):
+    login_as("caller", ar, locale=locale)
+    token = csrf_token_of(client, f"/d/{ar.code}/board/appointments")
+    appt = factories.appointment(db, ar, utcnow() + timedelta(days=1), status="requested")
+    html = client.post(f"/d/{ar.code}/appointments/{appt.id}/confirm", headers={**HX, "X-CSRFToken": token},
+                       data={"comment": "", "version": appt.version}).get_data(as_text=True)
+    row = re.search(rf'<tr id="appointment-{appt.id}".*?</tr>', html, re.S).group(0)
+    assert re.search(r'<td class="status">\s*' + status + r"\s*<div", row)
+    assert re.search(r">\s*" + tab + r" \(1\)\s*<", html)
+
+
+def test_client_history_shows_every_vehicle_the_customer_brought(client, db, ar, token):
+    """A fleet driver or a family member brings cars another customer owns: their ROs and
+    appointments name them, and the history shows those cars and their services."""
+    driver = factories.customer(db, ar, name="Chofer Flota")
+    fleet = factories.customer(db, ar, name="Flota SA")
+    van = factories.vehicle(db, ar, fleet, model="Master", plate="AC111AA")
+    family_car = factories.vehicle(db, ar, factories.customer(db, ar, name="Madre"), model="Cruze", plate="AD222BB")
+    factories.repair_order(db, ar, utcnow() - timedelta(days=30), vehicle_id=van.id, customer_id=driver.id,
+                           number="OR-VAN", delivered_at=utcnow() - timedelta(days=29),
+                           lines=[("Service 60.000 km", "OK", "", False)])
+    factories.repair_order(db, ar, utcnow() - timedelta(days=90), vehicle_id=van.id, customer_id=fleet.id,
+                           number="OR-FLEET", delivered_at=utcnow() - timedelta(days=89))
+    db.add(Appointment(dealer_id=ar.id, dms_id="A-FAM", vehicle_id=family_car.id, customer_id=driver.id,
+                       scheduled_at=utcnow() + timedelta(days=2), service_type="Service", status="requested"))
+    db.commit()
+    html = client.get(f"/d/{ar.code}/customers/{driver.id}", headers=HX).get_data(as_text=True)
+    assert "Sin vehículos" not in html and "No vehicles" not in html
+    assert "AC111AA" in html and "AD222BB" in html
+    # The van's whole history, whoever brought it.
+    assert html.index("OR-VAN") < html.index("OR-FLEET")

@@ -27,13 +27,13 @@ def extracted(tmp_path_factory):
                     "-k", "lazy_gettext", "-k", "lazy_pgettext:1c,2", "--no-location", "-o", str(pot), "."],
                    cwd=ROOT, check=True, capture_output=True, timeout=120)
     with open(pot, "rb") as f:
-        return {m.id for m in read_po(f) if m.id}
+        return {(m.context, m.id) for m in read_po(f) if m.id}
 
 
 @pytest.mark.parametrize("locale", ["es", "pt_BR", "en"])
 def test_catalog_has_every_string_of_the_code(extracted, locale):
     catalog = _catalog(locale)
-    known = {m.id for m in catalog if m.id}
+    known = {(m.context, m.id) for m in catalog if m.id}
     assert not sorted(extracted - known), f"run `make extract-messages` and translate for {locale}"
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from boxes.db import utcnow
 from boxes.messaging import outbox
-from boxes.models import AuditLog, MailSettings, OutboundMessage
+from boxes.models import AuditLog, Customer, MailSettings, OutboundMessage
 from tests import factories
 from tests.conftest import csrf_token_of
 from tests.messaging_fixtures import *  # noqa: F403
@@ -42,6 +42,31 @@ def test_to_confirm_rows_have_the_reminder_button_and_status(app, client, db, de
     confirmed = _appointment(db, ar, status="confirmed")
     page = client.get(f"/d/{ar.code}/board/appointments?view=confirmed").get_data(as_text=True)
     assert f'id="reminder-{confirmed.id}"' not in page
+
+
+def test_no_retry_offered_when_the_reason_it_was_not_sent_still_holds(app, client, db, dealers, login_as, smtp):
+    ar, _ = dealers
+    appt = _appointment(db, ar, email="", name="Sin Email")
+    login_as("caller", ar)
+    token = csrf_token_of(client, f"/d/{ar.code}/board/appointments")
+    url = f"/d/{ar.code}/appointments/{appt.id}/reminder"
+    # Before any reminder: the row says why there is none to send, and offers no button.
+    page = client.get(f"/d/{ar.code}/board/appointments?view=to_confirm").get_data(as_text=True)
+    cell = re.search(rf'<div id="reminder-{appt.id}".*?</td>', page, re.S).group(0)
+    assert "El cliente no tiene email." in cell and "data-send-reminder" not in cell
+    # A stale page's click: skipped with its reason, and still no "try again" (it can only fail again).
+    body = client.post(url, headers={**HX, "X-CSRFToken": token}).get_data(as_text=True)
+    assert 'data-reminder-status="skipped"' in body and "El cliente no tiene email." in body
+    assert "data-send-reminder" not in body
+    page = client.get(f"/d/{ar.code}/board/appointments?view=to_confirm").get_data(as_text=True)
+    cell = re.search(rf'<div id="reminder-{appt.id}".*?</td>', page, re.S).group(0)
+    assert 'data-reminder-status="skipped"' in cell and "data-send-reminder" not in cell
+    # The DMS brings the customer's email: now trying again can work, and is offered.
+    customer = db.get(Customer, appt.customer_id)
+    customer.email = "ahora@mail.example"
+    db.commit()
+    body = client.get(url, headers=HX).get_data(as_text=True)
+    assert "data-send-reminder" in body and "Reintentar" in body
 
 
 def test_queued_cell_polls_until_final(app, client, db, dealers, login_as, smtp):

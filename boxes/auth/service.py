@@ -130,3 +130,26 @@ def set_locale(session: Session, user: User, locale: str) -> None:
     record(session, dealer_id=None, user_id=user.id, action="user.locale", entity="user",
            entity_id=user.id, data={"locale": locale})
     session.commit()
+
+
+# --- where a user lands --------------------------------------------------------------------------
+
+def landing_dealer(user: User) -> Dealer | None:
+    """The dealer a login lands on: the one the user worked at last, else the first they were given
+    (their oldest membership — the demo's first dealer, whatever the names' order), None without one."""
+    memberships = sorted(user.memberships, key=lambda m: m.id)
+    for m in memberships:
+        if m.dealer_id == user.last_dealer_id:
+            return m.dealer
+    return memberships[0].dealer if memberships else None
+
+
+def remember_dealer(session: Session, user: User, dealer: Dealer) -> None:
+    """The user is working at ``dealer`` now: the next login lands there."""
+    if user.last_dealer_id == dealer.id:
+        return
+    previous = user.last_dealer_id
+    user.last_dealer_id = dealer.id
+    record(session, dealer_id=dealer.id, user_id=user.id, action="user.last_dealer", entity="user",
+           entity_id=user.id, data={"from": previous})
+    session.commit()

@@ -67,14 +67,10 @@ def logout():
 @bp.get("/")
 @login_required
 def home():
-    dealers = service.dealers_of(current_user)
-    if not dealers:
+    dealer = service.landing_dealer(current_user)
+    if dealer is None:
         return render_template("auth/no_dealer.html"), 403
-    codes = {d.code for d in dealers}
-    code = session.get("dealer_code")
-    if code not in codes:
-        code = dealers[0].code
-    return redirect(url_for("board.index", dealer_code=code))
+    return redirect(url_for("board.index", dealer_code=dealer.code))
 
 
 @bp.post("/locale")

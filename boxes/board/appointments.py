@@ -19,6 +19,7 @@ from boxes.board.common import (
     count_of,
     get_owned,
     has_open_opportunity,
+    in_list,
     last_note,
     list_query,
     paginate,
@@ -58,6 +59,13 @@ def appointments(session: Session, dealer: Dealer, w: BoardWindows, *, view: str
                  page: int = 1, per_page: int = 50, total: int | None = None) -> Page:
     """``total``: the sub-view's count when the caller has it already (``sub_view_counts``)."""
     view = view if view in SUB_VIEWS else "to_confirm"
+    cap = None
+    if view == "arrivals":  # only the last ten arrivals of the day, on one page
+        page, per_page, cap = 1, LAST_ARRIVALS, LAST_ARRIVALS
+    return paginate(session, _query(view), page, per_page, params=board_parameters(dealer, w), total=total, cap=cap)
+
+
+def _query(view: str):
     order = {
         "to_confirm": (Appointment.scheduled_at, Appointment.id),
         "confirmed": (Appointment.scheduled_at, Appointment.id),
@@ -65,12 +73,18 @@ def appointments(session: Session, dealer: Dealer, w: BoardWindows, *, view: str
         "no_shows": (Appointment.scheduled_at.desc(), Appointment.id.desc()),
         "arrivals": (Appointment.arrived_at.desc(), Appointment.id.desc()),
     }[view]
-    cap = None
-    if view == "arrivals":  # only the last ten arrivals of the day, on one page
-        page, per_page, cap = 1, LAST_ARRIVALS, LAST_ARRIVALS
-    query = board_statement(("appointments", view), lambda d, bw: list_query(
+    return board_statement(("appointments", view), lambda d, bw: list_query(
         select(Appointment.id).where(sub_view_condition(view, d, bw)), _rows(d), order))
-    return paginate(session, query, page, per_page, params=board_parameters(dealer, w), total=total, cap=cap)
+
+
+def contains(session: Session, dealer: Dealer, w: BoardWindows, appointment_id: int, *,
+             view: str = "to_confirm") -> bool:
+    """Whether the appointment is one of the sub-view's rows (last arrivals: one of the last ten)."""
+    view = view if view in SUB_VIEWS else "to_confirm"
+    if view == "arrivals":
+        last_ten = appointments(session, dealer, w, view=view).rows
+        return any(row.Appointment.id == int(appointment_id) for row in last_ten)
+    return in_list(session, _query(view), board_parameters(dealer, w), appointment_id)
 
 
 def _rows(dealer: Dealer):

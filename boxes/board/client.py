@@ -5,11 +5,22 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import case, select, union
 from sqlalchemy.orm import Session
 
 from boxes.board.common import get_owned
-from boxes.models import Activity, Customer, Dealer, Opportunity, RepairOrder, RepairOrderLine, User, Vehicle
+from boxes.models import (
+    Activity,
+    Appointment,
+    Customer,
+    Dealer,
+    Delivery,
+    Opportunity,
+    RepairOrder,
+    RepairOrderLine,
+    User,
+    Vehicle,
+)
 
 RECENT_CONTACTS = 20
 
@@ -38,12 +49,23 @@ class ClientHistory:
     contacts: list[tuple[Activity, str | None]]
 
 
+def _brought(dealer: Dealer, customer: Customer):
+    """Ids of the vehicles the customer owns, bought, brought to the workshop or booked: a fleet's
+    driver or a family member brings cars another customer owns (the DMS names them on the RO, the
+    appointment, the delivery)."""
+    return union(*[select(model.vehicle_id).where(model.dealer_id == dealer.id, model.customer_id == customer.id)
+                   for model in (RepairOrder, Appointment, Delivery)],
+                 select(Vehicle.id).where(Vehicle.dealer_id == dealer.id, Vehicle.customer_id == customer.id))
+
+
 def client_history(session: Session, dealer: Dealer, customer_id) -> ClientHistory:
-    """Five queries whatever the number of vehicles and services."""
+    """Five queries whatever the number of vehicles and services. Every vehicle the customer owns or
+    brought, each with its whole service history (whoever brought it each time)."""
     customer = get_owned(session, Customer, dealer.id, customer_id)
     vehicles = list(session.scalars(
-        select(Vehicle).where(Vehicle.dealer_id == dealer.id, Vehicle.customer_id == customer.id)
-        .order_by(Vehicle.model_year.desc().nulls_last(), Vehicle.id)))
+        select(Vehicle).where(Vehicle.dealer_id == dealer.id, Vehicle.id.in_(_brought(dealer, customer)))
+        .order_by(case((Vehicle.customer_id == customer.id, 0), else_=1),  # their own cars first
+                  Vehicle.model_year.desc().nulls_last(), Vehicle.id)))
     vehicle_ids = [v.id for v in vehicles]
     orders = list(session.scalars(
         select(RepairOrder).where(RepairOrder.dealer_id == dealer.id, RepairOrder.vehicle_id.in_(vehicle_ids))

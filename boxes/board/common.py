@@ -72,11 +72,13 @@ def clamp_page(page: int | str | None) -> int:
 
 @dataclass(frozen=True)
 class ListQuery:
-    """A list's two statements: its count, and one page of its rows (``page_limit``/``page_offset``
-    are bound parameters)."""
+    """A list's statements: its count, one page of its rows (``page_limit``/``page_offset`` are
+    bound parameters), and whether one row (``row_id``) is in it — after an action, the row the
+    caller acted on may have left the list (a discard, a confirmation, a welcome call done)."""
 
     count: Select
     page: Select
+    member: Select
 
 
 def list_query(base: Select, rows: Select, order) -> ListQuery:
@@ -88,7 +90,18 @@ def list_query(base: Select, rows: Select, order) -> ListQuery:
     ids = (base.order_by(*order).limit(bindparam("page_limit", type_=Integer))
            .offset(bindparam("page_offset", type_=Integer)).subquery("page_ids"))
     return ListQuery(count=select(func.count()).select_from(base.order_by(None).subquery()),
-                     page=rows.join(ids, key == ids.c[key.name]).order_by(*order))
+                     page=rows.join(ids, key == ids.c[key.name]).order_by(*order),
+                     member=select(base.order_by(None).where(key == bindparam("row_id", type_=Integer)).exists()))
+
+
+def count_rows(session: Session, query: ListQuery, params: dict) -> int:
+    """The list's number of rows (its pager's total)."""
+    return session.scalar(query.count, params) or 0
+
+
+def in_list(session: Session, query: ListQuery, params: dict, row_id: int) -> bool:
+    """Whether the row is (still) one of the list's rows: the list's own conditions decide."""
+    return bool(session.scalar(query.member, {**params, "row_id": int(row_id)}))
 
 
 def paginate(session: Session, query: ListQuery, page: int, per_page: int, *, params: dict | None = None,

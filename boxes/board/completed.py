@@ -6,7 +6,16 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from boxes.board.common import Page, board_parameters, board_statement, get_owned, list_query, paginate
+from boxes.board.common import (
+    Page,
+    board_parameters,
+    board_statement,
+    count_rows,
+    get_owned,
+    in_list,
+    list_query,
+    paginate,
+)
 from boxes.board.contact import FINAL_OUTCOMES, CallInput, register_call
 from boxes.board.in_process import repair_order_rows
 from boxes.board.windows import BoardWindows
@@ -29,8 +38,7 @@ def pending_courtesy_call():
     return RepairOrder.courtesy_call_at.is_(None)
 
 
-def completed(session: Session, dealer: Dealer, w: BoardWindows, *, courtesy: str = "pending",
-              page: int = 1, per_page: int = 50) -> Page:
+def _query(courtesy: str):
     courtesy = courtesy if courtesy in COURTESY_FILTERS else "all"
 
     def build(d, bw):
@@ -42,8 +50,21 @@ def completed(session: Session, dealer: Dealer, w: BoardWindows, *, courtesy: st
         return list_query(select(RepairOrder.id).where(*conds), repair_order_rows(d),
                           (RepairOrder.delivered_at.desc(), RepairOrder.id.desc()))
 
-    query = board_statement(("completed", courtesy), build)
-    return paginate(session, query, page, per_page, params=board_parameters(dealer, w))
+    return board_statement(("completed", courtesy), build)
+
+
+def completed(session: Session, dealer: Dealer, w: BoardWindows, *, courtesy: str = "pending",
+              page: int = 1, per_page: int = 50) -> Page:
+    return paginate(session, _query(courtesy), page, per_page, params=board_parameters(dealer, w))
+
+
+def count(session: Session, dealer: Dealer, w: BoardWindows, *, courtesy: str = "pending") -> int:
+    return count_rows(session, _query(courtesy), board_parameters(dealer, w))
+
+
+def contains(session: Session, dealer: Dealer, w: BoardWindows, repair_order_id: int, *,
+             courtesy: str = "pending") -> bool:
+    return in_list(session, _query(courtesy), board_parameters(dealer, w), repair_order_id)
 
 
 def register_courtesy_call(session: Session, dealer: Dealer, actor: User, repair_order_id, data: CallInput,

@@ -13,7 +13,9 @@ from boxes.board.common import (
     Page,
     board_parameters,
     board_statement,
+    count_rows,
     has_open_opportunity,
+    in_list,
     last_note,
     list_query,
     paginate,
@@ -66,10 +68,7 @@ def first_service_due(dealer: Dealer, delivered_at: datetime) -> datetime:
     return datetime(year, month, day, 10, 0, tzinfo=tz).astimezone(UTC)
 
 
-def deliveries(session: Session, dealer: Dealer, w: BoardWindows, *, welcome: str = "pending",
-               page: int = 1, per_page: int = 50) -> Page:
-    welcome = welcome if welcome in WELCOME_FILTERS else "all"
-
+def _query(welcome: str):
     def build(d, bw):
         conds = in_window(d, bw)
         if welcome == "pending":
@@ -79,5 +78,19 @@ def deliveries(session: Session, dealer: Dealer, w: BoardWindows, *, welcome: st
         return list_query(select(Delivery.id).where(*conds), _rows(d),
                           (Delivery.delivered_at.desc(), Delivery.id.desc()))
 
-    query = board_statement(("deliveries", welcome), build)
-    return paginate(session, query, page, per_page, params=board_parameters(dealer, w))
+    return board_statement(("deliveries", welcome), build)
+
+
+def deliveries(session: Session, dealer: Dealer, w: BoardWindows, *, welcome: str = "pending",
+               page: int = 1, per_page: int = 50) -> Page:
+    welcome = welcome if welcome in WELCOME_FILTERS else "all"
+    return paginate(session, _query(welcome), page, per_page, params=board_parameters(dealer, w))
+
+
+def count(session: Session, dealer: Dealer, w: BoardWindows, *, welcome: str = "pending") -> int:
+    return count_rows(session, _query(welcome if welcome in WELCOME_FILTERS else "all"), board_parameters(dealer, w))
+
+
+def contains(session: Session, dealer: Dealer, w: BoardWindows, delivery_id: int, *, welcome: str = "pending") -> bool:
+    return in_list(session, _query(welcome if welcome in WELCOME_FILTERS else "all"), board_parameters(dealer, w),
+                   delivery_id)

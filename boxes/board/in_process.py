@@ -11,8 +11,10 @@ from boxes.board.common import (
     Page,
     board_parameters,
     board_statement,
+    count_rows,
     get_owned,
     has_open_opportunity,
+    in_list,
     last_note,
     list_query,
     paginate,
@@ -62,8 +64,7 @@ def one(session: Session, dealer: Dealer, repair_order_id: int):
     ).one_or_none()
 
 
-def in_process(session: Session, dealer: Dealer, w: BoardWindows, *, opened: str = "all", page: int = 1,
-               per_page: int = 50) -> Page:
+def _query(opened: str):
     opened = opened if opened in OPENED_FILTERS else "all"
 
     def build(d, bw):
@@ -71,8 +72,20 @@ def in_process(session: Session, dealer: Dealer, w: BoardWindows, *, opened: str
         return list_query(select(RepairOrder.id).where(*conds), repair_order_rows(d),
                           (RepairOrder.opened_at.desc(), RepairOrder.id.desc()))
 
-    query = board_statement(("in_process", opened), build)
-    return paginate(session, query, page, per_page, params=board_parameters(dealer, w))
+    return board_statement(("in_process", opened), build)
+
+
+def in_process(session: Session, dealer: Dealer, w: BoardWindows, *, opened: str = "all", page: int = 1,
+               per_page: int = 50) -> Page:
+    return paginate(session, _query(opened), page, per_page, params=board_parameters(dealer, w))
+
+
+def count(session: Session, dealer: Dealer, w: BoardWindows, *, opened: str = "all") -> int:
+    return count_rows(session, _query(opened), board_parameters(dealer, w))
+
+
+def contains(session: Session, dealer: Dealer, w: BoardWindows, repair_order_id: int, *, opened: str = "all") -> bool:
+    return in_list(session, _query(opened), board_parameters(dealer, w), repair_order_id)
 
 
 def mark_unit_delivered(session: Session, dealer: Dealer, actor: User, repair_order_id) -> RepairOrder:

@@ -18,6 +18,7 @@ from boxes.board.common import (
     commit_or_conflict,
     count_of,
     get_owned,
+    in_list,
     last_note,
     list_query,
     paginate,
@@ -59,11 +60,20 @@ def opportunities(session: Session, dealer: Dealer, w: BoardWindows, *, origin: 
                   campaign_id: int | None = None, page: int = 1, per_page: int = 50,
                   total: int | None = None) -> Page:
     """``total``: the list's count when the caller has it already (the sum of ``group_counts``)."""
-    key = _filter_key(origin, campaign_id)
-    query = board_statement(("opportunities", *key), lambda d, bw: list_query(
-        select(Opportunity.id).where(*_filters(d, bw, *key)), _rows(d), (Opportunity.due_at, Opportunity.id)))
-    return paginate(session, query, page, per_page, total=total,
+    return paginate(session, _query(origin, campaign_id), page, per_page, total=total,
                     params=board_parameters(dealer, w, campaign_id=campaign_id))
+
+
+def _query(origin: str | None, campaign_id: int | None):
+    key = _filter_key(origin, campaign_id)
+    return board_statement(("opportunities", *key), lambda d, bw: list_query(
+        select(Opportunity.id).where(*_filters(d, bw, *key)), _rows(d), (Opportunity.due_at, Opportunity.id)))
+
+
+def contains(session: Session, dealer: Dealer, w: BoardWindows, opportunity_id: int, *, origin: str | None = None,
+             campaign_id: int | None = None) -> bool:
+    return in_list(session, _query(origin, campaign_id), board_parameters(dealer, w, campaign_id=campaign_id),
+                   opportunity_id)
 
 
 def _rows(dealer: Dealer):

@@ -3,7 +3,8 @@
 ``run(session, dealer, entity)`` reads the dealer's connector page by page from the stored cursor.
 Each page is validated record by record (a bad one is quarantined with its reason), deduplicated,
 upserted in batches (``INSERT … ON CONFLICT DO UPDATE`` guarded by ``dms_updated_at`` so an
-older version never overwrites a newer one), and committed *together with* the cursor after the
+older version never overwrites a newer one, and the same version only when its content differs —
+see ``_guard``), and committed *together with* the cursor after the
 page. A crash or a DMS outage therefore loses nothing and the next run resumes after the last
 stored page; a page read twice only counts as "unchanged". Pages are streamed and nothing is
 kept between them, so memory does not grow with the feed.
@@ -138,8 +139,26 @@ def _chunks(rows: list, width: int) -> Iterable[list]:
         yield rows[i:i + size]
 
 
-def _newer(excluded, table):
-    return or_(table.c.dms_updated_at.is_(None), excluded.dms_updated_at > table.c.dms_updated_at)
+def _guard(entity: str):
+    """When a stored row takes the feed's record: a newer version; or the *same* version whose DMS
+    content differs from what Boxes holds. The DMS is the system of record for what it owns — a
+    record it changed without moving its timestamp (or data Boxes got elsewhere, a demo) would
+    otherwise never be corrected, since the cursor moves on. "Differs" means the update would
+    change a column (the ``UPDATES`` expressions, so a fact Boxes owns — a caller's confirmation, a
+    manual delivery — is compared as kept); the same content again is "unchanged". An older
+    version never overwrites a newer one."""
+    update = UPDATES[entity]
+    compared = [name for name in update if name not in ("dms_updated_at", "version")]
+
+    def guard(excluded, table):
+        def value(name):
+            return update[name](excluded, table) if isinstance(update, dict) else excluded[name]
+
+        differs = or_(*[value(name).is_distinct_from(table.c[name]) for name in compared])
+        return or_(table.c.dms_updated_at.is_(None), excluded.dms_updated_at > table.c.dms_updated_at,
+                   and_(excluded.dms_updated_at == table.c.dms_updated_at, differs))
+
+    return guard
 
 
 def _driver(session: Session):
@@ -391,7 +410,7 @@ def _upsert_values(session: Session, dealer_id: int, entity: str, rows: list[tup
     for chunk in _chunks(rows, len(names)):
         existing = set(_id_map(session, model, dealer_id, {r[2] for r in chunk}))
         values = [dict(zip(names, row, strict=True)) for row in chunk]
-        result = upsert(session, model, values, ["dealer_id", "dms_id"], UPDATES[entity], where=_newer,
+        result = upsert(session, model, values, ["dealer_id", "dms_id"], UPDATES[entity], where=_guard(entity),
                         returning=[model.__table__.c.dms_id, model.__table__.c.id])
         for dms_id, row_id in result:
             written[dms_id] = row_id
@@ -454,7 +473,7 @@ def _statements(entity: str) -> _Statements:
     else:
         set_ = {name: excluded[name] for name in update_cols}
     stmt = stmt.on_conflict_do_update(index_elements=["dealer_id", "dms_id"], set_=set_,
-                                      where=_newer(excluded, table)).returning(
+                                      where=_guard(entity)(excluded, table)).returning(
         table.c.dms_id, table.c.id, literal_column("(xmax = 0)"))
     names = ", ".join(cols)
     direct = ("id", *cols) if entity == "repair_orders" else cols
@@ -477,11 +496,12 @@ def _write_postgres(session: Session, dealer_id: int, entity: str, rows: list[tu
                     ) -> tuple[dict[str, int | None], set[str]]:
     """PostgreSQL. One lookup of what is stored sorts the page: an id not stored yet goes
     straight into the table by binary COPY (what a bulk load costs, no conflict handling); an id
-    stored with an older version goes through the staged ``INSERT … ON CONFLICT DO UPDATE`` (the
-    Boxes-owned facts and the version guard live there); an id stored with the same or a newer
-    version is not written at all. Should another writer insert one of the new ids meanwhile (an
-    admin's "retry quarantined"), the COPY fails on the unique key, is undone to its savepoint,
-    and those rows take the upsert path too: the result is the upsert's either way.
+    stored with an older or the same version goes through the staged ``INSERT … ON CONFLICT DO
+    UPDATE`` (the Boxes-owned facts and the guard live there: the same version is written only when
+    its content differs, see ``_guard``); an id stored with a newer version is not written at all.
+    Should another writer insert one of the new ids meanwhile (an admin's "retry quarantined"),
+    the COPY fails on the unique key, is undone to its savepoint, and those rows take the upsert
+    path too: the result is the upsert's either way.
 
     Returns (dms_id → id of the rows written — None where the COPY did not ask —, dms_ids that
     were inserted)."""
@@ -496,7 +516,7 @@ def _write_postgres(session: Session, dealer_id: int, entity: str, rows: list[tu
         got = stored.get(row[2])
         if got is None:
             new.append(row)
-        elif got[1] is None or row[-1] > got[1]:  # dms_updated_at, the last column, as _newer says
+        elif got[1] is None or row[-1] >= got[1]:  # dms_updated_at, the last column: _guard decides
             newer.append(row)
     written: dict[str, int | None] = {}
     inserted: set[str] = set()

@@ -6,6 +6,11 @@ still to confirm whose send time has passed — scheduled before the local midni
 today + days_before (or the day before that, while today's hour has not come yet) — and that is at
 least ``MIN_LEAD`` away, and that has no reminder row for its current time yet (a caller's manual
 reminder counts). An appointment booked after its send time gets its reminder at the next run.
+
+No customer gets an email at night: outside the dealer's working hours (``Dealer.working_hours``,
+its time zone) a run creates nothing, so what fell due meanwhile — a first start's catch-up too —
+goes out with the first run after the next opening (still at least ``MIN_LEAD`` before the
+appointment). ``sending.deliver`` holds a reminder claimed outside the hours the same way.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from boxes.messaging.outbox import enqueue_send, request_message
 from boxes.messaging.settings import effective
 from boxes.models import Appointment, Dealer, OutboundMessage
 from boxes.models.workshop import UNCONFIRMED
+from boxes.settings.dealer import is_open
 
 # No reminder for an appointment that starts sooner than this: the caller phones instead.
 MIN_LEAD = timedelta(hours=2)
@@ -54,7 +60,7 @@ def send_due_reminders(session: Session, dealer: Dealer, *, config, redis, now: 
     now = now or utcnow()
     settings = effective(session, dealer, config)
     counts = {"queued": 0, "skipped": 0}
-    if not settings.auto_reminders:
+    if not settings.auto_reminders or not is_open(dealer, now):
         return counts
     start, end = window(dealer, settings.reminder_days_before, settings.reminder_hour, now)
     if end <= start:

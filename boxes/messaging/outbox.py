@@ -189,15 +189,25 @@ class ReminderState:
     sent_at: datetime | None
     reason: str
     can_send: bool
+    problem: str | None = None  # why the customer cannot get an email now (recipient_problem)
+
+
+def reminder_problem(customer: Customer | None) -> str | None:
+    """For the reminder cell: while this holds, sending (or trying again) can only be skipped again,
+    so the cell says why instead of offering the button. Once the DMS fixes the customer's email,
+    a skipped reminder can be tried again."""
+    return recipient_problem(customer)
 
 
 def reminder_state(session: Session, dealer: Dealer, appointment_id) -> ReminderState:
     appt = get_owned(session, Appointment, dealer.id, appointment_id)
     message = session.scalar(select(OutboundMessage).where(_key(dealer.id, appt.id, "reminder", appt.scheduled_at))
                              .execution_options(populate_existing=True))
+    customer = session.get(Customer, appt.customer_id, populate_existing=True) if appt.customer_id else None
     return ReminderState(appointment=appt, status=message.status if message else None,
                          sent_at=message.sent_at if message else None, reason=message.reason if message else "",
-                         can_send=appt.status in UNCONFIRMED and appt.scheduled_at > utcnow())
+                         can_send=appt.status in UNCONFIRMED and appt.scheduled_at > utcnow(),
+                         problem=reminder_problem(customer))
 
 
 def outbox(session: Session, dealer: Dealer, *, status: str = "", page: int = 1, per_page: int = 50) -> Page:

@@ -35,6 +35,7 @@ from boxes.messaging import content
 from boxes.messaging.outbox import recipient_problem
 from boxes.messaging.settings import Effective, SmtpServer, effective
 from boxes.models import Appointment, Customer, Dealer, OutboundMessage, Vehicle
+from boxes.settings.dealer import is_open, next_opening
 
 log = logging.getLogger(__name__)
 
@@ -158,6 +159,15 @@ def deliver(session: Session, dealer_id: int, message_id: int, *, config, redis,
                 _audit(session, msg, "message.skip", reason=problem)
             return f"skipped:{problem}"
 
+        if msg.kind == "reminder" and not is_open(dealer, utcnow()):
+            # Not at night: give the claim back (not an attempt) and go out at the next opening. A booking
+            # confirmation is the answer to the customer's own booking: it goes at once.
+            opening = next_opening(dealer, utcnow())
+            _finish(session, message_id, token, status="queued", claim_token="", lease_until=None,
+                    attempts=OutboundMessage.attempts - 1, next_attempt_at=opening)
+            if requeue is not None:
+                requeue(msg, (opening - utcnow()).total_seconds())
+            return "outside-working-hours"
         settings = effective(session, dealer, config)
         wait = _rate_allows(redis, dealer, settings)
         if wait:

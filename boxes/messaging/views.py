@@ -20,6 +20,8 @@ from boxes.models.messaging import FINAL_STATUSES, MESSAGE_STATUSES, SMTP_SECURI
 from boxes.web import db, dealer_blueprint, is_fragment_request, redis_client, render_page, requires_role
 
 bp = dealer_blueprint("messaging", __name__)
+# The rule the board's reminder cell follows (templates hold no rules).
+bp.add_app_template_global(outbox.reminder_problem, "reminder_problem")
 
 REMINDER_TEMPLATE = "messaging/reminder.html"
 OUTBOX_TEMPLATE = "messaging/outbox.html"

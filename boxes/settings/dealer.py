@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
@@ -78,3 +80,50 @@ def _int(value, low: int, high: int) -> int | None:
     except (TypeError, ValueError):
         return None
     return number if low <= number <= high else None
+
+
+# --- working hours ------------------------------------------------------------------------------
+
+_LAST_MINUTE = time(23, 59)
+
+
+def _span(dealer: Dealer, weekday: int) -> tuple[time, time] | None:
+    span = (dealer.working_hours or {}).get(str(weekday))
+    try:
+        start, end = (time.fromisoformat(span[0]), time.fromisoformat(span[1])) if span else (None, None)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if start is None or start >= end:
+        return None
+    return start, (time.max if end == _LAST_MINUTE else end)  # closing at 23:59: open until midnight
+
+
+def _has_hours(dealer: Dealer) -> bool:
+    return any(_span(dealer, day) for day in WEEKDAYS)
+
+
+def is_open(dealer: Dealer, instant: datetime) -> bool:
+    """Whether ``instant`` falls in the dealer's working hours (its own time zone). A dealer with no
+    working hours at all is taken as always open: a missing setting never holds mail back forever."""
+    if not _has_hours(dealer):
+        return True
+    local = instant.astimezone(ZoneInfo(dealer.time_zone))
+    span = _span(dealer, local.weekday())
+    return span is not None and span[0] <= local.time() < span[1]
+
+
+def next_opening(dealer: Dealer, instant: datetime) -> datetime:
+    """``instant`` when the dealer is open then, else the next opening (UTC)."""
+    if is_open(dealer, instant):
+        return instant
+    tz = ZoneInfo(dealer.time_zone)
+    local = instant.astimezone(tz)
+    for offset in range(8):
+        day = local.date() + timedelta(days=offset)
+        span = _span(dealer, day.weekday())
+        if span is None:
+            continue
+        opening = datetime.combine(day, span[0], tzinfo=tz)
+        if opening > local:
+            return opening.astimezone(UTC)
+    return instant  # unreachable: a dealer with hours opens within a week

@@ -53,7 +53,9 @@ document.addEventListener("htmx:beforeRequest", (event) => {
 });
 document.addEventListener("htmx:afterSwap", (event) => {
   const panel = event.detail.target;
-  if (panel && panel.id === "action-panel" && panel.querySelector("#action-done")) {
-    setTimeout(() => { if (panel.querySelector("#action-done")) panel.innerHTML = ""; }, 4000);
+  const done = panel && panel.id === "action-panel" && panel.querySelector("#action-done");
+  if (done) {
+    // This confirmation only: a later action's message (a new element) keeps its own time.
+    setTimeout(() => { if (panel.contains(done)) panel.innerHTML = ""; }, 4000);
   }
 });

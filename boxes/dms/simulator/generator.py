@@ -658,17 +658,23 @@ class _Identity:
 class World:
     """The generated world of one dealer. Cheap to build; records are made as they are read."""
 
-    def __init__(self, seed: int, dealer: DealerProfile, vehicles: int, now: datetime):
+    def __init__(self, seed: int, dealer: DealerProfile, vehicles: int, now: datetime, reserve: int = 0):
+        """``vehicles`` on the road today; ``reserve`` more that Sales delivers later (the living
+        simulator's), each to a new customer. The reserve changes nothing of the first
+        ``vehicles``: a demo of N vehicles and a simulator of N plus a reserve are the same world."""
         if now.tzinfo is None:
             raise ValueError("now must be a tz-aware datetime")
         if dealer.country not in ("AR", "BR"):
             raise ValueError(f"unsupported country {dealer.country!r}")
-        if not 0 <= vehicles <= MAX_VEHICLES:
+        if not 0 <= vehicles + reserve <= MAX_VEHICLES or reserve < 0:
             raise ValueError(f"vehicles must be between 0 and {MAX_VEHICLES}")
         self.seed = seed
         self.dealer = dealer
-        self.n_vehicles = vehicles
+        self.n_fleet = vehicles
+        self.n_vehicles = vehicles + reserve
+        # Today's owners; the reserve's buyers (one each) come after them.
         self.n_customers = max(1, round(vehicles * CUSTOMER_SHARE)) if vehicles else 0
+        self.n_buyers = reserve
         self.now = now.astimezone(UTC)
         self.tz = ZoneInfo(dealer.time_zone)
         self.today = self.now.astimezone(self.tz).date()
@@ -806,7 +812,9 @@ class World:
         return format_phone(self.country, area, subscriber, kind, national=rng.random() < 0.25)
 
     def customer(self, index: int) -> CustomerRec:
-        if not 0 <= index < self.n_customers:
+        """Customer ``index``: today's owners, then the reserve cars' buyers (``customers()`` lists
+        only today's)."""
+        if not 0 <= index < self.n_customers + self.n_buyers:
             raise IndexError(index)
         rng = self._rng("customer", index)
         company = rng.random() < 0.04
@@ -867,7 +875,10 @@ class World:
             plate = ar_plate(i, sold_on, self._offset)
         else:
             plate = br_plate(i, sold_on, self._offset, converted=rng.random() < 0.3)
-        customer_index = i if i < self.n_customers else _randbelow(rng, self.n_customers)
+        if i >= self.n_fleet:  # a reserve car: its buyer is a new customer
+            customer_index = self.n_customers + i - self.n_fleet
+        else:  # today's fleet; beyond one car each, a second or third car of an existing owner
+            customer_index = i if i < self.n_customers else _randbelow(rng, self.n_customers)
         return _Identity(
             index=i,
             dms_id=f"V{i + 1:07d}",

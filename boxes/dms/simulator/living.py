@@ -99,7 +99,9 @@ class LivingDms:
         self.feeds: dict[str, DealerFeed] = {}
         now = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
         for profile in dealers:
-            world = World(seed, profile, vehicles + reserve, now)
+            # The demo's world (``vehicles``) plus the cars Sales will deliver: the first ``vehicles`` are
+            # the demo's own, owners included.
+            world = World(seed, profile, vehicles, now, reserve=reserve)
             feed = DealerFeed(profile.code, world, ZoneInfo(profile.time_zone), now, next_vehicle=vehicles)
             feed.truth = {e: {} for e in ENTITIES}
             feed.previous = {e: {} for e in ENTITIES}
@@ -260,6 +262,13 @@ class LivingDms:
             return 0
         feed.next_vehicle += 1
         b = feed.world.bundle(i)
+        buyer = feed.world.customer(b.customer_index)
+        made = 2
+        if buyer.dms_id not in feed.truth["customers"]:  # a new customer: Sales registers them with the sale
+            customer = feed_dict("customers", buyer)
+            customer.pop("dms_updated_at")
+            self._touch(feed, "customers", buyer.dms_id, customer)
+            made += 1
         v = feed_dict("vehicles", b.vehicle)
         v["sold_on"] = feed.now.astimezone(feed.tz).date().isoformat()
         v.pop("dms_updated_at")
@@ -267,7 +276,7 @@ class LivingDms:
         self._touch(feed, "deliveries", f"D-L{i + 1:07d}", {
             "dms_id": f"D-L{i + 1:07d}", "vehicle_dms_id": v["dms_id"], "customer_dms_id": v["customer_dms_id"],
             "delivered_at": feed.now.isoformat(), "salesperson": feed.world.salespeople[0]})
-        return 2
+        return made
 
     def _open_ro(self, feed: DealerFeed, v: dict, appointment: dict | None = None) -> dict:
         feed.serial += 1
