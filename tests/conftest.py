@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy import select
 
 from boxes import create_app
+from boxes.auth import sessions
 from boxes.config import Config
 from boxes.db import Base, make_engine, make_sessionmaker
 from boxes.migrate import upgrade
@@ -223,9 +224,12 @@ def login_as(client, db):
                                                 Membership.role == role)) is None:
             db.add(Membership(user_id=user.id, dealer_id=dealer.id, role=role))
             db.commit()
+        # A real login session on the server, as the login page makes (boxes.auth.sessions).
+        sessions.start(db, user, sessions.Lifetimes.of(target.application.config["BOXES"]))
         with target.session_transaction() as sess:
             sess["_user_id"] = user.get_id()
             sess["_fresh"] = True
+            sess.permanent = True
         return user
 
     return _login

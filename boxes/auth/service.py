@@ -24,31 +24,51 @@ class UserError(ValueError):
 
 @dataclass(frozen=True)
 class LoginThrottle:
-    """Failed logins counted in Redis per user name and client address, so the limit holds
-    across every web worker."""
+    """Failed logins, counted in Redis so the limits hold across every web worker, two ways:
+
+    - per account *and* address: ``max_failures`` wrong passwords for one account from one address
+      make that address wait. The account's owner, at their own address, is never refused: an
+      attacker cannot lock a user out.
+    - per address across accounts: failures on ``max_accounts`` different accounts from one address
+      make it wait for every account (password spraying: one guess on each of many accounts).
+
+    The address is the client's as the web server sees it: behind a reverse proxy that is the
+    proxy's unless ``BOXES_PROXY_COUNT`` says to trust its X-Forwarded-For (see ``create_app``).
+    Each window starts at the first failure and lasts ``window_seconds``."""
 
     client: redis.Redis
     max_failures: int
+    max_accounts: int
     window_seconds: int
 
-    def _key(self, email: str, address: str) -> str:
+    def _account_key(self, email: str, address: str) -> str:
         return f"boxes:login-failures:{address}:{email.strip().lower()}"
 
+    def _address_key(self, address: str) -> str:
+        return f"boxes:login-failed-accounts:{address}"
+
     def blocked(self, email: str, address: str) -> bool:
-        count = self.client.get(self._key(email, address))
-        return count is not None and int(count) >= self.max_failures
+        pipe = self.client.pipeline(transaction=False)
+        pipe.get(self._account_key(email, address))
+        pipe.scard(self._address_key(address))
+        count, accounts = pipe.execute()
+        return (count is not None and int(count) >= self.max_failures) or accounts >= self.max_accounts
 
     def failed(self, email: str, address: str) -> None:
-        # The window starts at the first failure (SET NX EX, then INCR): works on Redis 6.2, the
-        # embedded server, which has no EXPIRE ... NX.
-        key = self._key(email, address)
+        # SET NX EX then INCR, and a set whose expiry is set once: the embedded Redis (6.2) has no
+        # EXPIRE ... NX, and a window that slid with every failure would never close for a busy office.
+        key, accounts = self._account_key(email, address), self._address_key(address)
         pipe = self.client.pipeline()
         pipe.set(key, 0, ex=self.window_seconds, nx=True)
         pipe.incr(key)
-        pipe.execute()
+        pipe.sadd(accounts, email.strip().lower())
+        pipe.ttl(accounts)
+        *_, ttl = pipe.execute()
+        if ttl < 0:
+            self.client.expire(accounts, self.window_seconds)
 
     def succeeded(self, email: str, address: str) -> None:
-        self.client.delete(self._key(email, address))
+        self.client.delete(self._account_key(email, address))
 
 
 def authenticate(session: Session, email: str, password: str) -> User | None:
