@@ -215,3 +215,36 @@ def test_a_deactivated_account_is_not_reactivated_by_another_dealers_admin(app, 
     db.expire_all()
     assert db.get(User, gone.id).active is False and roles_at(db, gone, ar) == []
     assert login(app.test_client(), "gone@test.example", ATTACKER_PASSWORD).status_code == 401
+
+
+def test_operator_grants_the_group_admin_role_and_resets_passwords_from_the_cli(config, db, dealers):
+    import os
+    import subprocess
+    import sys
+
+    ar, _ = dealers
+    someone = factories.user(db, role="admin", dealer=ar, email="group@test.example")
+    env = {**os.environ, "BOXES_DATABASE_URL": config.database_url, "BOXES_SECRET_KEY": "x",
+           "BOXES_INSTANCE_DIR": str(config.instance_dir)}
+
+    def boxes(*args):
+        return subprocess.run([sys.executable, "-m", "boxes.cli", "user", *args], env=env, capture_output=True,
+                              text=True, timeout=60, check=False)
+
+    granted = boxes("group-admin", "--email", "Group@Test.example ")
+    assert granted.returncode == 0, granted.stderr
+    db.expire_all()
+    assert db.get(User, someone.id).group_admin is True
+    assert boxes("group-admin", "--email", "group@test.example", "--revoke").returncode == 0
+    db.expire_all()
+    assert db.get(User, someone.id).group_admin is False
+    assert "no user with this email" in boxes("group-admin", "--email", "nobody@test.example").stderr
+    reset = boxes("reset-password", "--email", "group@test.example", "--password", "set-by-the-operator")
+    assert reset.returncode == 0, reset.stderr
+    db.expire_all()
+    from boxes.auth.passwords import verify_password
+
+    assert verify_password(db.get(User, someone.id).password_hash, "set-by-the-operator")
+    actions = list(db.scalars(select(AuditLog.action).where(AuditLog.entity_id == someone.id)
+                              .order_by(AuditLog.id)))
+    assert actions == ["user.group_admin", "user.group_admin", "user.password_reset"]

@@ -150,3 +150,39 @@ def set_locale(session: Session, user: User, locale: str) -> None:
     record(session, dealer_id=None, user_id=user.id, action="user.locale", entity="user",
            entity_id=user.id, data={"locale": locale})
     session.commit()
+
+
+def _user_by_email(session: Session, email: str) -> User:
+    user = session.scalar(select(User).where(User.email == (email or "").strip().lower()))
+    if user is None:
+        raise UserError("email", "no user with this email")
+    return user
+
+
+def set_group_admin(session: Session, email: str, granted: bool) -> User:
+    """The group-wide role, given or taken by the operator (``boxes user group-admin``): no page lets a
+    dealer's admin set it."""
+    user = _user_by_email(session, email)
+    user.group_admin = granted
+    record(session, dealer_id=None, user_id=None, action="user.group_admin", entity="user", entity_id=user.id,
+           data={"group_admin": granted})
+    session.commit()
+    return user
+
+
+def operator_reset_password(session: Session, email: str, password: str) -> User:
+    """The operator's reset (``boxes user reset-password``): any account, every open session ends,
+    audited with no acting user. Reactivates the account too, which is what the operator is asked
+    for when someone's only dealer deactivated them by mistake."""
+    from boxes.auth import sessions
+
+    user = _user_by_email(session, email)
+    validate_password(password)
+    user.password_hash = hash_password(password)
+    reactivated = not user.active
+    user.active = True
+    sessions.end_all(session, user.id)
+    record(session, dealer_id=None, user_id=None, action="user.password_reset", entity="user", entity_id=user.id,
+           data={"operator": True, "reactivated": reactivated})
+    session.commit()
+    return user
