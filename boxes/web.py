@@ -86,6 +86,12 @@ def init_app(app: Flask, config) -> None:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")
+        # A view with content of its own (the Outbox's email preview) sets a policy of its own.
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        if request.endpoint not in CACHEABLE_ENDPOINTS:
+            # Pages, fragments and exports carry customers' personal data: never kept by the browser
+            # or a proxy (a shared computer's back button, a disk cache). Static assets stay cacheable.
+            response.headers["Cache-Control"] = "no-store"
         return response
 
     @app.errorhandler(CSRFError)
@@ -114,6 +120,15 @@ def init_app(app: Flask, config) -> None:
         authenticated = current_user and current_user.is_authenticated
         return {"current_dealer": g.get("dealer"), "roles": g.get("roles", frozenset()),
                 "my_dealers": _OnFirstUse(lambda: dealers_of(current_user)) if authenticated else []}
+
+
+# Strict: scripts and styles only from our own files (no inline <script>, style= or on*= anywhere;
+# htmx is configured not to inject its indicator style nor to eval), nothing may frame us, forms post
+# only here. ``data:`` images: Bootstrap's form controls draw their icons with data: SVGs.
+CONTENT_SECURITY_POLICY = "; ".join((
+    "default-src 'self'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:", "object-src 'none'",
+    "base-uri 'none'", "frame-ancestors 'none'", "form-action 'self'"))
+CACHEABLE_ENDPOINTS = frozenset({"static", "assets.plotly_js"})
 
 
 class _OnFirstUse:

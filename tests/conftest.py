@@ -289,8 +289,12 @@ def _chromium(_playwright):
 
 @pytest.fixture
 def browser(_chromium):
-    """A fresh browser context (own cookies) per test."""
-    context = _chromium.new_context(locale="es-AR")
+    """A fresh browser context (own cookies) per test.
+
+    It bypasses the Content-Security-Policy: Playwright evaluates a string predicate
+    (``wait_for_function("document....")``) with eval in the page, which the strict policy refuses.
+    The policy itself is tested by tests/test_browser_csp.py, in contexts that do not bypass it."""
+    context = _chromium.new_context(locale="es-AR", bypass_csp=True)
     context.set_default_timeout(10_000)
     yield context
     context.close()
