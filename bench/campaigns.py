@@ -58,9 +58,8 @@ def build(url: str, units: int) -> None:
         dealer_id = conn.scalar(sa.text("SELECT id FROM dealer WHERE code = 'BENCH'"))
         for i, role in enumerate(["campaigns", "caller", "caller", "caller"]):
             uid = conn.scalar(sa.text(
-                "INSERT INTO user_account (email, name, password_hash, active, session_token, created_at) "
-                "VALUES (:e, :n, 'x', true, :t, now()) RETURNING id"), {"e": f"u{i}@bench", "n": f"User {i}",
-                                                                         "t": f"tok{i}"})
+                "INSERT INTO user_account (email, name, password_hash, active, group_admin, created_at) "
+                "VALUES (:e, :n, 'x', true, false, now()) RETURNING id"), {"e": f"u{i}@bench", "n": f"User {i}"})
             conn.execute(sa.text("INSERT INTO membership (user_id, dealer_id, role) VALUES (:u, :d, :r)"),
                          {"u": uid, "d": dealer_id, "r": role})
         conn.execute(sa.text(

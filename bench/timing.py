@@ -32,6 +32,7 @@ from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from boxes import create_app
+from boxes.auth import sessions as login_sessions
 from boxes.board import activity, appointments, completed, deliveries, in_process, opportunities
 from boxes.board.badges import badges
 from boxes.board.windows import BoardWindows
@@ -192,8 +193,10 @@ def measure(url: str, dealer_code: str, user_email: str, *, iterations: int = 60
         )
         session.expunge_all()
     client = app.test_client()
+    with sessions() as session:  # a real login session, as the login page makes
+        identity = login_sessions.start(session, session.get(User, user.id), login_sessions.Lifetimes.of(config))
     with client.session_transaction() as flask_session:
-        flask_session["_user_id"] = user.get_id()
+        flask_session["_user_id"] = identity
         flask_session["_fresh"] = True
     headers = {"HX-Request": "true"}
     prefix = f"/d/{dealer.code}"

@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import Flask
 
 from boxes.config import ROOT, Config
@@ -34,8 +36,13 @@ def create_app(config: Config | None = None) -> Flask:
         BOXES=config,
         SECRET_KEY=config.secret_key,
         TESTING=config.testing,
-        # Dashboards stay open all day: the CSRF token lives as long as the session.
-        WTF_CSRF_TIME_LIMIT=None,
+        # Dashboards stay open all day: a CSRF token lives as long as the longest login (not Flask-WTF's
+        # hour); it is tied to the cookie's session, which a new login replaces and logout clears.
+        WTF_CSRF_TIME_LIMIT=config.session_max_hours * 3600,
+        # The signed cookie is refused after the absolute login lifetime (Flask's default is 31 days;
+        # the server-side login session ends sooner on its own) and not re-sent on every poll.
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=config.session_max_hours),
+        SESSION_REFRESH_EACH_REQUEST=False,
         WTF_CSRF_SSL_STRICT=not config.embedded,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
@@ -50,6 +57,13 @@ def create_app(config: Config | None = None) -> Flask:
         MAX_CONTENT_LENGTH=16 * 1024 * 1024,
         MAX_FORM_MEMORY_SIZE=4 * 1024 * 1024,
     )
+    if config.proxy_count:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        # Only the proxies the operator declared: otherwise anyone could name their own address in
+        # X-Forwarded-For (and walk around the login throttle). Never X-Forwarded-Host: a proxy that
+        # does not set it would pass the client's value through.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.proxy_count, x_proto=config.proxy_count)
     web.init_app(app, config)
     app.register_blueprint(auth_bp)
     app.register_blueprint(board_bp)

@@ -125,6 +125,39 @@ def user_create(email: str, name: str, password: str, locale: str | None, dealer
     click.echo(f"user {created.email} created (id {created.id})")
 
 
+@user.command("group-admin")
+@click.option("--email", required=True)
+@click.option("--revoke", is_flag=True, help="Take the role away instead.")
+def user_group_admin(email: str, revoke: bool) -> None:
+    """Give (or take) the group-wide role: may reset the password of a user who works for several
+    dealers. No page lets a dealer's admin set it."""
+    from boxes.auth.service import UserError, set_group_admin
+    from boxes.db import make_engine, make_sessionmaker
+
+    session = make_sessionmaker(make_engine(_config().database_url))()
+    try:
+        changed = set_group_admin(session, email, not revoke)
+    except UserError as exc:
+        raise click.BadParameter(exc.message, param_hint=f"--{exc.field}") from exc
+    click.echo(f"user {changed.email}: group admin {'yes' if changed.group_admin else 'no'}")
+
+
+@user.command("reset-password")
+@click.option("--email", required=True)
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+def user_reset_password(email: str, password: str) -> None:
+    """Set any user's password (and reactivate the account); every open session of theirs ends."""
+    from boxes.auth.service import UserError, operator_reset_password
+    from boxes.db import make_engine, make_sessionmaker
+
+    session = make_sessionmaker(make_engine(_config().database_url))()
+    try:
+        changed = operator_reset_password(session, email, password)
+    except UserError as exc:
+        raise click.BadParameter(exc.message, param_hint=f"--{exc.field}") from exc
+    click.echo(f"user {changed.email}: password set, open sessions ended")
+
+
 @main.command("dms-simulator")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=8765, show_default=True)

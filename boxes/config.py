@@ -56,8 +56,16 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("BOXES_SYNC_LOCK_SECONDS", "120",
             "Lease of the one-sync-per-dealer-and-entity lock, renewed after every page."),
     Setting("BOXES_DMS_SIMULATOR_PORT", "8765", "Port of the DMS simulator started by `boxes run`."),
-    Setting("BOXES_LOGIN_MAX_FAILURES", "5", "Failed logins per user name and address before a pause."),
-    Setting("BOXES_LOGIN_WINDOW_SECONDS", "900", "Length of that pause window, in seconds."),
+    Setting("BOXES_LOGIN_MAX_FAILURES", "5",
+            "Failed logins for one account from one address before that address waits (the account's "
+            "owner, from another address, does not)."),
+    Setting("BOXES_LOGIN_MAX_ACCOUNTS_PER_ADDRESS", "20",
+            "Different accounts with a failed login from one address before it waits (password spraying)."),
+    Setting("BOXES_LOGIN_WINDOW_SECONDS", "900", "Length of those pause windows, in seconds."),
+    Setting("BOXES_PROXY_COUNT", "0",
+            "Reverse proxies in front of the web server whose X-Forwarded-For/-Proto are trusted (0: none)."),
+    Setting("BOXES_SESSION_IDLE_MINUTES", "120", "A login ends after this long without a request."),
+    Setting("BOXES_SESSION_MAX_HOURS", "12", "A login ends this long after it started, however active."),
     Setting("BOXES_PAGE_SIZE", "50", "Rows per page on the board lists."),
     Setting("BOXES_LOG_LEVEL", "INFO", "Python logging level."),
     Setting("BOXES_TEST_DATABASE_URL", "(unset: SQLite)", "Tests only: run the suite on this database."),
@@ -118,7 +126,11 @@ class Config:
     sync_lock_seconds: int = 120
     dms_simulator_port: int = 8765
     login_max_failures: int = 5
+    login_max_accounts_per_address: int = 20
     login_window_seconds: int = 900
+    proxy_count: int = 0
+    session_idle_minutes: int = 120
+    session_max_hours: int = 12
     page_size: int = 50
     log_level: str = "INFO"
     testing: bool = False
@@ -157,7 +169,11 @@ class Config:
             sync_lock_seconds=int(_env("BOXES_SYNC_LOCK_SECONDS", "120")),
             dms_simulator_port=int(_env("BOXES_DMS_SIMULATOR_PORT", "8765")),
             login_max_failures=int(_env("BOXES_LOGIN_MAX_FAILURES", "5")),
+            login_max_accounts_per_address=int(_env("BOXES_LOGIN_MAX_ACCOUNTS_PER_ADDRESS", "20")),
             login_window_seconds=int(_env("BOXES_LOGIN_WINDOW_SECONDS", "900")),
+            proxy_count=int(_env("BOXES_PROXY_COUNT", "0")),
+            session_idle_minutes=int(_env("BOXES_SESSION_IDLE_MINUTES", "120")),
+            session_max_hours=int(_env("BOXES_SESSION_MAX_HOURS", "12")),
             page_size=int(_env("BOXES_PAGE_SIZE", "50")),
             log_level=_env("BOXES_LOG_LEVEL", "INFO"),
         )

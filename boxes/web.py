@@ -7,9 +7,10 @@ import logging
 import re
 import uuid
 from functools import wraps
+from urllib.parse import urlsplit
 
 import redis
-from flask import Blueprint, Flask, abort, current_app, g, render_template, request, session, url_for
+from flask import Blueprint, Flask, abort, current_app, g, redirect, render_template, request, session, url_for
 from flask_babel import Babel
 from flask_babel import gettext as _
 from flask_htmx import HTMX
@@ -18,12 +19,11 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from jinja2 import Undefined
 from jinja2_fragments.flask import render_block, render_blocks
 from markupsafe import Markup, escape
-from sqlalchemy import Integer, bindparam, select
-from sqlalchemy.orm import Session, lazyload
+from sqlalchemy.orm import Session
 
 from boxes import formatting, inputs, outage
 from boxes.db import make_engine, make_sessionmaker
-from boxes.models import Dealer, User
+from boxes.models import Dealer
 
 csrf = CSRFProtect()
 login_manager = LoginManager()
@@ -89,6 +89,12 @@ def init_app(app: Flask, config) -> None:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")
+        # A view with content of its own (the Outbox's email preview) sets a policy of its own.
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        if request.endpoint not in CACHEABLE_ENDPOINTS:
+            # Pages, fragments and exports carry customers' personal data: never kept by the browser
+            # or a proxy (a shared computer's back button, a disk cache). Static assets stay cacheable.
+            response.headers["Cache-Control"] = "no-store"
         return response
 
     @app.errorhandler(CSRFError)
@@ -117,6 +123,15 @@ def init_app(app: Flask, config) -> None:
         authenticated = current_user and current_user.is_authenticated
         return {"current_dealer": g.get("dealer"), "roles": g.get("roles", frozenset()),
                 "my_dealers": _OnFirstUse(lambda: dealers_of(current_user)) if authenticated else []}
+
+
+# Strict: scripts and styles only from our own files (no inline <script>, style= or on*= anywhere;
+# htmx is configured not to inject its indicator style nor to eval), nothing may frame us, forms post
+# only here. ``data:`` images: Bootstrap's form controls draw their icons with data: SVGs.
+CONTENT_SECURITY_POLICY = "; ".join((
+    "default-src 'self'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:", "object-src 'none'",
+    "base-uri 'none'", "frame-ancestors 'none'", "form-action 'self'"))
+CACHEABLE_ENDPOINTS = frozenset({"static", "assets.plotly_js"})
 
 
 class _OnFirstUse:
@@ -176,6 +191,29 @@ def for_row(markup: str, row_id: int) -> Markup:
 _ROW_ID_TEXT = str(_ROW_ID)
 
 
+_TAB_AND_NEWLINE = str.maketrans("", "", "\t\r\n")
+_C0_AND_SPACE = "".join(chr(c) for c in range(0x21))
+
+
+def safe_next(target: str | None) -> str | None:
+    """``target`` if a browser would stay on this site following it, else None: the one check of every
+    redirect whose target comes from input (``?next=``, a form's ``next``).
+
+    Read it as the browser will (WHATWG URL parsing): tabs and line breaks anywhere are dropped,
+    leading and trailing control characters and spaces are stripped, a backslash is a slash. Then
+    only a path is accepted — no scheme, no authority (``//host``). The normalized form is returned,
+    so what we check is exactly what the browser follows."""
+    if not target:
+        return None
+    cleaned = target.translate(_TAB_AND_NEWLINE).strip(_C0_AND_SPACE).replace("\\", "/")
+    if not cleaned.startswith("/") or cleaned.startswith("//"):
+        return None
+    parts = urlsplit(cleaned)
+    if parts.scheme or parts.netloc or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in cleaned):
+        return None
+    return cleaned
+
+
 def url_with(**changes) -> str:
     """The current URL with some query arguments changed (filters, page)."""
     args = {**request.args.to_dict(), **changes}
@@ -220,30 +258,35 @@ def redis_client() -> redis.Redis:
     return outage.client(current_app)
 
 
-# The user alone, in a statement built once: their memberships (an eager "selectin" relationship
-# elsewhere) load only if a page reads them; a dealer URL asks ``auth.service.membership`` instead.
-_USER = select(User).options(lazyload(User.memberships)).where(User.id == bindparam("user_id", type_=Integer))
-
-
 @login_manager.user_loader
 def _load_user(identity: str):
-    user_id, _, token = identity.partition(":")
-    if not user_id.isdigit():
-        return None
-    code = g.get("dealer_code")
-    if code is None:
-        user = db().execute(_USER, {"user_id": int(user_id)}).scalar_one_or_none()
-    else:
-        # A dealer URL: the user, and the dealer with the user's roles there, in one round trip
-        # (``dealer_blueprint``'s membership check reads them from ``g``).
-        from boxes.auth.service import user_with_membership
+    """The user of this cookie's login session (``boxes.auth.sessions``): an ended or expired session,
+    or an inactive user, is nobody. On a dealer URL the same statement brings the dealer and the
+    user's roles there (``dealer_blueprint``'s membership check reads them from ``g``)."""
+    from boxes.auth import sessions
 
-        user, dealer, roles = user_with_membership(db(), int(user_id), code)
-        g.membership = (dealer, roles)
-    # A rotated session token (deactivation, password reset) ends every older session.
-    if user is None or not user.active or user.session_token != token:
+    code = g.get("dealer_code")
+    found = sessions.load(db(), identity, code, sessions.Lifetimes.of(current_app.config["BOXES"]))
+    if found is None:
         return None
+    user, dealer, roles = found
+    if code is not None:
+        g.membership = (dealer, roles)
     return user
+
+
+@login_manager.unauthorized_handler
+def _unauthorized():
+    """Not logged in (never was, or the login session ended): the login page, then back here. An htmx
+    request (the badge poll of a board left open overnight) gets 401 and ``HX-Redirect``, so the whole
+    page goes to the login form instead of a fragment swapped in with the login form inside."""
+    if htmx:
+        current = urlsplit(request.headers.get("HX-Current-URL", ""))
+        back = safe_next(f"{current.path}?{current.query}" if current.query else current.path)
+        response = current_app.response_class(status=401)
+        response.headers["HX-Redirect"] = url_for("auth.login", next=back) if back else url_for("auth.login")
+        return response
+    return redirect(url_for("auth.login", next=safe_next(request.full_path.rstrip("?"))))
 
 
 def select_locale() -> str:

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy import select
 
 from boxes import create_app
+from boxes.auth import sessions
 from boxes.config import Config
 from boxes.db import Base, make_engine, make_sessionmaker
 from boxes.migrate import upgrade
@@ -223,9 +224,12 @@ def login_as(client, db):
                                                 Membership.role == role)) is None:
             db.add(Membership(user_id=user.id, dealer_id=dealer.id, role=role))
             db.commit()
+        # A real login session on the server, as the login page makes (boxes.auth.sessions).
+        sessions.start(db, user, sessions.Lifetimes.of(target.application.config["BOXES"]))
         with target.session_transaction() as sess:
             sess["_user_id"] = user.get_id()
             sess["_fresh"] = True
+            sess.permanent = True
         return user
 
     return _login
@@ -285,8 +289,12 @@ def _chromium(_playwright):
 
 @pytest.fixture
 def browser(_chromium):
-    """A fresh browser context (own cookies) per test."""
-    context = _chromium.new_context(locale="es-AR")
+    """A fresh browser context (own cookies) per test.
+
+    It bypasses the Content-Security-Policy: Playwright evaluates a string predicate
+    (``wait_for_function("document....")``) with eval in the page, which the strict policy refuses.
+    The policy itself is tested by tests/test_browser_csp.py, in contexts that do not bypass it."""
+    context = _chromium.new_context(locale="es-AR", bypass_csp=True)
     context.set_default_timeout(10_000)
     yield context
     context.close()

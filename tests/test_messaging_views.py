@@ -146,9 +146,15 @@ def test_outbox_lists_every_message_with_preview(app, client, db, dealers, login
     assert "<html" not in only_failed  # the list block alone
 
     preview = client.get(f"/d/{ar.code}/admin/outbox/{m_sent.id}", headers=HX).get_data(as_text=True)
-    assert 'sandbox=""' in preview and "srcdoc=" in preview
-    # The stored HTML body is escaped into srcdoc (its own escaping of the name escaped again).
-    assert "Rita &amp;lt;b&amp;gt;Enviada" in preview
+    body_url = f"/d/{ar.code}/admin/outbox/{m_sent.id}/body"
+    assert 'sandbox=""' in preview and f'src="{body_url}"' in preview
+    # The stored HTML body, in a frame with a policy of its own: styled as sent, no script, framed
+    # only by our pages.
+    body = client.get(body_url)
+    assert "Rita &lt;b&gt;Enviada" in body.get_data(as_text=True)
+    policy = body.headers["Content-Security-Policy"]
+    assert "default-src 'none'" in policy and "sandbox" in policy and "frame-ancestors 'self'" in policy
+    assert "script-src" not in policy and body.headers["Cache-Control"] == "no-store"
     assert "Recordatorio: tu turno de servicio" in preview
     full = client.get(f"/d/{ar.code}/admin/outbox/{m_skipped.id}")
     assert full.status_code == 200

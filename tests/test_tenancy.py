@@ -20,6 +20,7 @@ from boxes.models import (
     Customer,
     Delivery,
     DiscardReason,
+    Invitation,
     Membership,
     Opportunity,
     OutboundMessage,
@@ -47,6 +48,7 @@ ID_ARGS = {
     "message_id": OutboundMessage,
     "run_id": SyncRun,
     "record_id": QuarantinedRecord,
+    "invitation_id": Invitation,
 }
 # Query strings that open every filter and sub-view of a list.
 QUERY_VARIANTS = {
@@ -96,6 +98,12 @@ def populate(db, dealer, tag: str):
                   f"{tag} Completed {i}", f"{tag} Campaign {i}", f"{tag} secret note {i}",
                   f"{tag} Subject {i}", f"{tag} secret body {i}", f"{tag.lower()}-mail-{i}@test.example"]
         del o, a, r
+    # A pending invitation of this dealer, to an account of its own (no membership anywhere yet).
+    invitee = User(email=f"{tag.lower()}-invitee@test.example", name=f"{tag} Invitee", password_hash="x")
+    db.add(invitee)
+    db.flush()
+    db.add(Invitation(dealer_id=dealer.id, user_id=invitee.id, roles=["caller"]))
+    names += [f"{tag} Invitee", f"{tag.lower()}-invitee@test.example"]
     run = SyncRun(dealer_id=dealer.id, entity="repair_orders", status="failed", error=f"{tag} sync error")
     db.add(run)
     db.flush()
@@ -231,3 +239,90 @@ def test_non_member_gets_404_not_403(client, login_as, dealers):
     login_as("caller", ar)
     assert client.get(f"/d/{br.code}/board/deliveries").status_code == 404
     assert client.get("/d/NOPE/board/deliveries").status_code == 404
+
+
+# Every operation of the admin's users page, with what an attacker would send.
+ADMIN_USER_OPERATIONS = [
+    {"operation": "roles", "roles": ["caller", "manager", "campaigns", "admin"]},
+    {"operation": "password", "password": "taken-over-password"},
+    {"operation": "deactivate"},
+    {"operation": "reactivate"},
+    {},
+]
+
+
+def _account(db, user_id: int) -> tuple:
+    db.expire_all()
+    user = db.get(User, user_id)
+    return (user.password_hash, user.active, user.email, user.name, user.locale, user.group_admin,
+            sorted((m.dealer_id, m.role) for m in user.memberships))
+
+
+def test_crawler_admin_membership_operations_never_reach_other_dealers(app, client, db, login_as, two_dealers):
+    """As dealer A's admin: every membership operation on dealer B's users is a 404; adding a B user
+    by email is an invitation that gives nobody anything until the user accepts; a user of both
+    dealers keeps their password, account and sessions at B whatever A's admin does."""
+    ar, br, b_markers = two_dealers
+    login_as("admin", ar)
+    token = csrf_token_of(client, f"/d/{ar.code}/admin/users")
+    shared = factories.user(db, role="manager", dealer=br, email="shared@test.example", name="Shared Person")
+    db.add(Membership(user_id=shared.id, dealer_id=ar.id, role="caller"))
+    db.commit()
+    b_only = [uid for uid in db.scalars(select(Membership.user_id).where(Membership.dealer_id == br.id).distinct())
+              if uid != shared.id]
+    b_only += list(db.scalars(select(Invitation.user_id).where(Invitation.dealer_id == br.id)))
+    before = {uid: _account(db, uid) for uid in [*b_only, shared.id]}
+    # The shared user at work at B, in their own browser.
+    theirs = app.test_client()
+    login_as("manager", br, user=db.get(User, shared.id), on=theirs)
+    assert theirs.get(f"/d/{br.code}/board/deliveries").status_code == 200
+
+    admin_routes = [rule for rule in app.url_map.iter_rules()
+                    if rule.endpoint.startswith("admin.") and "POST" in rule.methods and "user_id" in rule.arguments]
+    assert admin_routes
+    checked = 0
+    for rule in admin_routes:
+        for uid in b_only:
+            path = rule.build({"dealer_code": ar.code, "user_id": uid}, append_unknown=False)[1]
+            for data in ADMIN_USER_OPERATIONS:
+                response = client.post(path, data={"csrf_token": token, **data})
+                assert response.status_code == 404, f"POST {path} {data}: {response.status_code}"
+                checked += 1
+    assert checked >= len(b_only) * len(ADMIN_USER_OPERATIONS)
+
+    # Adding B's users by email: an invitation (or a refusal), never a membership.
+    for uid in b_only:
+        email = before[uid][2]
+        response = client.post(f"/d/{ar.code}/admin/users", data={
+            "csrf_token": token, "email": email, "name": "Taken Over", "password": "taken-over-password",
+            "roles": ["admin"]})
+        assert response.status_code in (303, 422), f"adding {email}: {response.status_code}"
+        assert db.scalar(select(Membership.id).where(Membership.user_id == uid, Membership.dealer_id == ar.id)) is None
+        for data in ADMIN_USER_OPERATIONS:  # still not A's to manage
+            assert client.post(f"/d/{ar.code}/admin/users/{uid}",
+                               data={"csrf_token": token, **data}).status_code == 404
+    page = client.get(f"/d/{ar.code}/admin/users").get_data(as_text=True)
+    typed = {before[uid][2] for uid in b_only}  # the emails A's admin typed are all it shows of them
+    leaked = sorted(m for m in b_markers - typed if m and m in page)
+    assert not leaked, f"the users page shows dealer B's {leaked}"
+    # An invited B user logged in somewhere is still a stranger at A until they accept.
+    invited = app.test_client()
+    login_as("caller", br, user=db.get(User, b_only[0]), on=invited)
+    assert invited.get(f"/d/{ar.code}/board/deliveries").status_code == 404
+
+    # The shared user: A's admin can change A's roles, cannot reset the password, and removing them
+    # from A leaves B untouched.
+    refused = client.post(f"/d/{ar.code}/admin/users/{shared.id}",
+                          data={"csrf_token": token, "operation": "password", "password": "taken-over-password"})
+    assert refused.status_code == 422
+    assert client.post(f"/d/{ar.code}/admin/users/{shared.id}",
+                       data={"csrf_token": token, "operation": "deactivate"}).status_code == 303
+    assert theirs.get(f"/d/{br.code}/board/deliveries").status_code == 200
+    assert theirs.get(f"/d/{ar.code}/board/deliveries").status_code == 404
+
+    after = {uid: _account(db, uid) for uid in before}
+    for uid in b_only:
+        assert after[uid] == before[uid], f"user {uid} of dealer B changed"
+    password, active, *_rest, memberships = after[shared.id]
+    assert (password, active) == before[shared.id][:2]
+    assert memberships == [(br.id, "manager")]

@@ -19,7 +19,8 @@ TEMPLATE = "admin/users.html"
 def _page(status: int = 200, **ctx):
     ctx.setdefault("errors", {})
     ctx.setdefault("form", {})
-    return render_page(TEMPLATE, ["content"], members=users.members(db(), g.dealer), all_roles=ROLES, **ctx), status
+    return render_page(TEMPLATE, ["content"], members=users.members(db(), g.dealer),
+                       invitations=users.invitations(db(), g.dealer), all_roles=ROLES, **ctx), status
 
 
 @bp.get("/users")
@@ -39,13 +40,29 @@ def add_user():
         return _page(422, errors={f"new_{k}": v for k, v in problems.items()},
                      form={k: v for k, v in f.to_dict().items() if k != "password"})
     try:
-        users.add_member(db(), g.dealer, current_user, email=f.get("email", ""), name=f.get("name", ""),
-                         password=f.get("password", ""), roles=f.getlist("roles"), locale=f.get("locale") or None)
+        added = users.add_member(db(), g.dealer, current_user, email=f.get("email", ""), name=f.get("name", ""),
+                                 password=f.get("password", ""), roles=f.getlist("roles"),
+                                 locale=f.get("locale") or None)
     except ActionError as exc:
         db().rollback()
         return _page(422, errors={f"new_{k}": v for k, v in exc.errors.items()},
                      form={k: v for k, v in f.to_dict().items() if k != "password"})
-    flash(_("User added."), "success")
+    if added.invitation is not None:
+        flash(_("%(email)s already has a Boxes account: they are invited, and get these roles when they accept. "
+                "Their password stays theirs.", email=added.user.email), "success")
+    else:
+        flash(_("User added."), "success")
+    return redirect(url_for("admin.users_index"), code=303)
+
+
+@bp.post("/invitations/<int:invitation_id>/revoke")
+@requires_role("admin")
+def revoke_invitation(invitation_id: int):
+    try:
+        users.revoke_invitation(db(), g.dealer, current_user, invitation_id)
+    except NotFound:
+        abort(404)
+    flash(_("Invitation revoked."), "success")
     return redirect(url_for("admin.users_index"), code=303)
 
 
@@ -60,8 +77,9 @@ def change_user(user_id: int):
             users.set_roles(db(), g.dealer, current_user, user_id, f.getlist("roles"))
             message = _("Roles saved.")
         elif operation == "deactivate":
-            users.deactivate(db(), g.dealer, current_user, user_id)
-            message = _("User deactivated: their open sessions ended.")
+            user = users.deactivate(db(), g.dealer, current_user, user_id)
+            message = (_("User deactivated: their open sessions ended.") if not user.active
+                       else _("User removed from this dealer; they keep working for their other dealers."))
         elif operation == "password":
             users.reset_password(db(), g.dealer, current_user, user_id, f.get("password", ""))
             message = _("Password reset: their open sessions ended.")

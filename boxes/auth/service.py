@@ -24,31 +24,51 @@ class UserError(ValueError):
 
 @dataclass(frozen=True)
 class LoginThrottle:
-    """Failed logins counted in Redis per user name and client address, so the limit holds
-    across every web worker."""
+    """Failed logins, counted in Redis so the limits hold across every web worker, two ways:
+
+    - per account *and* address: ``max_failures`` wrong passwords for one account from one address
+      make that address wait. The account's owner, at their own address, is never refused: an
+      attacker cannot lock a user out.
+    - per address across accounts: failures on ``max_accounts`` different accounts from one address
+      make it wait for every account (password spraying: one guess on each of many accounts).
+
+    The address is the client's as the web server sees it: behind a reverse proxy that is the
+    proxy's unless ``BOXES_PROXY_COUNT`` says to trust its X-Forwarded-For (see ``create_app``).
+    Each window starts at the first failure and lasts ``window_seconds``."""
 
     client: redis.Redis
     max_failures: int
+    max_accounts: int
     window_seconds: int
 
-    def _key(self, email: str, address: str) -> str:
+    def _account_key(self, email: str, address: str) -> str:
         return f"boxes:login-failures:{address}:{email.strip().lower()}"
 
+    def _address_key(self, address: str) -> str:
+        return f"boxes:login-failed-accounts:{address}"
+
     def blocked(self, email: str, address: str) -> bool:
-        count = self.client.get(self._key(email, address))
-        return count is not None and int(count) >= self.max_failures
+        pipe = self.client.pipeline(transaction=False)
+        pipe.get(self._account_key(email, address))
+        pipe.scard(self._address_key(address))
+        count, accounts = pipe.execute()
+        return (count is not None and int(count) >= self.max_failures) or accounts >= self.max_accounts
 
     def failed(self, email: str, address: str) -> None:
-        # The window starts at the first failure (SET NX EX, then INCR): works on Redis 6.2, the
-        # embedded server, which has no EXPIRE ... NX.
-        key = self._key(email, address)
+        # SET NX EX then INCR, and a set whose expiry is set once: the embedded Redis (6.2) has no
+        # EXPIRE ... NX, and a window that slid with every failure would never close for a busy office.
+        key, accounts = self._account_key(email, address), self._address_key(address)
         pipe = self.client.pipeline()
         pipe.set(key, 0, ex=self.window_seconds, nx=True)
         pipe.incr(key)
-        pipe.execute()
+        pipe.sadd(accounts, email.strip().lower())
+        pipe.ttl(accounts)
+        *_, ttl = pipe.execute()
+        if ttl < 0:
+            self.client.expire(accounts, self.window_seconds)
 
     def succeeded(self, email: str, address: str) -> None:
-        self.client.delete(self._key(email, address))
+        self.client.delete(self._account_key(email, address))
 
 
 def authenticate(session: Session, email: str, password: str) -> User | None:
@@ -153,3 +173,37 @@ def remember_dealer(session: Session, user: User, dealer: Dealer) -> None:
     record(session, dealer_id=dealer.id, user_id=user.id, action="user.last_dealer", entity="user",
            entity_id=user.id, data={"from": previous})
     session.commit()
+def _user_by_email(session: Session, email: str) -> User:
+    user = session.scalar(select(User).where(User.email == (email or "").strip().lower()))
+    if user is None:
+        raise UserError("email", "no user with this email")
+    return user
+
+
+def set_group_admin(session: Session, email: str, granted: bool) -> User:
+    """The group-wide role, given or taken by the operator (``boxes user group-admin``): no page lets a
+    dealer's admin set it."""
+    user = _user_by_email(session, email)
+    user.group_admin = granted
+    record(session, dealer_id=None, user_id=None, action="user.group_admin", entity="user", entity_id=user.id,
+           data={"group_admin": granted})
+    session.commit()
+    return user
+
+
+def operator_reset_password(session: Session, email: str, password: str) -> User:
+    """The operator's reset (``boxes user reset-password``): any account, every open session ends,
+    audited with no acting user. Reactivates the account too, which is what the operator is asked
+    for when someone's only dealer deactivated them by mistake."""
+    from boxes.auth import sessions
+
+    user = _user_by_email(session, email)
+    validate_password(password)
+    user.password_hash = hash_password(password)
+    reactivated = not user.active
+    user.active = True
+    sessions.end_all(session, user.id)
+    record(session, dealer_id=None, user_id=None, action="user.password_reset", entity="user", entity_id=user.id,
+           data={"operator": True, "reactivated": reactivated})
+    session.commit()
+    return user

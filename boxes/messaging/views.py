@@ -111,6 +111,28 @@ def outbox_message(message_id: int):
     return render_page(OUTBOX_TEMPLATE, [], **_outbox_page(selected=msg, preview=preview))
 
 
+# The email's own HTML (inline styles, as mail clients need) in the preview's sandboxed frame: a
+# policy of its own — no script, nothing loaded, framed only by our pages — since the app's strict
+# policy would strip the email's styles (a srcdoc frame inherits its parent's policy).
+EMAIL_PREVIEW_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox; frame-ancestors 'self'"
+
+
+@bp.get("/admin/outbox/<int:message_id>/body")
+@requires_role("admin")
+def outbox_message_body(message_id: int):
+    try:
+        msg = outbox.message(db(), g.dealer, message_id)
+    except NotFound:
+        abort(404)
+    preview = content.preview(db(), g.dealer, msg)
+    if preview is None:
+        abort(404)
+    response = current_app.response_class(preview.html, mimetype="text/html")
+    response.headers["Content-Security-Policy"] = EMAIL_PREVIEW_POLICY
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    return response
+
+
 def _settings_page(status: int = 200, **ctx):
     ctx.setdefault("errors", {})
     ctx.setdefault("form", None)

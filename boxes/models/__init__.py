@@ -7,7 +7,7 @@ from boxes.models.integration import DmsConnector, QuarantinedRecord, SyncCursor
 from boxes.models.messaging import CalendarEvent, MailSettings, OutboundMessage
 from boxes.models.opportunities import Activity, DiscardReason, Opportunity
 from boxes.models.sales import Delivery
-from boxes.models.tenancy import Dealer, Membership, User
+from boxes.models.tenancy import Dealer, Invitation, LoginSession, Membership, User
 from boxes.models.workshop import Appointment, RepairOrder, RepairOrderLine
 
 __all__ = [
@@ -23,6 +23,8 @@ __all__ = [
     "Delivery",
     "DiscardReason",
     "DmsConnector",
+    "Invitation",
+    "LoginSession",
     "MailSettings",
     "Membership",
     "Opportunity",

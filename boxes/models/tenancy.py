@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import secrets
 from datetime import datetime
 
 from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from boxes.db import Base, UTCDateTime, utcnow
+from boxes.db import Base, DealerOwned, UTCDateTime, utcnow
 
 COUNTRIES = ("AR", "BR")
 LOCALES = ("es", "pt_BR", "en")
@@ -36,10 +36,6 @@ class Dealer(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-def new_session_token() -> str:
-    return secrets.token_urlsafe(24)
-
-
 class User(Base):
     __tablename__ = "user_account"
 
@@ -50,8 +46,9 @@ class User(Base):
     # None: the dealer's locale.
     locale: Mapped[str | None] = mapped_column(String(8), nullable=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    # Part of the login cookie's identity: rotating it ends every open session of the user at once.
-    session_token: Mapped[str] = mapped_column(String(64), default=new_session_token)
+    # A group-wide role: may reset the password of a user who works for several dealers. Granted only
+    # by the operator (`boxes user group-admin`); no page lets a dealer's admin set it.
+    group_admin: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # The dealer this user worked at last: where the next login lands (see ``auth.service.landing_dealer``).
@@ -72,8 +69,14 @@ class User(Base):
     def is_anonymous(self) -> bool:
         return False
 
+    # The login session this request runs in (``boxes.auth.sessions``): what Flask-Login keeps in the
+    # signed cookie. Not a column: a user has one per browser they logged in from.
+    login_identity = None  # str, set by boxes.auth.sessions
+
     def get_id(self) -> str:
-        return f"{self.id}:{self.session_token}"
+        if not self.login_identity:
+            raise RuntimeError("log in through boxes.auth.sessions.start(): a user has no identity of its own")
+        return self.login_identity
 
 
 class Membership(Base):
@@ -88,4 +91,40 @@ class Membership(Base):
     role: Mapped[str] = mapped_column(String(16))
 
     user: Mapped[User] = relationship(back_populates="memberships")
+    dealer: Mapped[Dealer] = relationship(lazy="joined")
+
+
+class LoginSession(Base):
+    """One login in one browser. The cookie carries a random secret; only its SHA-256 is stored, so a
+    copy of the table logs nobody in. Ending it (logout, password reset, deactivation) or letting it
+    pass its idle or absolute lifetime logs that browser out at its next request."""
+
+    __tablename__ = "login_session"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Written at most every few minutes (``sessions.TOUCH_EVERY``), not on every request.
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    user_agent: Mapped[str] = mapped_column(String(200), default="")
+    address: Mapped[str] = mapped_column(String(64), default="")
+
+
+class Invitation(DealerOwned, Base):
+    """A dealer's offer of roles to a user who already has an account (who may work for another
+    dealer): no membership exists until the user accepts it. One pending invitation per user and
+    dealer; accepting, declining or revoking deletes it (the audit trail keeps the history)."""
+
+    __tablename__ = "invitation"
+    __table_args__ = (UniqueConstraint("dealer_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    roles: Mapped[list] = mapped_column(JSON, default=list)
+    invited_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"),
+                                                      nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
     dealer: Mapped[Dealer] = relationship(lazy="joined")

@@ -59,3 +59,13 @@ document.addEventListener("htmx:afterSwap", (event) => {
     setTimeout(() => { if (panel.contains(done)) panel.innerHTML = ""; }, 4000);
   }
 });
+
+// Progress bars take their width from data-progress: the Content-Security-Policy allows no inline
+// style= attribute, but a script may set a style property. htmx:load fires for the page and for
+// every swapped-in element.
+document.addEventListener("htmx:load", (event) => {
+  const root = event.detail.elt;
+  const bars = root.matches("[data-progress]") ? [root] : [];
+  bars.push(...root.querySelectorAll("[data-progress]"));
+  bars.forEach((bar) => { bar.style.width = `${Number(bar.dataset.progress) || 0}%`; });
+});
