@@ -115,6 +115,13 @@ def init_app(app: Flask, config) -> None:
         return {"current_dealer": g.get("dealer"), "roles": g.get("roles", frozenset()),
                 "my_dealers": _OnFirstUse(lambda: dealers_of(current_user)) if authenticated else []}
 
+    app.jinja_env.globals.update(support_contact=support_contact)
+
+    # Browsers ask every site for /favicon.ico (a 404 and a console error on every page without it).
+    @app.get("/favicon.ico")
+    def favicon():
+        return app.send_static_file("favicon.ico")
+
 
 class _OnFirstUse:
     """A list computed when a template first reads it: the dealer switcher's dealers are only shown
@@ -170,6 +177,20 @@ def for_row(markup: str, row_id: int) -> Markup:
 
 
 _ROW_ID_TEXT = str(_ROW_ID)
+
+
+def support_contact() -> str:
+    """The help desk the footer shows: the current dealer's; on a page outside any dealer URL (an
+    error page, the no-dealer page) the dealer the user's session was last on, if still theirs; on
+    the login page, or without any, the installation's (``BOXES_SUPPORT_CONTACT``)."""
+    from boxes.auth.service import dealers_of
+    from boxes.settings.dealer import support_contact as contact_of
+
+    dealer = g.get("dealer")
+    if dealer is None and current_user and current_user.is_authenticated:
+        code = session.get("dealer_code")
+        dealer = next((d for d in dealers_of(current_user) if d.code == code), None)
+    return contact_of(dealer, current_app.config["BOXES"].support_contact)
 
 
 def url_with(**changes) -> str:

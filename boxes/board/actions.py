@@ -114,8 +114,11 @@ def _respond(button: str, action: str, *, status: int = 200, row_id: int | None 
     ctx.update(action=action, row_button=button)
     if is_fragment_request():
         row_item = _row(button, row_id) if row_id is not None else None
-        html = render_blocks(TEMPLATE, ["panel", "row_oob", "badges_oob"], oob=True, button=button, windows=w,
-                             badges=badges(db(), g.dealer, w), row_item=row_item, **ctx)
+        # Screen readers hear the outcome of a POST (done, or what to correct), never a form opening.
+        if request.method == "POST" and "announce" not in ctx:
+            ctx["announce"] = ctx.get("message") or " ".join(str(e) for e in ctx["errors"].values())
+        html = render_blocks(TEMPLATE, ["panel", "row_oob", "badges_oob", "announce"], oob=True, button=button,
+                             windows=w, badges=badges(db(), g.dealer, w), row_item=row_item, **ctx)
         return html, status
     return render_page(TEMPLATE, [], **page_context(button, w, **ctx)), status
 
