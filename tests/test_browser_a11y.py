@@ -50,19 +50,25 @@ EXCLUDED = {
 BOARD_PAGES = ("board.deliveries_list", "board.opportunities_list", "board.appointments_list",
                "board.in_process_list", "board.completed_list", "reports.index", "campaigns.campaigns_list")
 
-RUN_AXE = """async () => {
-  const result = await axe.run(document, {resultTypes: ["violations"]});
+RUN_AXE = """async (include) => {
+  const parts = include && include.filter(selector => document.querySelector(selector));
+  const result = await axe.run(parts ? {include: parts} : document, {resultTypes: ["violations"]});
   return result.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
     targets: v.nodes.map(n => n.target.join(" ") + " ["
       + n.any.concat(n.all, n.none).map(c => c.message).join("; ") + "]")}));
 }"""
 
 
-def axe_violations(page) -> list[dict]:
-    """axe-core's blocking violations in the page as it is now."""
+# What differs between roles on a page: the navigation and the board's buttons.
+ROLE_CHROME = ["body > nav", "#board-buttons"]
+
+
+def axe_violations(page, include: list[str] | None = None) -> list[dict]:
+    """axe-core's blocking violations in the page as it is now (or in the ``include`` selectors)."""
     if not page.evaluate("typeof window.axe !== 'undefined'"):
         page.evaluate(AXE_JS.read_text())
-    return [v for v in page.evaluate(RUN_AXE) if v["impact"] in BLOCKING_IMPACTS or v["id"] in BLOCKING_RULES]
+    found = page.evaluate(RUN_AXE, include)
+    return [v for v in found if v["impact"] in BLOCKING_IMPACTS or v["id"] in BLOCKING_RULES]
 
 
 def settle(page) -> None:
@@ -95,9 +101,9 @@ class Crawl:
             self.check(page, f"{who} {url.removeprefix(self.base)} ({status})")
         return status
 
-    def check(self, page, where: str) -> None:
+    def check(self, page, where: str, include: list[str] | None = None) -> None:
         self.checked += 1
-        for v in axe_violations(page):
+        for v in axe_violations(page, include):
             elements = self.violations.setdefault((v["id"], v["impact"], v["help"]), {})
             for target in v["targets"]:
                 elements.setdefault(re.sub(r"-\d+\b", "-N", target), []).append(where)
@@ -238,13 +244,17 @@ def test_axe_finds_no_serious_violation_on_any_page(browser, live_server, app, d
                 if rule.endpoint == "campaigns.new":
                     variants = ["", f"search={searches[role]}"]
                 urls += [f"{live_server}{path}" + (f"?{q}" if q else "") for q in variants]
-            # The admin sees every page in every variant; the other roles each page once (the page is
-            # the same for every role but for the navigation, which is what they add).
+            # The admin sees every page in every variant. The other roles see each page once; a page
+            # differs between roles only by its navigation (the admin's whole page is checked), and
+            # their error pages (403) are one template: its first one is checked whole.
             for url in (urls if role == "admin" else urls[:1]):
                 status = crawl.visit(page, url, role, rule.endpoint, run_axe=False)
-                if status == 200 or not error_page_checked:
-                    crawl.check(page, f"{role} {url.removeprefix(live_server)} ({status})")
+                where = f"{role} {url.removeprefix(live_server)} ({status})"
+                if role == "admin" or (status != 200 and not error_page_checked):
+                    crawl.check(page, where)
                     error_page_checked |= status != 200
+                elif status == 200:
+                    crawl.check(page, where, ROLE_CHROME)
         # A 404 inside the dealer (the dealer's footer), and one at another dealer's URL.
         crawl.visit(page, f"{live_server}/d/{ar.code}/opportunities/999999999/discard", role, None)
         crawl.visit(page, f"{live_server}/d/NOPE/board/opportunities", role, None)
@@ -275,3 +285,109 @@ def test_axe_finds_no_serious_violation_on_any_page(browser, live_server, app, d
     assert not never_rendered, f"pages that never rendered: {never_rendered}"
     assert not crawl.failed_loads, "resources that failed to load:\n" + "\n".join(crawl.failed_loads)
     assert not crawl.violations, crawl.report()
+
+
+# --- the keyboard and the screen reader ---------------------------------------------------------
+
+FOCUSED_ID = "document.activeElement && document.activeElement.id"
+# Every live region of the page (what a screen reader announces when it changes).
+LIVE_REGIONS = """Array.from(document.querySelectorAll(
+  '[aria-live]:not([aria-live=off]), [role=status], [role=log], [role=alert], [role=marquee], [role=timer], output'))
+  .map(el => el.id || el.outerHTML.slice(0, 80))"""
+
+
+def tab_until(page, selector: str, limit: int = 30) -> int:
+    """Press Tab until the focused element matches ``selector``; the number of presses."""
+    for presses in range(1, limit + 1):
+        page.keyboard.press("Tab")
+        if page.evaluate("s => document.activeElement.matches(s)", selector):
+            return presses
+    at = page.evaluate("document.activeElement.outerHTML.slice(0, 120)")
+    raise AssertionError(f"{selector} not reached in {limit} Tabs (at {at})")
+
+
+@pytest.fixture
+def caller_board(db, dealers):
+    ar = dealers[0]
+    from boxes.settings.discard_reasons import seed_defaults
+
+    seed_defaults(db, ar)
+    now = utcnow()
+    rows = [factories.opportunity(db, ar, now - timedelta(days=2 - i), name=f"Cliente {i}") for i in range(3)]
+    factories.user(db, role="caller", dealer=ar, email="caller@test.example", name="Carolina Caller")
+    return ar, rows
+
+
+def test_keyboard_skip_link_then_focus_returns_to_the_row_and_only_outcomes_are_announced(
+        browser, live_server, caller_board):
+    _, rows = caller_board
+    page = browser.new_page()
+    login(page, live_server, "caller@test.example")
+    page.wait_for_url(re.compile(r"/board/opportunities"))
+    settle(page)
+    assert page.evaluate(LIVE_REGIONS) == ["announcer"], "the list and the panel are not live regions"
+
+    # One Tab: the skip link, visible; Enter: the first row of the list.
+    page.keyboard.press("Tab")
+    skip = page.locator("[data-skip-link]")
+    assert page.evaluate("document.activeElement.matches('[data-skip-link]')")
+    box = skip.bounding_box()
+    assert box and box["width"] > 40 and box["height"] > 15 and box["y"] >= 0, f"the skip link is not visible: {box}"
+    assert skip.inner_text() == "Saltar a la lista"
+    page.keyboard.press("Enter")
+    first = page.evaluate("document.querySelector('#board-list tr[data-row]').id")
+    assert page.evaluate(FOCUSED_ID) == first
+
+    # The second row's main action, from the keyboard: register a call.
+    page.keyboard.press("ArrowDown")
+    row_id = page.evaluate(FOCUSED_ID)
+    assert row_id == f"opportunity-{rows[1].id}"
+    following = f"opportunity-{rows[2].id}"
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#action-panel select[name=outcome]")
+    assert page.evaluate("document.activeElement.name") == "outcome"
+    # Submitted without an outcome: the focus goes to the field to correct, the error is announced.
+    tab_until(page, "#action-panel button[type=submit]")
+    page.keyboard.press("Enter")
+    page.wait_for_selector('[data-error="outcome"]')
+    settle(page)
+    assert page.evaluate("document.activeElement.name") == "outcome"
+    assert page.inner_text("#announcer") == "Elegí el resultado del llamado."
+    page.keyboard.press("ArrowDown")  # "Contactado"
+    assert page.input_value("#action-panel select[name=outcome]") == "contacted"
+    tab_until(page, "#action-panel button[type=submit]")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#action-done")
+    settle(page)
+    # The outcome is announced, and the focus is back on the row (redrawn, or the next one if it left the list).
+    assert page.inner_text("#announcer") == "Llamado registrado."
+    expected = row_id if page.locator(f"#{row_id}").count() else following
+    assert page.evaluate(FOCUSED_ID) == expected, "after the action the focus must return to the row"
+    assert page.evaluate(LIVE_REGIONS) == ["announcer"]
+
+    # Esc closes the panel and leaves the focus on the row; Tab walks into the row's buttons:
+    # discard the overdue first row with a reason. The finished row (grey) still reads well.
+    page.keyboard.press("ArrowUp")
+    assert page.evaluate(FOCUSED_ID) == first
+    page.keyboard.press("Escape")
+    assert page.evaluate(FOCUSED_ID) == first
+    tab_until(page, f"#{first} button[hx-get$='/discard']")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#action-panel select[name=reason_id]")
+    page.keyboard.press("ArrowDown")
+    tab_until(page, "#action-panel button[type=submit]")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#action-done")
+    settle(page)
+    assert page.inner_text("#announcer") == "Oportunidad descartada."
+    assert page.evaluate(FOCUSED_ID) in (first, row_id)
+    assert page.locator(f"#{first}[data-status=discarded]").count() in (0, 1)
+    found = axe_violations(page)
+    assert not found, found
+
+    # Moving to another list announces nothing (the list is not a live region).
+    page.evaluate("document.getElementById('announcer').textContent = ''")
+    page.click('a[data-button="deliveries"]')
+    page.wait_for_function("document.querySelector('a[data-button=deliveries]').classList.contains('active')")
+    settle(page)
+    assert page.inner_text("#announcer") == ""

@@ -27,9 +27,13 @@ function workingRow() {
 
 function closePanel() {
   const panel = document.getElementById("action-panel");
+  // The focus goes back to the row only from the panel (or from nowhere): a caller who moved on to
+  // another row stays there.
+  const active = document.activeElement;
+  const fromPanel = !active || active === document.body || (panel && panel.contains(active));
   if (panel) panel.innerHTML = "";
   const row = workingRow();
-  if (row) row.focus();
+  if (row && fromPanel) row.focus();
 }
 
 document.addEventListener("click", (event) => {
