@@ -27,6 +27,7 @@ from boxes.campaigns.selection import Searches
 from boxes.db import utcnow
 from boxes.models import Campaign, DiscardReason, Membership, OutboundMessage, User
 from tests import factories
+from tests.conftest import missing
 from tests.test_tenancy import ID_ARGS, QUERY_VARIANTS, populate
 
 pytestmark = pytest.mark.browser
@@ -66,6 +67,8 @@ ROLE_CHROME = ["body > nav", "#board-buttons"]
 def axe_violations(page, include: list[str] | None = None) -> list[dict]:
     """axe-core's blocking violations in the page as it is now (or in the ``include`` selectors)."""
     if not page.evaluate("typeof window.axe !== 'undefined'"):
+        if not AXE_JS.exists():
+            missing(f"axe-core not installed at {AXE_JS} (make assets)")
         page.evaluate(AXE_JS.read_text())
     found = page.evaluate(RUN_AXE, include)
     return [v for v in found if v["impact"] in BLOCKING_IMPACTS or v["id"] in BLOCKING_RULES]
@@ -229,6 +232,7 @@ def test_axe_finds_no_serious_violation_on_any_page(browser, live_server, app, d
     app.config["BOXES"].support_contact = "Boxes: https://soporte.boxes.example"
     crawl = Crawl(live_server)
     page = browser.new_page()
+    page.set_default_timeout(30_000)  # a few hundred pages on a shared machine: the slowest loads plotly.js
     # Before any login: the login page, and a 404 before any dealer is known.
     crawl.visit(page, f"{live_server}/login", "anonymous", "auth.login")
     crawl.visit(page, f"{live_server}/no-such-page", "anonymous", None)
@@ -314,13 +318,14 @@ def caller_board(db, dealers):
     seed_defaults(db, ar)
     now = utcnow()
     rows = [factories.opportunity(db, ar, now - timedelta(days=2 - i), name=f"Cliente {i}") for i in range(3)]
+    factories.appointment(db, ar, now + timedelta(days=2), status="requested", name="Turno A Confirmar")
     factories.user(db, role="caller", dealer=ar, email="caller@test.example", name="Carolina Caller")
     return ar, rows
 
 
 def test_keyboard_skip_link_then_focus_returns_to_the_row_and_only_outcomes_are_announced(
         browser, live_server, caller_board):
-    _, rows = caller_board
+    ar, rows = caller_board
     page = browser.new_page()
     login(page, live_server, "caller@test.example")
     page.wait_for_url(re.compile(r"/board/opportunities"))
@@ -391,3 +396,18 @@ def test_keyboard_skip_link_then_focus_returns_to_the_row_and_only_outcomes_are_
     page.wait_for_function("document.querySelector('a[data-button=deliveries]').classList.contains('active')")
     settle(page)
     assert page.inner_text("#announcer") == ""
+
+    # A button of the row itself (the email reminder) is swapped away by its outcome: the focus stays
+    # in the row, and the outcome is announced.
+    page.goto(f"{live_server}/d/{ar.code}/board/appointments")
+    settle(page)
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    appointment_row = page.evaluate(FOCUSED_ID)
+    assert appointment_row.startswith("appointment-")
+    tab_until(page, "button[data-send-reminder]")
+    page.keyboard.press("Enter")
+    page.wait_for_function("document.getElementById('announcer').textContent.includes('Recordatorio por email')")
+    settle(page)
+    assert page.inner_text("#announcer") == "Recordatorio por email: En cola"
+    assert page.evaluate(FOCUSED_ID) == appointment_row

@@ -70,7 +70,16 @@ document.addEventListener("htmx:afterSwap", (event) => {
 // button, a redrawn list) would drop the focus to <body>, and a keyboard or screen-reader user back
 // to the top of the page. It goes to the row being worked on instead, else to the list's first row.
 let focusBeforeSwap = null;
-document.addEventListener("htmx:beforeSwap", () => { focusBeforeSwap = document.activeElement; });
+const hadFocus = new WeakSet();  // elements focused when they sent a request: hx-disabled-elt blurs them
+document.addEventListener("htmx:beforeRequest", (event) => {
+  if (document.activeElement === event.detail.elt) hadFocus.add(event.detail.elt);
+});
+document.addEventListener("htmx:beforeSwap", (event) => {
+  const active = document.activeElement;
+  const requester = event.detail.requestConfig && event.detail.requestConfig.elt;
+  const blurred = (!active || active === document.body) && requester && hadFocus.has(requester);
+  focusBeforeSwap = blurred ? requester : active;
+});
 document.addEventListener("htmx:afterSettle", () => {
   const lost = focusBeforeSwap && focusBeforeSwap !== document.body && !document.body.contains(focusBeforeSwap);
   focusBeforeSwap = null;
