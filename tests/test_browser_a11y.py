@@ -411,3 +411,31 @@ def test_keyboard_skip_link_then_focus_returns_to_the_row_and_only_outcomes_are_
     settle(page)
     assert page.inner_text("#announcer") == "Recordatorio por email: En cola"
     assert page.evaluate(FOCUSED_ID) == appointment_row
+
+
+def test_keyboard_focus_stays_on_the_filter_that_redrew_the_list(browser, live_server, db, caller_board):
+    """A filter link or field is inside the list it redraws: the focus stays on it, not on <body>."""
+    ar, _ = caller_board
+    factories.delivery(db, ar, utcnow() - timedelta(days=1), name="Entrega Uno")
+    factories.user(db, role="manager", dealer=ar, email="manager@test.example")
+    page = browser.new_page()
+    page.set_default_timeout(30_000)  # the reports page loads plotly.js
+    login(page, live_server, "manager@test.example")
+    page.goto(f"{live_server}/d/{ar.code}/board/deliveries")
+    settle(page)
+    tab_until(page, "#board-list a[href*='welcome=done']")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#board-list a[href*='welcome=done'][aria-current]")
+    settle(page)
+    assert page.evaluate("document.activeElement.getAttribute('href')").endswith("welcome=done&page=1")
+
+    page.goto(f"{live_server}/d/{ar.code}/reports/grid?report=opportunities&preset=last_30_days")
+    settle(page)
+    tab_until(page, "#grid-form select[name^='f_']", limit=80)
+    name = page.evaluate("document.activeElement.name")
+    page.keyboard.press("ArrowDown")
+    page.wait_for_function("n => new URL(location.href).searchParams.get(n)", arg=name)
+    settle(page)
+    focused = page.evaluate("[document.activeElement.form && document.activeElement.form.id,"
+                            " document.activeElement.name]")
+    assert focused == ["grid-form", name]

@@ -68,7 +68,17 @@ document.addEventListener("htmx:afterSwap", (event) => {
 
 // A swap that removes the focused element (the panel's form replaced by its outcome, a row's reminder
 // button, a redrawn list) would drop the focus to <body>, and a keyboard or screen-reader user back
-// to the top of the page. It goes to the row being worked on instead, else to the list's first row.
+// to the top of the page. htmx itself refocuses an element of the same id; otherwise the focus goes
+// to the same control in the new content (a filter field by its form and name, a filter or tab link
+// by its address), else to the row being worked on, else to the list's first row.
+function sameControl(old) {
+  if (old.name && old.form && old.form.id) {
+    return document.querySelector(`#${CSS.escape(old.form.id)} [name="${CSS.escape(old.name)}"]`);
+  }
+  const href = old.getAttribute && old.getAttribute("href");
+  return href ? document.querySelector(`a[href="${CSS.escape(href)}"]`) : null;
+}
+
 let focusBeforeSwap = null;
 const hadFocus = new WeakSet();  // elements focused when they sent a request: hx-disabled-elt blurs them
 document.addEventListener("htmx:beforeRequest", (event) => {
@@ -81,11 +91,13 @@ document.addEventListener("htmx:beforeSwap", (event) => {
   focusBeforeSwap = blurred ? requester : active;
 });
 document.addEventListener("htmx:afterSettle", () => {
-  const lost = focusBeforeSwap && focusBeforeSwap !== document.body && !document.body.contains(focusBeforeSwap);
+  const old = focusBeforeSwap;
   focusBeforeSwap = null;
+  const lost = old && old !== document.body && !document.body.contains(old);
   if (!lost || (document.activeElement && document.activeElement !== document.body)) return;
   const main = document.querySelector("main");
-  const target = workingRow() || (main && (main.querySelector("tr[data-row][tabindex]") || main));
+  const target = sameControl(old) || workingRow()
+    || (main && (main.querySelector("tr[data-row][tabindex]") || main));
   if (!target) return;
   if (!target.hasAttribute("tabindex")) target.setAttribute("tabindex", "-1");
   target.focus();
