@@ -25,7 +25,7 @@ from boxes.board.contact import SUBJECTS
 from boxes.campaigns import search
 from boxes.campaigns.selection import Searches
 from boxes.db import utcnow
-from boxes.models import Campaign, DiscardReason, Membership, OutboundMessage, User
+from boxes.models import Campaign, DiscardReason, Membership, OutboundMessage, SyncRun, User
 from tests import factories
 from tests.conftest import missing
 from tests.test_tenancy import ID_ARGS, QUERY_VARIANTS, populate
@@ -41,7 +41,7 @@ BLOCKING_RULES = ("empty-table-header",)
 # GET routes the crawler does not open as pages, and why (where their markup is checked instead).
 EXCLUDED = {
     "static": "files (CSS, JS, the favicon), not pages",
-    "favicon": "an image (tests/test_a11y_pages.py checks it is served)",
+    "favicon": "an image (tests/test_help_and_icon.py checks it is served and linked)",
     "assets.plotly_js": "a script (plotly.min.js), not a page",
     "health.healthz": "JSON for load balancers, not a page",
     "reports.export": "a CSV/XLSX download, not a page",
@@ -75,8 +75,11 @@ def axe_violations(page, include: list[str] | None = None) -> list[dict]:
 
 
 def settle(page) -> None:
+    """htmx done, and the CSS transitions its settling starts (a redrawn row's new colours) too."""
     page.wait_for_load_state("load")
     page.wait_for_function("!document.querySelector('.htmx-request, .htmx-settling, .htmx-swapping')")
+    page.wait_for_function("document.getAnimations().every(a => a.playState !== 'running'"
+                           " || a.effect.getTiming().iterations === Infinity)")
 
 
 @dataclass
@@ -147,9 +150,14 @@ def world(db, dealers, redis):
 def every_row_state(db, dealer):
     """Rows in the states the tenancy data lacks, so every colour and badge of a list is on a page:
     overdue, today's, sold and discarded opportunities; calls done; a declined repair with
-    incidents; reminders sent, queued, failed and not sent; campaigns processing and failed."""
+    incidents; reminders sent, queued, failed and not sent; campaigns processing and failed; a sync
+    running; an inactive discard reason."""
     now = utcnow()
     reason = db.scalar(select(DiscardReason).where(DiscardReason.dealer_id == dealer.id).limit(1))
+    inactive = db.scalar(select(DiscardReason).where(DiscardReason.dealer_id == dealer.id,
+                                                     DiscardReason.id != reason.id).limit(1))
+    inactive.active = False
+    db.add(SyncRun(dealer_id=dealer.id, entity="customers", status="running"))
     factories.opportunity(db, dealer, now - timedelta(days=3), name="Overdue Open")
     factories.opportunity(db, dealer, now - timedelta(days=2), name="Overdue Discarded", status="discarded",
                           discard_reason_id=reason.id)
@@ -285,7 +293,7 @@ def test_axe_finds_no_serious_violation_on_any_page(browser, live_server, app, d
     assert not set(EXCLUDED) - every_get, f"excluded but gone: {sorted(set(EXCLUDED) - every_get)}"
     unvisited = every_get - set(EXCLUDED) - set(crawl.statuses)
     assert not unvisited, f"GET routes neither visited nor excluded with a reason: {sorted(unvisited)}"
-    never_rendered = {e: s for e, s in crawl.statuses.items() if 200 not in s and e != "auth.home"}
+    never_rendered = {e: s for e, s in crawl.statuses.items() if 200 not in s}
     assert not never_rendered, f"pages that never rendered: {never_rendered}"
     assert not crawl.failed_loads, "resources that failed to load:\n" + "\n".join(crawl.failed_loads)
     assert not crawl.violations, crawl.report()
@@ -358,6 +366,7 @@ def test_keyboard_skip_link_then_focus_returns_to_the_row_and_only_outcomes_are_
     settle(page)
     assert page.evaluate("document.activeElement.name") == "outcome"
     assert page.inner_text("#announcer") == "Elegí el resultado del llamado."
+    assert not axe_violations(page), "the form with its errors"
     page.keyboard.press("ArrowDown")  # "Contactado"
     assert page.input_value("#action-panel select[name=outcome]") == "contacted"
     tab_until(page, "#action-panel button[type=submit]")
