@@ -93,8 +93,11 @@ class Crawl:
 
     def visit(self, page, url: str, who: str, endpoint: str | None, *, run_axe: bool = True) -> int:
         failed: list[str] = []
-        listener = lambda r: r.status >= 400 and r.request.resource_type != "document" and failed.append(  # noqa: E731
-            f"{r.status} {r.url}")
+
+        def listener(response):  # the page's own status is expected (403, 404): its resources must load
+            if response.status >= 400 and response.request.resource_type != "document":
+                failed.append(f"{response.status} {response.url}")
+
         page.on("response", listener)
         response = page.goto(url)
         settle(page)
