@@ -25,7 +25,8 @@ $(STAMP): pyproject.toml | $(BIN)/python
 install: $(STAMP)
 
 # Front-end assets from the npm registry (package-lock.json pins them), copied into the
-# git-ignored static/vendor/. Nothing is ever loaded from a CDN.
+# git-ignored static/vendor/. Nothing is ever loaded from a CDN. (axe-core, a devDependency, stays in
+# node_modules/: the accessibility tests inject it into the pages they check.)
 static/vendor/.stamp: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	mkdir -p static/vendor/htmx static/vendor/bootstrap

@@ -35,6 +35,8 @@ SETTINGS: tuple[Setting, ...] = (
             "Embedded mode: local services, no Secure cookie flag."),
     Setting("BOXES_HOST", "127.0.0.1", "Address `boxes run` binds the web server to."),
     Setting("BOXES_PORT", "5000", "Port of the web server started by `boxes run`."),
+    Setting("BOXES_SUPPORT_CONTACT", "(empty)",
+            "The installation's help desk, shown in the footer where no dealer has its own (login, errors)."),
     Setting("BOXES_SMTP_HOST", "127.0.0.1", "Global SMTP server (the local sink in embedded mode)."),
     Setting("BOXES_SMTP_PORT", "8025", "Global SMTP port (the local sink listens here in embedded mode)."),
     Setting("BOXES_MAIL_SENDER", "boxes@localhost", "Default sender address of outgoing mail."),
@@ -108,6 +110,7 @@ class Config:
     embedded: bool
     host: str = "127.0.0.1"
     port: int = 5000
+    support_contact: str = ""
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 8025
     mail_sender: str = "boxes@localhost"
@@ -149,6 +152,7 @@ class Config:
             embedded=embedded,
             host=_env("BOXES_HOST", "127.0.0.1"),
             port=int(_env("BOXES_PORT", "5000")),
+            support_contact=_env("BOXES_SUPPORT_CONTACT", ""),
             smtp_host=_env("BOXES_SMTP_HOST", "127.0.0.1"),
             smtp_port=int(_env("BOXES_SMTP_PORT", "8025")),
             mail_sender=_env("BOXES_MAIL_SENDER", "boxes@localhost"),

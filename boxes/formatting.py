@@ -1,4 +1,4 @@
-"""Jinja filters: dates, times and numbers per locale in the dealer's time zone, and phones."""
+"""Jinja filters: dates, times and numbers per locale in the dealer's time zone, phones and contacts."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from babel.dates import DateTimeFormat, get_date_format, get_datetime_format, ge
 from flask import Flask, g, has_app_context
 from flask_babel import format_decimal, get_locale, get_timezone, get_translations
 from jinja2 import pass_eval_context
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 # ------------------------------------------------------------------------------ dates and times
 #
@@ -267,6 +267,29 @@ def _greeting_parts(dealer: str) -> list[str]:
 _GREETINGS: dict = {}  # (locale, dealer name) → the quoted greeting around the customer's name
 
 
+# ------------------------------------------------------------------------------ contacts
+
+_CONTACT_LINK = re.compile(r"(?P<email>[\w.+-]+@[\w-]+(?:\.[\w-]+)+)|(?P<url>https?://[^\s<>\"']+)")
+
+
+def contact_links(text: str) -> Markup:
+    """A free-text contact ("Mesa de ayuda: soporte@example.com, https://ayuda.example.com") with its
+    email and web addresses as links, so a stuck user reaches the help desk in one click."""
+    parts, last = [], 0
+    for found in _CONTACT_LINK.finditer(text or ""):
+        if found["email"]:
+            link = Markup('<a href="mailto:{0}">{0}</a>').format(found["email"])
+            end = found.end()
+        else:
+            url = found["url"].rstrip(".,;:)")  # the sentence's punctuation, not the address's
+            link = Markup('<a href="{0}" rel="noopener">{0}</a>').format(url)
+            end = found.start() + len(url)
+        parts += [escape(text[last:found.start()]), link]
+        last = end
+    parts.append(escape((text or "")[last:]))
+    return Markup("").join(parts)
+
+
 def init_app(app: Flask) -> None:
     app.jinja_env.install_gettext_callables(
         gettext=cached_gettext,
@@ -282,6 +305,7 @@ def init_app(app: Flask) -> None:
         date=lambda v, fmt="short": format_instant(v, fmt, "date"),
         time=lambda v, fmt="short": format_instant(v, fmt, "time"),
         number=lambda v: format_decimal(v) if v is not None else "",
+        contact_links=contact_links,
     )
     app.jinja_env.globals.update(
         phone_links=phone_links,

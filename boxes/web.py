@@ -124,6 +124,13 @@ def init_app(app: Flask, config) -> None:
         return {"current_dealer": g.get("dealer"), "roles": g.get("roles", frozenset()),
                 "my_dealers": _OnFirstUse(lambda: dealers_of(current_user)) if authenticated else []}
 
+    app.jinja_env.globals.update(support_contact=support_contact)
+
+    # Browsers ask every site for /favicon.ico (a 404 and a console error on every page without it).
+    @app.get("/favicon.ico")
+    def favicon():
+        return app.send_static_file("favicon.ico")
+
 
 # Strict: scripts and styles only from our own files (no inline <script>, style= or on*= anywhere;
 # htmx is configured not to inject its indicator style nor to eval), nothing may frame us, forms post
@@ -212,6 +219,18 @@ def safe_next(target: str | None) -> str | None:
     if parts.scheme or parts.netloc or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in cleaned):
         return None
     return cleaned
+def support_contact() -> str:
+    """The help desk the footer shows: the current dealer's; on a page outside any dealer URL (an
+    error page, the no-dealer page) the dealer the user's session was last on, if still theirs; on
+    the login page, or without any, the installation's (``BOXES_SUPPORT_CONTACT``)."""
+    from boxes.auth.service import dealers_of
+    from boxes.settings.dealer import support_contact as contact_of
+
+    dealer = g.get("dealer")
+    if dealer is None and current_user and current_user.is_authenticated:
+        code = session.get("dealer_code")
+        dealer = next((d for d in dealers_of(current_user) if d.code == code), None)
+    return contact_of(dealer, current_app.config["BOXES"].support_contact)
 
 
 def url_with(**changes) -> str:

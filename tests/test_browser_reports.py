@@ -29,7 +29,7 @@ def test_manager_report_range_grid_filter_export(browser, live_server, db, deale
     page = browser.new_page()
     errors = []
     page.on("pageerror", lambda e: errors.append(str(e)))
-    page.on("response", lambda r: r.status >= 400 and "favicon" not in r.url and errors.append(f"{r.status} {r.url}"))
+    page.on("response", lambda r: r.status >= 400 and errors.append(f"{r.status} {r.url}"))
     page.goto(f"{live_server}/login")
     page.fill("input[name=email]", "manager@test.example")
     page.fill("input[name=password]", factories.PASSWORD)

@@ -65,7 +65,7 @@ QUERY_VARIANTS = {
     "reports.export": [f"report={r}&preset=last_30_days" for r in ("opportunities", "campaigns", "callers")],
     "campaigns.new": ["", "search=0123456789abcdef"],
 }
-SKIP_ENDPOINTS = {"static", "assets.plotly_js"}
+SKIP_ENDPOINTS = {"static", "assets.plotly_js", "favicon"}
 
 
 def populate(db, dealer, tag: str):

@@ -133,10 +133,13 @@ def _respond(view: ListView, action: str, *, status: int = 200, subject: str | N
     ctx.update(action=action, list_url=view.url, url_with=view.url_with)
     if not is_fragment_request():
         return render_page(TEMPLATE, [], **page_context(view.button, w, view.args, **ctx)), status
+    # Screen readers hear the outcome of a POST (done, or what to correct), never a form opening.
+    if request.method == "POST" and "announce" not in ctx:
+        ctx["announce"] = ctx.get("message") or " ".join(str(e) for e in ctx["errors"].values())
     if row_id is None:  # a form, its field errors, a client's history: nothing else changed
-        return render_block(TEMPLATE, "panel", button=view.button, windows=w, **ctx), status
-    html = render_blocks(TEMPLATE, ["panel", "row_oob", "numbers_oob", "badges_oob"], oob=True, button=view.button,
-                         windows=w, badges=badges(db(), g.dealer, w), row_item=_row(subject, row_id),
+        return render_blocks(TEMPLATE, ["panel", "announce"], button=view.button, windows=w, **ctx), status
+    html = render_blocks(TEMPLATE, ["panel", "row_oob", "numbers_oob", "badges_oob", "announce"], oob=True,
+                         button=view.button, windows=w, badges=badges(db(), g.dealer, w), row_item=_row(subject, row_id),
                          row_left=not row_in_list(view, w, row_id), **list_numbers(view, w), **ctx)
     return html, status
 

@@ -37,7 +37,9 @@ def _config():
 
 def _cell(state: outbox.ReminderState, status: int = 200, error: str = ""):
     code = STOP_POLLING if status == 200 and (state.status in FINAL_STATUSES or state.status is None) else status
-    html = render_page(REMINDER_TEMPLATE, ["cell"], state=state, error=error)
+    # A click on "Send" (POST) also tells screen readers what became of the reminder; polling does not.
+    blocks = ["cell", "announce"] if request.method == "POST" else ["cell"]
+    html = render_page(REMINDER_TEMPLATE, blocks, state=state, error=error)
     return html, code
 
 

@@ -1,4 +1,5 @@
-"""The dealer's own settings: first-service interval, working hours, workshop contact data."""
+"""The dealer's own settings: first-service interval, working hours, workshop contact data, and the
+support contact shown to its users."""
 
 from __future__ import annotations
 
@@ -127,3 +128,8 @@ def next_opening(dealer: Dealer, instant: datetime) -> datetime:
         if opening > local:
             return opening.astimezone(UTC)
     return instant  # unreachable: a dealer with hours opens within a week
+def support_contact(dealer: Dealer | None, installation_contact: str) -> str:
+    """Whom a stuck user should ask: the dealer's help desk (its Settings), else the installation's
+    (``BOXES_SUPPORT_CONTACT``, set by the operator), else nobody (empty: nothing is shown)."""
+    own = (dealer.support_contact or "").strip() if dealer is not None else ""
+    return own or (installation_contact or "").strip()
