@@ -42,7 +42,7 @@ from boxes.board.views import (
 )
 from boxes.errors import ActionError, Conflict, NotFound
 from boxes.models import Appointment, Customer, Membership, Opportunity, RepairOrder, User, Vehicle
-from boxes.web import db, is_fragment_request, render_block, render_blocks, render_page, requires_role
+from boxes.web import db, is_fragment_request, render_blocks, render_page, requires_role
 
 # The lists that show each kind of row (the first is the row's own list, when the request names none).
 SUBJECT_LISTS = {"deliveries": ("deliveries",), "opportunities": ("opportunities",),
