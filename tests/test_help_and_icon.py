@@ -8,6 +8,7 @@ import re
 import pytest
 from sqlalchemy import delete
 
+from boxes.auth import sessions
 from boxes.config import Config
 from boxes.formatting import contact_links
 from boxes.models import Membership
@@ -66,6 +67,7 @@ def test_without_a_dealer_the_installations_contact_or_nothing(app, client, db, 
     nobody = factories.user(db, role="caller", dealer=ar)
     db.execute(delete(Membership).where(Membership.user_id == nobody.id))
     db.commit()
+    sessions.start(db, nobody, sessions.Lifetimes.of(app.config["BOXES"]))  # a real login, as the login page makes
     with client.session_transaction() as session:
         session["_user_id"] = nobody.get_id()
     no_dealer = client.get("/")

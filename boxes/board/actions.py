@@ -139,8 +139,9 @@ def _respond(view: ListView, action: str, *, status: int = 200, subject: str | N
     if row_id is None:  # a form, its field errors, a client's history: nothing else changed
         return render_blocks(TEMPLATE, ["panel", "announce"], button=view.button, windows=w, **ctx), status
     html = render_blocks(TEMPLATE, ["panel", "row_oob", "numbers_oob", "badges_oob", "announce"], oob=True,
-                         button=view.button, windows=w, badges=badges(db(), g.dealer, w), row_item=_row(subject, row_id),
-                         row_left=not row_in_list(view, w, row_id), **list_numbers(view, w), **ctx)
+                         button=view.button, windows=w, badges=badges(db(), g.dealer, w),
+                         row_item=_row(subject, row_id), row_left=not row_in_list(view, w, row_id),
+                         **list_numbers(view, w), **ctx)
     return html, status
 
 
