@@ -56,6 +56,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("BOXES_SYNC_LOCK_SECONDS", "120",
             "Lease of the one-sync-per-dealer-and-entity lock, renewed after every page."),
     Setting("BOXES_DMS_SIMULATOR_PORT", "8765", "Port of the DMS simulator started by `boxes run`."),
+    Setting("BOXES_CONNECTOR_ROOT", "<instance>/connectors",
+            "Folder of the DMS connectors' files: each dealer's folders live in `<root>/<dealer code>/`."),
+    Setting("BOXES_CONNECTOR_ALLOWED_HOSTS", "(empty: any address)",
+            "Comma-separated host[:port] names and CIDRs the http and sql connectors may connect to."),
+    Setting("BOXES_CONNECTOR_SQL_TIMEOUT_SECONDS", "300", "Statement timeout of the sql connector's queries."),
     Setting("BOXES_LOGIN_MAX_FAILURES", "5", "Failed logins per user name and address before a pause."),
     Setting("BOXES_LOGIN_WINDOW_SECONDS", "900", "Length of that pause window, in seconds."),
     Setting("BOXES_PAGE_SIZE", "50", "Rows per page on the board lists."),
@@ -117,6 +122,9 @@ class Config:
     sync_retry_intervals: tuple[int, ...] = (30, 120, 600)
     sync_lock_seconds: int = 120
     dms_simulator_port: int = 8765
+    connector_root: Path | None = None  # None: <instance_dir>/connectors (see connectors_root)
+    connector_allowed_hosts: tuple[str, ...] = ()
+    connector_sql_timeout_seconds: float = 300.0
     login_max_failures: int = 5
     login_window_seconds: int = 900
     page_size: int = 50
@@ -156,6 +164,10 @@ class Config:
                                        if x.strip()),
             sync_lock_seconds=int(_env("BOXES_SYNC_LOCK_SECONDS", "120")),
             dms_simulator_port=int(_env("BOXES_DMS_SIMULATOR_PORT", "8765")),
+            connector_root=Path(_env("BOXES_CONNECTOR_ROOT")).resolve() if _env("BOXES_CONNECTOR_ROOT") else None,
+            connector_allowed_hosts=tuple(x.strip() for x in (_env("BOXES_CONNECTOR_ALLOWED_HOSTS") or "").split(",")
+                                          if x.strip()),
+            connector_sql_timeout_seconds=float(_env("BOXES_CONNECTOR_SQL_TIMEOUT_SECONDS", "300")),
             login_max_failures=int(_env("BOXES_LOGIN_MAX_FAILURES", "5")),
             login_window_seconds=int(_env("BOXES_LOGIN_WINDOW_SECONDS", "900")),
             page_size=int(_env("BOXES_PAGE_SIZE", "50")),
@@ -165,3 +177,8 @@ class Config:
         if "secret_key" not in values:
             values["secret_key"] = _secret_key(instance, values["embedded"])
         return cls(**values)
+
+    @property
+    def connectors_root(self) -> Path:
+        """BOXES_CONNECTOR_ROOT, else ``<instance>/connectors`` (of the instance folder in use)."""
+        return self.connector_root or self.instance_dir / "connectors"
