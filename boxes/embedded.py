@@ -273,6 +273,8 @@ def _stop_children(children: list[Child], timeout: float = STOP_TIMEOUT) -> None
 
 
 def _env_value(value) -> str:
+    if value is None:  # a setting whose default is derived (BOXES_CONNECTOR_ROOT): empty means unset
+        return ""
     if isinstance(value, bool):
         return "1" if value else "0"
     if isinstance(value, tuple | list):

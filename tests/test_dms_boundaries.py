@@ -284,9 +284,8 @@ SLOW = {
               "WHERE (SELECT max(i) FROM n) > 0 AND alterado_em >= :cursor",
 }
 WRITING = {
-    "postgresql": "WITH gone AS (DELETE FROM clientes RETURNING codigo, alterado_em) "
-                  "SELECT codigo AS dms_id, alterado_em AS dms_updated_at FROM gone "
-                  "WHERE CAST(:cursor AS TEXT) IS NOT NULL",
+    "postgresql": "SELECT codigo AS dms_id, alterado_em AS dms_updated_at FROM clientes "
+                  "WHERE CAST(:cursor AS TEXT) IS NOT NULL FOR UPDATE",
     "mariadb": "SELECT codigo AS dms_id, alterado_em AS dms_updated_at FROM clientes "
                "WHERE alterado_em >= :cursor FOR UPDATE",
     "sqlite": "WITH x AS (SELECT 1) DELETE FROM clientes WHERE :cursor IS NOT NULL",
@@ -410,6 +409,7 @@ class _Answer(BaseHTTPRequestHandler):
         pass
 
     def _reply(self):
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
         self.server.requests += 1
         status, body, kind = self.server.answer
         data = body.encode()
@@ -507,7 +507,7 @@ def test_http_connector_reaches_only_the_operators_allowed_hosts(client, db, dea
         _http(db, ar, feed.port, host=host)
         with pytest.raises(ConnectorError):
             run(db, ar, "customers")
-        assert "not allowed" in _last_error(db, ar)
+        assert "does not allow connections" in _last_error(db, ar)
     assert feed.requests == 0
 
     # The operator allows it by address and port: it connects.
@@ -521,6 +521,36 @@ def test_http_connector_reaches_only_the_operators_allowed_hosts(client, db, dea
     with pytest.raises(ConnectorError):
         run(db, ar, "customers")  # allowed, and connected: the fake feed then gives no page
     assert feed.requests > 0
+
+
+def test_the_allow_list_is_checked_on_the_address_each_connection_goes_to(servers, config, tmp_path):
+    """A name checked when it was saved may point elsewhere when the run connects (DNS
+    rebinding): the connection itself checks the address it is about to open."""
+    from boxes.dms.connectors.boundaries import Boundaries
+    from boxes.dms.connectors.http import HttpConnector, _transport
+
+    feed = servers(HttpAnswer, 200, '{"access_token": "t", "expires_in": 60}', "application/json")
+    config.connector_allowed_hosts = ("10.20.0.0/16",)
+    config.connector_root = tmp_path
+    guarded = _transport(Boundaries.of(config, "AR01"))
+    # Built without the save-time check, as if "localhost" had resolved into 10.20.0.0/16 then.
+    conn = HttpConnector({"base_url": f"http://localhost:{feed.port}/feed/v1/AR01", "client_id": "boxes"},
+                         {"client_secret": "x"}, transport=guarded)
+    try:
+        with pytest.raises(ConnectorError, match="does not allow connections"):
+            list(conn.pages("customers", None))
+    finally:
+        conn.close()
+    assert feed.requests == 0
+    config.connector_allowed_hosts = ("127.0.0.0/8",)
+    conn = HttpConnector({"base_url": f"http://localhost:{feed.port}/feed/v1/AR01", "client_id": "boxes"},
+                         {"client_secret": "x"}, transport=_transport(Boundaries.of(config, "AR01")))
+    try:
+        with pytest.raises(ConnectorError, match="page without a records list"):
+            list(conn.pages("customers", None))  # connected: the token came, the page is no feed page
+    finally:
+        conn.close()
+    assert feed.requests == 2
 
 
 def test_addresses_that_never_answered_as_a_feed_all_get_one_message(db, dealers, operator, servers):
