@@ -174,6 +174,13 @@ class Config:
             log_level=_env("BOXES_LOG_LEVEL", "INFO"),
         )
         values.update(overrides)
+        if values["connector_allowed_hosts"]:  # a typo fails every process at start, not each sync
+            from boxes.dms.connectors.boundaries import Allowed
+
+            try:
+                [Allowed.parse(entry) for entry in values["connector_allowed_hosts"]]
+            except ValueError as exc:
+                raise RuntimeError(str(exc)) from None
         if "secret_key" not in values:
             values["secret_key"] = _secret_key(instance, values["embedded"])
         return cls(**values)

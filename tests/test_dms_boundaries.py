@@ -412,6 +412,10 @@ class _Answer(BaseHTTPRequestHandler):
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
         self.server.requests += 1
         status, body, kind = self.server.answer
+        path = self.path.split("?", 1)[0]
+        for suffix, answer in self.server.routes.items():
+            if path.endswith(suffix):
+                status, body, kind = answer
         data = body.encode()
         self.send_response(status)
         self.send_header("Content-Type", kind)
@@ -425,9 +429,10 @@ class _Answer(BaseHTTPRequestHandler):
 class HttpAnswer:
     """A loopback HTTP server that is not a DMS feed: it answers every request the same way."""
 
-    def __init__(self, status=404, body="<h1>Not Found</h1>", kind="text/html"):
+    def __init__(self, status=404, body="<h1>Not Found</h1>", kind="text/html", routes=None):
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _Answer)
         self.server.answer = (status, body, kind)
+        self.server.routes = routes or {}  # path suffix → (status, body, kind)
         self.server.requests = 0
         self.port = self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
@@ -598,3 +603,33 @@ def test_a_feed_that_answered_gets_specific_errors(db, dealers, operator):
         assert "cut off" in _last_error(db, ar)
     finally:
         sim.stop()
+
+
+def test_a_page_whose_json_stops_in_the_middle_was_cut_off(db, dealers, operator, servers):
+    """The whole body arrived (its length was right) but the JSON ends half-way: cut off, not
+    "cannot reach", and not an unreadable answer either."""
+    ar = dealers[0]
+    token = ("200", '{"access_token": "t", "expires_in": 600}')
+    feed = servers(HttpAnswer, 200, '{"records": [{"dms_id": "C1", "name": "Ana', "application/json",
+                   routes={"/token": (int(token[0]), token[1], "application/json")})
+    _http(db, ar, feed.port)
+    with pytest.raises(ConnectorError):
+        run(db, ar, "customers")
+    error = _last_error(db, ar)
+    assert "cut off" in error and "cannot reach" not in error
+    feed.server.answer = (200, "<html>maintenance</html>", "text/html")
+    with pytest.raises(ConnectorError):
+        run(db, ar, "customers")
+    assert "not JSON" in _last_error(db, ar)
+
+
+def test_an_allow_list_typo_stops_every_process_at_start(tmp_path):
+    """Not each sync, one by one, with a traceback: the operator reads it when starting Boxes."""
+    from boxes.config import Config
+
+    with pytest.raises(RuntimeError, match=r"'dms\.example\.com:https' is not a host"):
+        Config.from_env(instance_dir=tmp_path, secret_key="k",
+                        connector_allowed_hosts=("10.0.0.0/8", "dms.example.com:https"))
+    ok = Config.from_env(instance_dir=tmp_path, secret_key="k",
+                         connector_allowed_hosts=("10.0.0.0/8", "dms.example.com:8443", "[::1]:80"))
+    assert ok.connectors_root == tmp_path / "connectors"

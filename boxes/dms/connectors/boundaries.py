@@ -78,6 +78,14 @@ class Allowed:
 
     @classmethod
     def parse(cls, entry: str) -> Allowed:
+        try:
+            return cls._parse(entry)
+        except ValueError:
+            raise ValueError(f"BOXES_CONNECTOR_ALLOWED_HOSTS: {entry.strip()!r} is not a host, host:port, "
+                             "address or CIDR") from None
+
+    @classmethod
+    def _parse(cls, entry: str) -> Allowed:
         text = entry.strip().lower()
         try:
             if "/" in text:
@@ -97,6 +105,8 @@ class Allowed:
                 return cls(network=ipaddress.ip_network(host), port=port)
             except ValueError:
                 pass
+        if not host or not re.fullmatch(r"[a-z0-9._-]+", host) or (port is not None and not 0 < port < 65536):
+            raise ValueError(entry)
         return cls(name=host.rstrip("."), port=port)
 
     def names(self, host: str, port: int) -> bool:

@@ -103,7 +103,11 @@ def _cut_off(content: bytes, exc: ValueError) -> bool:
     """Whether a JSON body that does not parse stops in the middle (it was cut off) rather than
     being something else than JSON."""
     position = getattr(exc, "pos", None)
-    return position is not None and position >= len(content.rstrip()) - 1
+    body = content.rstrip()
+    if not body or position is None:
+        return False
+    # The parser stopped at the end, or in a string that never closes (it reports where it began).
+    return position >= len(body) - 1 or getattr(exc, "msg", "").startswith("Unterminated string")
 
 
 class HttpConnector:
