@@ -388,6 +388,18 @@ def test_files_connector_stays_inside_the_dealers_folder(client, db, dealers, lo
     assert (operator.root / ar.code / "exports" / "archive" / "customers.csv").exists()
 
 
+def test_a_folder_that_cannot_be_used_is_named_by_its_setting_not_by_the_servers_path(db, dealers, operator):
+    ar = dealers[0]
+    inbox = operator.root / ar.code / "exports"
+    _export(inbox, who="Alfa Cliente")
+    (inbox / "archive").write_text("a file where the archive folder should be")
+    _force(db, ar, "files", {"columns": COLUMNS, "inbox": "exports"})
+    with pytest.raises(ConnectorError):
+        run(db, ar, "customers")
+    error = _last_error(db, ar)
+    assert error.startswith("archive: cannot move customers.csv") and str(operator.root) not in error
+
+
 def test_a_file_symlinked_into_the_inbox_from_outside_is_not_read(db, dealers, operator):
     ar, br = dealers
     _export(operator.root / br.code / "exports")

@@ -708,7 +708,8 @@ def run(session: Session, dealer: Dealer, entity: str, *, connector: Connector |
         if sync_run is not None:
             sync_run.status = "failed"
             sync_run.error = _describe(exc)
-        log.warning("sync %s/%s failed: %s", dealer.code, entity, _describe(exc))
+        log.warning("sync %s/%s failed: %s", dealer.code, entity, _describe(exc),
+                    exc_info=not isinstance(exc, ConnectorError))
         raise
     finally:
         if sync_run is not None:
@@ -726,9 +727,12 @@ def run(session: Session, dealer: Dealer, entity: str, *, connector: Connector |
 
 
 def _describe(exc: Exception) -> str:
+    """The run's error as the admin reads it. A connector's errors are written for that; any other
+    exception's text may hold what the admin must not see (a server path, another database's
+    words, data): its class only, the rest in the server log."""
     if isinstance(exc, ConnectorError):
         return str(exc)[:2000]
-    return f"{exc.__class__.__name__}: {str(exc)[:500]}"
+    return f"internal error ({exc.__class__.__name__}); details in the server log"
 
 
 def _account(sync_run: SyncRun, counts: Counts) -> None:

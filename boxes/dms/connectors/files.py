@@ -81,13 +81,18 @@ class FilesConnector:
         return out
 
     def _move(self, path: Path, folder: Path, reason: str | None = None) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
-        target = folder / path.name
-        if target.exists():
-            target = folder / f"{path.stem}.{datetime.now().strftime('%Y%m%d%H%M%S%f')}{path.suffix}"
-        shutil.move(str(path), target)
-        if reason is not None:
-            (folder / f"{target.name}.reason.txt").write_text(reason + "\n", encoding="utf-8")
+        name = "archive" if folder == self.archive else "rejected"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            target = folder / path.name
+            if target.exists():
+                target = folder / f"{path.stem}.{datetime.now().strftime('%Y%m%d%H%M%S%f')}{path.suffix}"
+            shutil.move(str(path), target)
+            if reason is not None:
+                (folder / f"{target.name}.reason.txt").write_text(reason + "\n", encoding="utf-8")
+        except OSError as exc:  # named by the setting, never by the server's path
+            raise ConfigurationError(f"{name}: cannot move {path.name} into this folder "
+                                     f"({exc.__class__.__name__})") from None
 
     def _rows(self, path: Path) -> Iterator[dict]:
         if path.suffix.lower() == ".xlsx":
