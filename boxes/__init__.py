@@ -45,7 +45,10 @@ def create_app(config: Config | None = None) -> Flask:
         REMEMBER_COOKIE_SECURE=not config.embedded,
         BABEL_DEFAULT_LOCALE="es",
         BABEL_TRANSLATION_DIRECTORIES=str(ROOT / "boxes" / "translations"),
-        MAX_CONTENT_LENGTH=32 * 1024 * 1024,
+        # A request is at most 16 MB (an uploaded VIN/plate list: 100,000 entries are ~2 MB); its
+        # text fields together at most 4 MB (a pasted list of 100,000 VINs); beyond: a localized 413.
+        MAX_CONTENT_LENGTH=16 * 1024 * 1024,
+        MAX_FORM_MEMORY_SIZE=4 * 1024 * 1024,
     )
     web.init_app(app, config)
     app.register_blueprint(auth_bp)

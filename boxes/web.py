@@ -4,6 +4,7 @@ request ids, and the one way to render a page or its fragments."""
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from functools import wraps
 
@@ -20,7 +21,7 @@ from markupsafe import Markup, escape
 from sqlalchemy import Integer, bindparam, select
 from sqlalchemy.orm import Session, lazyload
 
-from boxes import formatting
+from boxes import formatting, inputs
 from boxes.db import make_engine, make_sessionmaker
 from boxes.models import Dealer, User
 
@@ -64,6 +65,9 @@ def init_app(app: Flask, config) -> None:
         config.redis_url, socket_timeout=5, socket_connect_timeout=5
     )
 
+    # Ids in URLs are PostgreSQL integers: a larger number is a page that does not exist (404), never a
+    # query the database refuses. Registered before the blueprints add their rules.
+    app.url_map.converters["int"] = inputs.RowIdConverter
     csrf.init_app(app)
     htmx.init_app(app)
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
@@ -76,7 +80,8 @@ def init_app(app: Flask, config) -> None:
     @app.before_request
     def _request_id():
         incoming = request.headers.get("X-Request-ID", "")
-        g.request_id = incoming[:64] if incoming.isascii() and incoming else uuid.uuid4().hex
+        # Echoed in a response header and every log line: only a plain token is taken as it comes.
+        g.request_id = incoming[:64] if _REQUEST_ID.fullmatch(incoming[:64]) else uuid.uuid4().hex
 
     @app.after_request
     def _headers(response):
@@ -93,7 +98,7 @@ def init_app(app: Flask, config) -> None:
         return render_template("errors.html", code=400, message=_(
             "This form's session expired or is not valid. Reload the page and try again.")), 400
 
-    for code in (403, 404, 405):
+    for code in (403, 404, 405, 413):
         app.register_error_handler(code, _error_page)
 
     @app.teardown_appcontext
@@ -140,6 +145,7 @@ class _OnFirstUse:
 
 
 _ROW_ID = 987_654_321_987_654  # stands for the row's id while a row URL is built once
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]+")
 
 
 def row_url(endpoint: str, row_id: int, **values) -> str:
@@ -183,10 +189,25 @@ def _error_page(exc):
         403: _("Your role does not give access to this page."),
         404: _("This page does not exist."),
         405: _("This action is not available here."),
+        413: _("What you sent is too large (at most %(mb)d MB). Send a smaller file or a shorter list.",
+               mb=(current_app.config["MAX_CONTENT_LENGTH"] or 0) // (1024 * 1024)),
     }
     if is_fragment_request():
+        if exc.code == 413:
+            return _too_large_fragment(messages[413])
         return messages.get(exc.code, exc.description), exc.code
     return render_template("errors.html", code=exc.code, message=messages.get(exc.code, exc.description)), exc.code
+
+
+def _too_large_fragment(message: str):
+    """An htmx form sent more than the app takes: the message goes at the top of that form (the
+    element htmx names in ``HX-Trigger``), as a 422 htmx swaps like every bad input; the form and
+    what the user typed stay."""
+    form_id = request.headers.get("HX-Trigger") or request.headers.get("HX-Target") or ""
+    body = Markup('<div class="alert alert-danger py-2" role="alert" data-error="request">{}</div>').format(message)
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]*", form_id):
+        return body, 413
+    return body, 422, {"HX-Retarget": f"#{form_id}", "HX-Reswap": "afterbegin"}
 
 
 def db() -> Session:

@@ -6,6 +6,7 @@ from flask import abort, flash, g, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from boxes import inputs
 from boxes.admin import users
 from boxes.errors import ActionError, NotFound
 from boxes.models.tenancy import ROLES
@@ -31,6 +32,12 @@ def users_index():
 @requires_role("admin")
 def add_user():
     f = request.form
+    # Bounded like every input (boxes.inputs): the name by its column, nothing a database cannot store.
+    problems = inputs.unstorable_fields(f)
+    inputs.text(f.get("name"), "name", problems, max_len=200)
+    if problems:
+        return _page(422, errors={f"new_{k}": v for k, v in problems.items()},
+                     form={k: v for k, v in f.to_dict().items() if k != "password"})
     try:
         users.add_member(db(), g.dealer, current_user, email=f.get("email", ""), name=f.get("name", ""),
                          password=f.get("password", ""), roles=f.getlist("roles"), locale=f.get("locale") or None)

@@ -1,13 +1,20 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SelectField
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired, Length, ValidationError
 
+from boxes.inputs import UNSTORABLE, storable
 from boxes.models.tenancy import LOCALES
 
 
+def _storable(form, field) -> None:
+    """No text a database cannot take (a NUL) reaches the user lookup (boxes.inputs)."""
+    if field.data and not storable(field.data):
+        raise ValidationError(UNSTORABLE)
+
+
 class LoginForm(FlaskForm):
-    email = EmailField(_l("Email"), validators=[DataRequired(_l("Enter your email.")), Length(max=200)])
+    email = EmailField(_l("Email"), validators=[DataRequired(_l("Enter your email.")), Length(max=200), _storable])
     password = PasswordField(_l("Password"), validators=[DataRequired(_l("Enter your password.")),
                                                          Length(max=200)])
 

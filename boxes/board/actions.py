@@ -17,6 +17,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
+from boxes import inputs
 from boxes.board import appointments, completed, deliveries, in_process, opportunities
 from boxes.board.badges import badges
 from boxes.board.client import client_history
@@ -57,18 +58,10 @@ def _local_input(instant: datetime | None) -> str:
 
 
 def _parse_local(name: str, errors: dict) -> datetime | None:
-    """A datetime-local field, in the dealer's time zone → UTC. Empty → None."""
-    raw = (request.form.get(name) or "").strip()
-    if not raw:
-        return None
-    try:
-        naive = datetime.fromisoformat(raw)
-    except ValueError:
-        errors[name] = _("Enter a valid date and time.")
-        return None
-    if naive.tzinfo is not None:
-        naive = naive.replace(tzinfo=None)
-    return naive.replace(tzinfo=ZoneInfo(g.dealer.time_zone)).astimezone(ZoneInfo("UTC"))
+    """A datetime-local field, in the dealer's time zone → UTC, bounded (``boxes.inputs``: a year-9999
+    date would overflow here and in every later job). Empty → None. Whether it must be in the future
+    is the service's rule."""
+    return inputs.local_instant(request.form.get(name), name, errors, ZoneInfo(g.dealer.time_zone))
 
 
 def _tomorrow_at_ten() -> datetime:

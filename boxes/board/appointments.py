@@ -8,6 +8,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
+from boxes import inputs
 from boxes.audit import record
 from boxes.board.common import (
     Page,
@@ -116,8 +117,11 @@ def confirm(session: Session, dealer: Dealer, actor: User, appointment_id, *, co
     check_version(appt, version)
     if appt.status not in UNCONFIRMED:
         raise ActionError.field("status", _l("This appointment is no longer waiting for confirmation."))
-    if len(comment or "") > MAX_COMMENT:
-        raise ActionError.field("comment", _l("The comment is too long (at most %(n)d characters).", n=MAX_COMMENT))
+    errors: dict = {}
+    comment = inputs.text(comment, "comment", errors, max_len=MAX_COMMENT, too_long_message=_l(
+        "The comment is too long (at most %(n)d characters).", n=MAX_COMMENT))
+    if errors:
+        raise ActionError(errors)
     now = utcnow()
     appt.status = "confirmed"
     appt.confirmed_by_id = actor.id

@@ -63,10 +63,11 @@ def has_open_opportunity(dealer_id: int, customer_col, vehicle_col):
 
 
 def clamp_page(page: int | str | None) -> int:
-    try:
-        return max(1, int(page or 1))
-    except (TypeError, ValueError):
-        return 1
+    """``?page=``: 1 unless a page number, at most ``inputs.MAX_PAGE`` (its offset must stay a number
+    every database takes); lists clamp it further to their last page."""
+    from boxes.inputs import page_number
+
+    return page_number(page)
 
 
 @dataclass(frozen=True)
@@ -137,11 +138,11 @@ def board_parameters(dealer, w: BoardWindows, **extra) -> dict:
 def get_owned(session: Session, model, dealer_id: int, row_id, *, lock: bool = False):
     """The dealer's row with that id, or NotFound (another dealer's id is simply not found)."""
     from boxes.errors import NotFound
+    from boxes.inputs import row_id as parse_id
 
-    try:
-        row_id = int(row_id)
-    except (TypeError, ValueError):
-        raise NotFound(model.__name__) from None
+    row_id = parse_id(row_id)  # not an id of any row (nor one a database could hold): not found
+    if row_id is None:
+        raise NotFound(model.__name__)
     stmt = select(model).where(model.id == row_id, model.dealer_id == dealer_id)
     if lock:
         stmt = stmt.with_for_update()

@@ -14,6 +14,7 @@ from datetime import datetime
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
+from boxes import inputs
 from boxes.audit import record
 from boxes.board.common import check_version, get_owned
 from boxes.db import utcnow
@@ -48,8 +49,8 @@ def validate_call(data: CallInput, now: datetime) -> dict[str, str]:
         errors["channel"] = _l("Choose how you contacted the customer.")
     if data.outcome not in ACTIVITY_OUTCOMES:
         errors["outcome"] = _l("Choose the outcome of the call.")
-    if len(data.comment or "") > MAX_COMMENT:
-        errors["comment"] = _l("The comment is too long (at most %(n)d characters).", n=MAX_COMMENT)
+    inputs.text(data.comment, "comment", errors, max_len=MAX_COMMENT, too_long_message=_l(
+        "The comment is too long (at most %(n)d characters).", n=MAX_COMMENT))
     if data.next_contact_at is not None and data.next_contact_at <= now:
         errors["next_contact_at"] = _l("The next contact must be in the future.")
     return errors

@@ -38,7 +38,12 @@ def match_and_credit(session: Session, dealer: Dealer, *, tolerance_days: int = 
         Opportunity.matched_appointment_id.is_(None), Opportunity.vehicle_id.is_not(None),
         Opportunity.sold_appointment_at.is_not(None)))
     for opp in unmatched:
-        start, end = _window(dealer, opp.sold_appointment_at, tolerance_days)
+        try:
+            start, end = _window(dealer, opp.sold_appointment_at, tolerance_days)
+        except OverflowError:
+            # A date no appointment can be on (stored before inputs were bounded, e.g. year 9999): it
+            # never matches, and it must not stop the credit of every other opportunity.
+            continue
         candidates = session.scalars(select(Appointment).where(
             Appointment.dealer_id == dealer.id, Appointment.vehicle_id == opp.vehicle_id,
             Appointment.scheduled_at >= start, Appointment.scheduled_at < end,

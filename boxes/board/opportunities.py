@@ -8,6 +8,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import Integer, bindparam, select
 from sqlalchemy.orm import Session
 
+from boxes import inputs
 from boxes.audit import record
 from boxes.board.common import (
     Page,
@@ -143,10 +144,9 @@ def _open_opportunity(session: Session, dealer: Dealer, opportunity_id, version)
 def _assignable(session: Session, dealer: Dealer, user_id) -> int | None:
     if user_id in (None, ""):
         return None
-    try:
-        user_id = int(user_id)
-    except (TypeError, ValueError):
-        raise ActionError.field("assigned_user_id", _l("Choose a user of this dealer.")) from None
+    user_id = inputs.row_id(user_id)
+    if user_id is None:
+        raise ActionError.field("assigned_user_id", _l("Choose a user of this dealer."))
     member = session.scalar(select(Membership.id).join(User, User.id == Membership.user_id).where(
         Membership.dealer_id == dealer.id, Membership.user_id == user_id, User.active.is_(True)).limit(1))
     if member is None:
@@ -164,8 +164,8 @@ def create_opportunity(session: Session, dealer: Dealer, actor: User, *, origin:
         errors["due_at"] = _l("Enter the date and time to call.")
     elif due_at <= utcnow():
         errors["due_at"] = _l("The date and time must be in the future.")
-    if len(note or "") > MAX_NOTE:
-        errors["note"] = _l("The note is too long (at most %(n)d characters).", n=MAX_NOTE)
+    inputs.text(note, "note", errors, max_len=MAX_NOTE, too_long_message=_l(
+        "The note is too long (at most %(n)d characters).", n=MAX_NOTE))
     if customer_id is None and vehicle_id is None:
         errors["customer_id"] = _l("Choose the customer or the vehicle.")
     try:
@@ -195,20 +195,18 @@ def discard(session: Session, dealer: Dealer, actor: User, opportunity_id, *, re
     opp = _open_opportunity(session, dealer, opportunity_id, version)
     reason = None
     if reason_id not in (None, ""):
-        try:
+        reason_id = inputs.row_id(reason_id)
+        if reason_id is not None:
             reason = session.scalar(select(DiscardReason).where(
-                DiscardReason.id == int(reason_id), DiscardReason.dealer_id == dealer.id,
+                DiscardReason.id == reason_id, DiscardReason.dealer_id == dealer.id,
                 DiscardReason.active.is_(True)))
-        except (TypeError, ValueError):
-            reason = None
         if reason is None:
             raise ActionError.field("reason_id", _l("Choose a reason from the list."))
     else:
         raise ActionError.field("reason_id", _l("Choose why the customer declined."))
     if opp.oem_lead_id and not reason.oem_reason:
         raise ActionError.field("reason_id", _l("This is an OEM lead: choose a reason that has an OEM equivalent."))
-    if len(comment or "") > MAX_NOTE:
-        raise ActionError.field("comment", _l("The comment is too long (at most %(n)d characters).", n=MAX_NOTE))
+    _check_comment(comment)
     now = utcnow()
     opp.status = "discarded"
     opp.discard_reason_id = reason.id
@@ -221,6 +219,16 @@ def discard(session: Session, dealer: Dealer, actor: User, opportunity_id, *, re
     return opp
 
 
+def _check_comment(comment: str) -> str:
+    """A comment as stored: too long or unstorable is refused, never cut."""
+    errors: dict = {}
+    comment = inputs.text(comment, "comment", errors, max_len=MAX_NOTE, too_long_message=_l(
+        "The comment is too long (at most %(n)d characters).", n=MAX_NOTE))
+    if errors:
+        raise ActionError(errors)
+    return comment
+
+
 def replan(session: Session, dealer: Dealer, actor: User, opportunity_id, *, due_at: datetime | None,
            comment: str = "", version=None) -> Opportunity:
     opp = _open_opportunity(session, dealer, opportunity_id, version)
@@ -228,6 +236,7 @@ def replan(session: Session, dealer: Dealer, actor: User, opportunity_id, *, due
         raise ActionError.field("due_at", _l("Enter the new date and time."))
     if due_at <= utcnow():
         raise ActionError.field("due_at", _l("The new date and time must be in the future."))
+    comment = _check_comment(comment)
     previous = opp.due_at
     opp.due_at = due_at
     if comment:
@@ -247,6 +256,7 @@ def mark_sold(session: Session, dealer: Dealer, actor: User, opportunity_id, *, 
     w = BoardWindows.at(dealer.time_zone)
     if appointment_at < w.today_start:
         raise ActionError.field("appointment_at", _l("The appointment cannot be in the past."))
+    comment = _check_comment(comment)
     now = utcnow()
     opp.status = "sold"
     opp.sold_appointment_at = appointment_at

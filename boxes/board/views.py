@@ -14,6 +14,7 @@ from boxes.board import appointments, completed, deliveries, in_process, opportu
 from boxes.board.badges import badges
 from boxes.board.common import clamp_page
 from boxes.board.windows import BoardWindows
+from boxes.inputs import row_id
 from boxes.models.opportunities import OPPORTUNITY_ORIGINS
 from boxes.web import db, dealer_blueprint, is_fragment_request, render_block, render_page, requires_role
 
@@ -53,7 +54,7 @@ def deliveries_context(w: BoardWindows) -> dict:
 
 def opportunities_context(w: BoardWindows) -> dict:
     origin = _choice("origin", OPPORTUNITY_ORIGINS, "")
-    campaign_id = request.args.get("campaign", type=int)
+    campaign_id = row_id(request.args.get("campaign"))  # beyond any id: no such campaign, all of them
     page, groups = opportunities.opportunities_and_groups(db(), g.dealer, w, origin=origin or None,
                                                           campaign_id=campaign_id, page=_page(),
                                                           per_page=_per_page())

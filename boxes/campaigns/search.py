@@ -6,8 +6,6 @@ and looked up; every entry that is invalid or not found is reported back, never 
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from zoneinfo import ZoneInfo
@@ -16,6 +14,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, bindparam, exists, func, or_, select
 from sqlalchemy.orm import Session
 
+from boxes import inputs
 from boxes.board.windows import local_midnight
 from boxes.errors import ActionError
 from boxes.identifiers import normalize_plate, plate_variants, split_pasted, validate_plate, validate_vin
@@ -23,6 +22,7 @@ from boxes.models import Customer, Dealer, Opportunity, RepairOrder, Vehicle
 
 OPEN_FILTERS = ("any", "with", "without")
 MAX_LIST = 100_000
+MAX_LIST_CHARS = MAX_LIST * 20  # a VIN and its separator, 100,000 times (the form's memory limit is above it)
 LOOKUP_CHUNK = 5_000
 
 
@@ -61,56 +61,37 @@ class ListReport:
 
 
 def _date(form, name: str, errors: dict) -> str:
-    raw = (form.get(name) or "").strip()
-    if not raw:
-        return ""
-    try:
-        return date.fromisoformat(raw).isoformat()
-    except ValueError:
-        errors[name] = _l("Enter a valid date.")
-        return ""
+    found = inputs.day(form.get(name), name, errors)
+    return found.isoformat() if found else ""
 
 
 def _year(form, name: str, errors: dict) -> int | None:
-    raw = (form.get(name) or "").strip()
-    if not raw:
-        return None
-    if not raw.isdigit() or not 1950 <= int(raw) <= 2100:
-        errors[name] = _l("Enter a year such as 2021.")
-        return None
-    return int(raw)
+    return inputs.whole(form.get(name), name, errors, lo=1950, hi=2100, message=_l("Enter a year such as 2021."))
 
 
 def read_upload(filename: str, data: bytes) -> str:
-    """Every cell of an uploaded CSV or XLSX, one per line, for ``split_pasted``."""
-    name = (filename or "").lower()
-    if name.endswith(".xlsx"):
-        from openpyxl import load_workbook
-
-        try:
-            wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-        except Exception:
-            raise ActionError.field("upload", _l("This file is not a readable XLSX workbook.")) from None
-        cells = [str(c) for ws in wb.worksheets for row in ws.iter_rows(values_only=True) for c in row if c]
-        wb.close()
-        return "\n".join(cells)
-    if name.endswith((".csv", ".txt")):
-        text = data.decode("utf-8-sig", errors="replace")
-        return "\n".join(c for row in csv.reader(io.StringIO(text), delimiter=_sniff(text)) for c in row)
-    raise ActionError.field("upload", _l("Upload a CSV or XLSX file."))
+    """Every cell of an uploaded CSV or XLSX, one per line, for ``split_pasted``. Read within the
+    caps of ``boxes.inputs`` (rows, cells, time, an XLSX's unpacked size): a file beyond them, binary
+    or unreadable is a field error, never a held web thread."""
+    try:
+        return "\n".join(inputs.table_cells(filename, data))
+    except inputs.UnreadableUpload as exc:
+        raise ActionError.field("upload", exc.message) from None
 
 
-def _sniff(text: str) -> str:
-    head = text[:2000]
-    return max((",", ";", "\t"), key=head.count)
+def list_text(raw, errors: dict) -> str:
+    """The pasted list (the ``ids`` field): at most ``MAX_LIST_CHARS`` characters, all storable."""
+    return inputs.text(raw, "ids", errors, max_len=MAX_LIST_CHARS, too_long_message=_l(
+        "At most %(n)d entries per list.", n=MAX_LIST))
 
 
 def parse_criteria(form, list_text: str) -> tuple[Criteria, dict]:
     errors: dict = {}
+    # Bounded by their columns (a search for a longer text could only find nothing).
     c = Criteria(
-        brand=(form.get("brand") or "").strip()[:60],
-        model=(form.get("model") or "").strip()[:80],
-        version=(form.get("version") or "").strip()[:120],
+        brand=inputs.text(form.get("brand"), "brand", errors, max_len=60),
+        model=inputs.text(form.get("model"), "model", errors, max_len=80),
+        version=inputs.text(form.get("version"), "version", errors, max_len=120),
         year_from=_year(form, "year_from", errors),
         year_to=_year(form, "year_to", errors),
         sold_from=_date(form, "sold_from", errors),

@@ -15,6 +15,7 @@ from boxes.board.windows import BoardWindows
 from boxes.campaigns import search, service
 from boxes.campaigns.selection import Searches
 from boxes.errors import ActionError, NotFound
+from boxes.inputs import row_id
 from boxes.models.campaigns import CAMPAIGN_KINDS
 from boxes.web import db, dealer_blueprint, redis_client, render_page, requires_role
 
@@ -75,14 +76,15 @@ def new():
 @bp.post("/new")
 @requires_role(*ROLES)
 def run_search():
-    text = request.form.get("ids", "")
+    list_errors: dict = {}
+    text = search.list_text(request.form.get("ids"), list_errors)
     upload = request.files.get("upload")
     try:
         if upload is not None and upload.filename:
             text = text + "\n" + search.read_upload(upload.filename, upload.read())
         criteria, errors = search.parse_criteria(request.form, text)
-        if errors:
-            raise ActionError(errors)
+        if errors or list_errors:
+            raise ActionError(errors | list_errors)
         report = None
         if criteria.id_kind:
             criteria.vehicle_ids, report = search.resolve_list(db(), g.dealer, criteria.id_kind, text)
@@ -109,9 +111,8 @@ def _loaded_search_id() -> str:
 @requires_role(*ROLES)
 def select_unit():
     search_id = _loaded_search_id()
-    try:
-        vehicle_id = int(request.form.get("vehicle_id", ""))
-    except ValueError:
+    vehicle_id = row_id(request.form.get("vehicle_id"))
+    if vehicle_id is None:
         abort(404)
     searches = _searches()
     criteria, _ = searches.load(search_id)

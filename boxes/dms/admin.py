@@ -16,6 +16,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from boxes import inputs
 from boxes.audit import record
 from boxes.db import utcnow
 from boxes.dms.connectors import boundaries as B
@@ -35,6 +36,8 @@ SECRETS = {"simulator": ("client_secret",), "http": ("client_secret",), "files":
 JSON_FIELDS = ("columns", "values", "queries")
 NUMBER_FIELDS = {"page_size": (1, 5000), "timeout_seconds": (1, 300), "token_refresh_margin": (0, 3600)}
 MAX_TOLERANCE = 7
+MAX_SETTING = 1000  # a URL, a folder, a secret: far longer than any real one
+MAX_JSON = 64 * 1024  # a column mapping or a set of queries
 # Why a setting is out of the dealer's reach, as the admin reads it next to the field.
 REASONS = {
     B.ABSOLUTE: _l("Enter a folder inside this dealer's connector folder, as a relative path (e.g. exports)."),
@@ -95,14 +98,19 @@ def save(session: Session, dealer: Dealer, actor: User, form: dict, cleared: set
     names secrets to remove. A change of kind or source resets the cursors it invalidates, once
     ``reset_cursors`` confirms it, in the same transaction. Commits with an audit row (keys only,
     never secret values). ``config``: the operator's settings (the connector boundaries)."""
-    errors: dict = {}
+    # Nothing a database cannot store (a NUL in a path or a secret would also break every sync), and
+    # no setting longer than any real one (boxes.inputs).
+    errors: dict = inputs.unstorable_fields(form)
     kind = (form.get("kind") or "").strip()
     if kind not in CONNECTOR_KINDS:
         raise ActionError.field("kind", _l("Choose a connector kind."))
     settings: dict = {}
     for name in FIELDS[kind]:
         raw = (form.get(name) or "").strip()
-        if not raw:
+        if not raw or name in errors:
+            continue
+        if len(raw) > (MAX_JSON if name in JSON_FIELDS else MAX_SETTING):
+            errors[name] = inputs.too_long(MAX_JSON if name in JSON_FIELDS else MAX_SETTING)
             continue
         if name in JSON_FIELDS:
             try:
@@ -137,14 +145,16 @@ def save(session: Session, dealer: Dealer, actor: User, form: dict, cleared: set
         if not queries or unknown:
             errors["queries"] = _l("Give one SELECT per entity (customers, vehicles, deliveries, appointments, "
                                    "repair_orders).")
-    tolerance = (form.get("tolerance_days") or "0").strip()
-    if not tolerance.isdigit() or int(tolerance) > MAX_TOLERANCE:
-        errors["tolerance_days"] = _l("Enter a whole number of days from 0 to %(max)d.", max=MAX_TOLERANCE)
+    tolerance = inputs.whole((form.get("tolerance_days") or "0").strip() or "0", "tolerance_days", errors, lo=0,
+                             hi=MAX_TOLERANCE, optional=False, message=_l(
+                                 "Enter a whole number of days from 0 to %(max)d.", max=MAX_TOLERANCE))
     row = connector(session, dealer)
     secrets = dict(row.secrets or {}) if row is not None and row.kind == kind else {}
     for name in SECRETS[kind]:
         value = form.get(name) or ""
-        if value:
+        if len(value) > MAX_SETTING:
+            errors[name] = inputs.too_long(MAX_SETTING)
+        elif value and name not in errors:
             secrets[name] = value
         elif cleared and name in cleared:
             secrets.pop(name, None)
@@ -180,7 +190,7 @@ def save(session: Session, dealer: Dealer, actor: User, form: dict, cleared: set
     row.settings = settings
     row.secrets = secrets
     row.enabled = bool(form.get("enabled"))
-    row.tolerance_days = int(tolerance)
+    row.tolerance_days = tolerance
     row.updated_at = utcnow()
     if reset:
         session.execute(update(SyncCursor).where(SyncCursor.dealer_id == dealer.id, SyncCursor.entity.in_(reset))

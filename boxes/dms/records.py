@@ -11,9 +11,17 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import NamedTuple
 
+from boxes import inputs
 from boxes.models.workshop import APPOINTMENT_STATUSES, RO_STATUSES
 
 _fromisoformat = datetime.fromisoformat
+_unstorable = inputs.unstorable_reason
+
+# DMS dates and instants: the years a car's data can have (model years are 1950–2100 too). Outside
+# them, a date is a DMS error, and a year-9999 one overflows as soon as a job adds a day or a zone.
+FIRST_DAY, LAST_DAY = date(1950, 1, 1), date(2100, 12, 31)
+_FIRST = datetime(1950, 1, 1, tzinfo=UTC)
+_END = datetime(2101, 1, 1, tzinfo=UTC)
 
 ENTITIES = ("customers", "vehicles", "deliveries", "appointments", "repair_orders")
 
@@ -104,6 +112,10 @@ def _text(raw: dict, name: str, max_len: int, *, required: bool = False, default
         if text:
             if len(text) > max_len:
                 raise RecordError(f"{name}: longer than {max_len} characters")
+            # A NUL stops PostgreSQL's COPY of the whole page; a lone surrogate any UTF-8 encoder.
+            problem = _unstorable(text)
+            if problem is not None:
+                raise RecordError(f"{name}: {problem}")
             return text
         if required:
             raise RecordError(f"{name}: missing")
@@ -134,7 +146,7 @@ def _instant(raw: dict, name: str, *, required: bool = False) -> datetime | None
         except ValueError:
             parsed = None
         if parsed is not None and parsed.tzinfo is not None:
-            return parsed.astimezone(UTC)
+            return _bounded(name, value, parsed)
     if value is None or value == "":
         if required:
             raise RecordError(f"{name}: missing")
@@ -150,7 +162,17 @@ def _instant(raw: dict, name: str, *, required: bool = False) -> datetime | None
         raise RecordError(f"{name}: expected an ISO 8601 date and time")
     if parsed.tzinfo is None:
         raise RecordError(f"{name}: {value!s:.40} has no UTC offset")
-    return parsed.astimezone(UTC)
+    return _bounded(name, value, parsed)
+
+
+def _bounded(name: str, value, parsed: datetime) -> datetime:
+    try:
+        instant = parsed.astimezone(UTC)
+    except OverflowError:
+        instant = None
+    if instant is None or not _FIRST <= instant < _END:
+        raise RecordError(f"{name}: {str(value)[:40]!r} is out of range ({FIRST_DAY.year} to {LAST_DAY.year})")
+    return instant
 
 
 def _day(raw: dict, name: str) -> date | None:
@@ -158,13 +180,17 @@ def _day(raw: dict, name: str) -> date | None:
     if value is None or value == "":
         return None
     if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value).strip()[:10])
-    except ValueError:
-        raise RecordError(f"{name}: {str(value)[:40]!r} is not a date (YYYY-MM-DD)") from None
+        day = value.date()
+    elif isinstance(value, date):
+        day = value
+    else:
+        try:
+            day = date.fromisoformat(str(value).strip()[:10])
+        except ValueError:
+            raise RecordError(f"{name}: {str(value)[:40]!r} is not a date (YYYY-MM-DD)") from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise RecordError(f"{name}: {day.isoformat()} is out of range ({FIRST_DAY.year} to {LAST_DAY.year})")
+    return day
 
 
 def _int(raw: dict, name: str, lo: int, hi: int) -> int | None:
@@ -234,6 +260,8 @@ def _customer(raw: dict) -> CustomerRecord:
 def _vehicle(raw: dict) -> VehicleRecord:
     vin = _vin(raw)
     plate = _text(raw, "plate", 10).upper().replace(" ", "").replace("-", "")
+    if len(plate) > 10:  # upper case can be longer than the text ("ß" → "SS")
+        raise RecordError("plate: longer than 10 characters")
     if not vin and not plate:
         raise RecordError("vin and plate: a vehicle needs at least one of them")
     return VehicleRecord(
@@ -343,10 +371,11 @@ def parse(entity: str, raw) -> Record:
 
 
 def dms_id_of(raw) -> str | None:
+    """The id a quarantine entry shows: storable whatever the record holds (it is only displayed)."""
     if isinstance(raw, dict):
         value = raw.get("dms_id")
         if isinstance(value, str | int) and not isinstance(value, bool):
-            return str(value)[:64]
+            return inputs.shown(str(value)[:64])
     return None
 
 

@@ -46,6 +46,7 @@ from sqlalchemy.orm import Session
 from boxes.db import upsert, utcnow
 from boxes.dms import records as R
 from boxes.dms.connectors.base import ConfigurationError, Connector, ConnectorError, Page, TransportError
+from boxes.inputs import shown, storable
 from boxes.models import (
     Appointment,
     Customer,
@@ -66,6 +67,7 @@ log = logging.getLogger("boxes.dms.sync")
 LOCK_KEY = "boxes:sync:lock:{dealer_id}:{entity}"
 DEFAULT_LOCK_SECONDS = 120
 PREFETCH_PAGES = 1  # pages read and validated ahead of the one being stored
+CURSOR_LENGTH = SyncCursor.__table__.c.cursor.type.length
 MAX_PARAMS = 30_000  # bound parameters per statement (SQLite allows 32766, PostgreSQL 65535)
 MODELS = {"customers": Customer, "vehicles": Vehicle, "deliveries": Delivery, "appointments": Appointment,
           "repair_orders": RepairOrder}
@@ -213,8 +215,10 @@ def _lookup_sql(table: str, columns: list[str]) -> str:
 
 def _quarantine(session: Session, dealer_id: int, entity: str, raw, reason: str, kind: str, run_id) -> None:
     payload = raw if isinstance(raw, dict) else {"value": repr(raw)[:2000]}
+    # The payload is JSON (a NUL is escaped there); the id and the reason are text columns, so what
+    # made the record bad must not make its quarantine entry fail too.
     session.add(QuarantinedRecord(dealer_id=dealer_id, entity=entity, dms_id=R.dms_id_of(raw), payload=payload,
-                                  reason=reason[:2000], kind=kind, sync_run_id=run_id))
+                                  reason=shown(reason[:2000]), kind=kind, sync_run_id=run_id))
 
 
 def _expected(column):
@@ -731,7 +735,7 @@ def _describe(exc: Exception) -> str:
     exception's text may hold what the admin must not see (a server path, another database's
     words, data): its class only, the rest in the server log."""
     if isinstance(exc, ConnectorError):
-        return str(exc)[:2000]
+        return shown(str(exc)[:2000])
     return f"internal error ({exc.__class__.__name__}); details in the server log"
 
 
@@ -842,6 +846,10 @@ class _Prefetch:
 
 def _store_page(session: Session, dealer_id: int, entity: str, page: Page, prepared: Prepared,
                 sync_run: SyncRun, cursor_row: SyncCursor) -> None:
+    if page.cursor is not None and (len(page.cursor) > CURSOR_LENGTH or not storable(page.cursor)):
+        # Stored with the page or not at all: a cursor no column can hold is the DMS's error.
+        raise ConnectorError(f"the DMS sent a cursor that cannot be stored ({len(page.cursor)} characters, "
+                             f"{shown(page.cursor[:40])!r}…)")
     now = utcnow()
     for payload, reason in page.problems:
         _quarantine(session, dealer_id, entity, payload, reason, "file", sync_run.id)

@@ -8,6 +8,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from boxes import inputs
 from boxes.audit import record
 from boxes.errors import ActionError
 from boxes.messaging.addresses import address_problem
@@ -77,7 +78,8 @@ def _int(raw, low: int, high: int, *, optional: bool = False):
 def update(session: Session, dealer: Dealer, actor: User, form: dict) -> MailSettings:
     """Save the dealer's mail settings. An empty password keeps the stored one (write-only field);
     ``clear_password`` removes it."""
-    errors: dict = {}
+    # Texts bounded by their columns; anything no database can store is refused (boxes.inputs).
+    errors: dict = inputs.unstorable_fields(form)
     use_own = form.get("use_own_smtp") in ("1", "on", "true", True)
     host = (form.get("smtp_host") or "").strip()
     security = form.get("smtp_security") or "none"
@@ -93,8 +95,8 @@ def update(session: Session, dealer: Dealer, actor: User, form: dict) -> MailSet
     username = (form.get("smtp_username") or "").strip()
     password = form.get("smtp_password") or ""
     sender = (form.get("sender") or "").strip()
-    if sender and address_problem(sender):
-        errors["sender"] = _l("Enter a valid email address.")
+    if sender and (len(sender) > 200 or address_problem(sender)):
+        errors.setdefault("sender", _l("Enter a valid email address."))
     days, ok = _int(form.get("reminder_days_before", 1), 0, 14)
     if not ok:
         errors["reminder_days_before"] = _l("Enter a number of days from 0 to 14.")
@@ -107,8 +109,10 @@ def update(session: Session, dealer: Dealer, actor: User, form: dict) -> MailSet
     rate, ok = _int(form.get("rate_per_minute"), 1, 100_000, optional=True)
     if not ok:
         errors["rate_per_minute"] = _l("Enter a whole number, or leave it empty for the default.")
-    if len(username) > 200 or len(password) > 500:
-        errors["smtp_username"] = _l("Too long.")
+    if len(username) > 200:
+        errors["smtp_username"] = inputs.too_long(200)
+    if len(password) > 500:
+        errors["smtp_password"] = inputs.too_long(500)
     if errors:
         raise ActionError(errors)
     row = stored(session, dealer.id)

@@ -17,6 +17,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
+from boxes import inputs
 from boxes.board.windows import BoardWindows, local_midnight
 from boxes.models import Dealer
 from boxes.reports.definitions import CATEGORY, DATETIME, NUMBER, REPORTS, ROWS, Column, Report
@@ -50,19 +51,21 @@ class Grid:
 
     def condition(self, column: Column, value: str):
         col = self.sub.c[column.key]
+        if not inputs.storable(value):  # no stored value holds such a character: nothing matches
+            return col.is_(None) & col.is_not(None)
         if column.kind == CATEGORY:
             return col == value
         if column.kind == NUMBER:
             if value == EMPTY:
                 return col.is_(None)
-            try:
-                return col == int(value.lstrip("="))
-            except ValueError:
-                return col.is_(None) & col.is_not(None)  # matches nothing
+            number = inputs.whole(value.lstrip("="), column.key, {}, lo=-inputs.MAX_INT - 1, hi=inputs.MAX_INT,
+                                  message="", optional=False)
+            if number is None:  # not a number any stored value could be: matches nothing
+                return col.is_(None) & col.is_not(None)
+            return col == number
         if column.kind == DATETIME:
-            try:
-                day = date.fromisoformat(value)
-            except ValueError:
+            day: date | None = inputs.day(value, column.key, {})
+            if day is None:  # not a date, or none any stored instant can be on
                 return col.is_(None) & col.is_not(None)
             tz = ZoneInfo(self.dealer.time_zone)
             return (col >= local_midnight(day, tz)) & (col < local_midnight(day + timedelta(days=1), tz))

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
 
+from boxes import inputs
 from boxes.board.windows import local_midnight
 from boxes.db import utcnow
 from boxes.errors import ActionError
@@ -60,8 +61,8 @@ def make_range(time_zone: str, preset: str | None, start: str | None = None, end
 
 
 def _parse(raw: str | None, field: str, errors: dict) -> date | None:
-    try:
-        return date.fromisoformat((raw or "").strip())
-    except ValueError:
-        errors[field] = _l("Enter a valid date.")
-        return None
+    """A custom range's day, bounded (``boxes.inputs``): its midnight, and the next, must exist."""
+    found = inputs.day(raw, field, errors)
+    if found is None:
+        errors.setdefault(field, _l("Enter a valid date."))
+    return found

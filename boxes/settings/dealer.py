@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
+from boxes import inputs
 from boxes.audit import record
 from boxes.errors import ActionError
 from boxes.models import Dealer, User
@@ -35,9 +36,13 @@ def update(session: Session, dealer: Dealer, actor: User, data: DealerSettings) 
     km = _int(data.first_service_km, 500, 100000)
     if km is None:
         errors["first_service_km"] = _l("Enter a distance from 500 to 100,000 km.")
-    if not (data.workshop_address or "").strip():
-        errors["workshop_address"] = _l("Customers need the workshop's address.")
-    if data.email and "@" not in data.email:
+    # Each text bounded by its column (boxes.inputs); what cannot be stored is refused, never cut.
+    address = inputs.text(data.workshop_address, "workshop_address", errors, max_len=300,
+                          required=_l("Customers need the workshop's address."))
+    phone = inputs.text(data.phone, "phone", errors, max_len=40)
+    email = inputs.text(data.email, "email", errors, max_len=200)
+    support_contact = inputs.text(data.support_contact, "support_contact", errors, max_len=200)
+    if email and "@" not in email:
         errors["email"] = _l("Enter a valid email address.")
     hours = {}
     for day in WEEKDAYS:
@@ -56,10 +61,10 @@ def update(session: Session, dealer: Dealer, actor: User, data: DealerSettings) 
               "support_contact": dealer.support_contact, "working_hours": dealer.working_hours}
     dealer.first_service_months = months
     dealer.first_service_km = km
-    dealer.workshop_address = data.workshop_address.strip()
-    dealer.phone = (data.phone or "").strip()
-    dealer.email = (data.email or "").strip()
-    dealer.support_contact = (data.support_contact or "").strip()
+    dealer.workshop_address = address
+    dealer.phone = phone
+    dealer.email = email
+    dealer.support_contact = support_contact
     dealer.working_hours = hours
     record(session, dealer_id=dealer.id, user_id=actor.id, action="dealer.settings", entity="dealer",
            entity_id=dealer.id, data={"before": before})

@@ -8,6 +8,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from boxes import inputs
 from boxes.audit import record
 from boxes.board.common import get_owned
 from boxes.errors import ActionError
@@ -17,6 +18,7 @@ from boxes.models.opportunities import DEFAULT_DISCARD_REASONS
 # Every new dealer starts with the product's localized defaults (boxes.models.opportunities).
 DEFAULTS = DEFAULT_DISCARD_REASONS
 MAX_LABEL = 120
+MAX_OEM_REASON = 80  # DiscardReason.oem_reason
 
 
 def seed_defaults(session: Session, dealer: Dealer) -> None:
@@ -39,23 +41,22 @@ def catalog(session: Session, dealer: Dealer) -> list[tuple[DiscardReason, int]]
         .order_by(DiscardReason.active.desc(), DiscardReason.position, DiscardReason.id)))
 
 
-def _labels(label_es: str, label_pt_br: str, label_en: str) -> dict[str, str]:
-    labels = {"label_es": (label_es or "").strip(), "label_pt_br": (label_pt_br or "").strip(),
-              "label_en": (label_en or "").strip()}
-    errors = {}
-    for key, value in labels.items():
-        if not value:
-            errors[key] = _l("Enter the reason in this language.")
-        elif len(value) > MAX_LABEL:
-            errors[key] = _l("At most %(n)d characters.", n=MAX_LABEL)
+def _labels(label_es: str, label_pt_br: str, label_en: str, oem_reason: str = "") -> dict[str, str]:
+    """The labels (and the OEM reason), bounded by their columns (boxes.inputs)."""
+    errors: dict = {}
+    required = _l("Enter the reason in this language.")
+    labels = {key: inputs.text(value, key, errors, max_len=MAX_LABEL, required=required)
+              for key, value in (("label_es", label_es), ("label_pt_br", label_pt_br), ("label_en", label_en))}
+    oem = inputs.text(oem_reason, "oem_reason", errors, max_len=MAX_OEM_REASON)
     if errors:
         raise ActionError(errors)
-    return labels
+    return labels | {"oem_reason": oem}
 
 
 def add(session: Session, dealer: Dealer, actor: User, *, label_es: str, label_pt_br: str, label_en: str,
         oem_reason: str = "") -> DiscardReason:
-    labels = _labels(label_es, label_pt_br, label_en)
+    labels = _labels(label_es, label_pt_br, label_en, oem_reason)
+    oem_reason = labels.pop("oem_reason")
     code = re.sub(r"[^a-z0-9]+", "_", labels["label_en"].lower()).strip("_")[:40] or "reason"
     taken = set(session.scalars(select(DiscardReason.code).where(DiscardReason.dealer_id == dealer.id)))
     base, n = code, 2
@@ -63,7 +64,7 @@ def add(session: Session, dealer: Dealer, actor: User, *, label_es: str, label_p
         code, n = f"{base[:36]}_{n}", n + 1
     position = (session.scalar(select(func.max(DiscardReason.position))
                                .where(DiscardReason.dealer_id == dealer.id)) or 0) + 1
-    reason = DiscardReason(dealer_id=dealer.id, code=code, oem_reason=(oem_reason or "").strip() or None,
+    reason = DiscardReason(dealer_id=dealer.id, code=code, oem_reason=oem_reason or None,
                            position=position, **labels)
     session.add(reason)
     session.flush()
@@ -76,12 +77,13 @@ def add(session: Session, dealer: Dealer, actor: User, *, label_es: str, label_p
 def rename(session: Session, dealer: Dealer, actor: User, reason_id, *, label_es: str, label_pt_br: str,
            label_en: str, oem_reason: str = "") -> DiscardReason:
     reason = get_owned(session, DiscardReason, dealer.id, reason_id)
-    labels = _labels(label_es, label_pt_br, label_en)
+    labels = _labels(label_es, label_pt_br, label_en, oem_reason)
+    oem_reason = labels.pop("oem_reason")
     before = {"label_es": reason.label_es, "label_pt_br": reason.label_pt_br, "label_en": reason.label_en,
               "oem_reason": reason.oem_reason}
     for key, value in labels.items():
         setattr(reason, key, value)
-    reason.oem_reason = (oem_reason or "").strip() or None
+    reason.oem_reason = oem_reason or None
     record(session, dealer_id=dealer.id, user_id=actor.id, action="discard_reason.rename",
            entity="discard_reason", entity_id=reason.id, data={"before": before, "after": labels})
     session.commit()

@@ -128,8 +128,12 @@ def _norm_host(host: str) -> str:
 
 
 def resolve(host: str, port: int) -> list[str]:
-    """The addresses ``host`` resolves to now (an IP literal is itself)."""
-    infos = socket.getaddrinfo(_norm_host(host), port, type=socket.SOCK_STREAM)
+    """The addresses ``host`` resolves to now (an IP literal is itself). Whatever an admin typed
+    that names no host (not encodable, a port out of range) is an OSError like an unknown name."""
+    try:
+        infos = socket.getaddrinfo(_norm_host(host), port, type=socket.SOCK_STREAM)
+    except (UnicodeError, ValueError, OverflowError) as exc:
+        raise OSError(str(exc)) from None
     return sorted({info[4][0] for info in infos})
 
 
@@ -214,7 +218,7 @@ class Boundaries:
             return
         try:
             addresses = resolve(name, port)
-        except (OSError, UnicodeError):
+        except OSError:
             addresses = []
         if not addresses or not all(self.address_allowed(a, port) for a in addresses):
             raise OutOfBounds(field_name, HOST_NOT_ALLOWED, "the operator does not allow connections to this address "
@@ -228,13 +232,13 @@ class Boundaries:
 
     # ------------------------------------------------------------------------------ http
     def check_feed(self, base_url: str, client_id: str | None, field_name: str = "base_url") -> None:
-        parts = urlsplit(base_url)
+        try:
+            parts = urlsplit(base_url)
+            port = parts.port or DEFAULT_PORTS.get(parts.scheme)
+        except ValueError:  # "http://[", a port that is not a number
+            raise OutOfBounds(field_name, BAD_ADDRESS, "not a valid address") from None
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise OutOfBounds(field_name, BAD_ADDRESS, "an http:// or https:// address is required")
-        try:
-            port = parts.port or DEFAULT_PORTS[parts.scheme]
-        except ValueError:
-            raise OutOfBounds(field_name, BAD_ADDRESS, "the address's port is not a number") from None
         self.check_host(parts.hostname, port, field_name)
         mine = (_feed_key(base_url), client_id or "")
         for kind, settings, _secrets in self.others:
@@ -251,7 +255,8 @@ class Boundaries:
 
         try:
             parsed = make_url(url)
-        except (ArgumentError, ValueError):
+            parsed.port  # noqa: B018 - a port that is not a number raises here, not later
+        except (ArgumentError, ValueError, TypeError):
             raise OutOfBounds(field_name, BAD_ADDRESS, "not a database address") from None
         family = FAMILIES.get(parsed.get_backend_name())
         if family is None:
@@ -319,7 +324,7 @@ class Boundaries:
     def _places(self, host: str) -> frozenset:
         try:
             addresses = resolve(host, 0)
-        except (OSError, UnicodeError):
+        except OSError:
             return frozenset({_norm_host(host)})
         local = self._local_addresses()
         return frozenset("local" if (a in local or _ip(a).is_loopback) else str(_ip(a)) for a in addresses)
@@ -332,18 +337,18 @@ class Boundaries:
             for name in {socket.gethostname(), socket.getfqdn()}:
                 try:
                     found |= set(resolve(name, 0))
-                except (OSError, UnicodeError):
+                except OSError:
                     continue
             self._local = frozenset(found)
         return self._local
 
 
 def _feed_key(base_url: str) -> tuple:
-    parts = urlsplit(base_url.strip())
-    scheme = parts.scheme.lower()
     try:
-        port = parts.port or DEFAULT_PORTS.get(scheme)
+        parts = urlsplit(base_url.strip())
+        port = parts.port or DEFAULT_PORTS.get(parts.scheme.lower())
     except ValueError:
-        port = None
+        return (base_url,)
+    scheme = parts.scheme.lower()
     path = posixpath.normpath(parts.path or "/").rstrip("/")
     return scheme, (parts.hostname or "").rstrip("."), port, path, parts.query

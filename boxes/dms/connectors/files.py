@@ -37,6 +37,7 @@ DATE_FIELDS = {"delivered_at", "scheduled_at", "arrived_at", "opened_at", "promi
 DAY_FIELDS = {"sold_on"}
 FALLBACK_FORMATS = ("%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "%d/%m/%Y", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M")
 SUFFIXES = (".csv", ".xlsx")
+XLSX_MAX_UNCOMPRESSED = 1024 * 1024 * 1024  # a DMS export of a million rows fits; a zip bomb does not
 
 
 class UnreadableFile(Exception):
@@ -122,12 +123,21 @@ class FilesConnector:
     def _xlsx_rows(self, path: Path) -> Iterator[dict]:
         from openpyxl import load_workbook
 
+        from boxes.inputs import UnreadableUpload, inspect_xlsx
+
+        try:  # a zip that would inflate beyond any real export is refused before it is parsed
+            inspect_xlsx(path, max_uncompressed=XLSX_MAX_UNCOMPRESSED, max_members=1000)
+        except UnreadableUpload:
+            raise UnreadableFile(f"not a readable XLSX file, or larger than {XLSX_MAX_UNCOMPRESSED >> 20} MB "
+                                 "once unpacked") from None
         try:
             book = load_workbook(path, read_only=True, data_only=True)
         except Exception as exc:
             raise UnreadableFile(f"not a readable XLSX file ({exc.__class__.__name__})") from None
         try:
-            rows = book.worksheets[0].iter_rows(values_only=True)
+            sheet = book.worksheets[0]
+            sheet.reset_dimensions()  # rows as they are, not padded to the size the sheet claims
+            rows = sheet.iter_rows(values_only=True)
             header = next(rows, None)
             if not header:
                 raise UnreadableFile("the sheet is empty or has no header row")

@@ -223,7 +223,10 @@ class SqlConnector:
                 return value  # quarantined by validation, with its reason
         if isinstance(value, datetime):
             local = value if value.tzinfo else value.replace(tzinfo=self.tz)
-            return local.astimezone(UTC).isoformat()
+            try:
+                return local.astimezone(UTC).isoformat()
+            except OverflowError:  # year 9999 (or 1) near a zone: validation quarantines it with its reason
+                return local.isoformat()
         if isinstance(value, date):
             return value.isoformat()
         if isinstance(value, Decimal):
@@ -239,7 +242,10 @@ class SqlConnector:
 
     def _cursor_of(self, value) -> str | None:
         if isinstance(value, datetime):
-            local = value.astimezone(self.tz).replace(tzinfo=None) if value.tzinfo else value
+            try:
+                local = value.astimezone(self.tz).replace(tzinfo=None) if value.tzinfo else value
+            except OverflowError:  # a year-9999 stamp: kept as it is rather than stopping every run
+                local = value.replace(tzinfo=None)
             return local.isoformat(sep=" ")
         return str(value) if value is not None else None
 
