@@ -161,9 +161,9 @@ def save(session: Session, dealer: Dealer, actor: User, form: dict, cleared: set
     if kind == "sql" and not secrets.get("url"):
         errors["url"] = _l("Enter the database address (SQLAlchemy URL).")
     if kind == "sql" and "queries" not in errors:
-        from boxes.dms.connectors.sql import _read_only_sql
+        from boxes.dms.connectors.sql import read_only_sql
 
-        if any(not isinstance(q, str) or not _read_only_sql(q) for q in (settings.get("queries") or {}).values()):
+        if any(not isinstance(q, str) or not read_only_sql(q) for q in (settings.get("queries") or {}).values()):
             errors["queries"] = _l("Each query must be one SELECT (or WITH … SELECT) that only reads.")
     _check_reach(session, dealer, kind, settings, secrets, errors, config)
     reset = _cursors_to_reset(session, dealer, row, kind, settings, secrets)

@@ -85,7 +85,7 @@ SQLITE = {"SQLITE_INTERRUPT": "timeout", "SQLITE_READONLY": "read_only", "SQLITE
           "SQLITE_CORRUPT": "other", "SQLITE_IOERR": "connection"}
 
 
-def _read_only_sql(sql: str) -> bool:
+def read_only_sql(sql: str) -> bool:
     body = _LEADING.sub("", sql).lstrip("(").lower()
     return (body.startswith(("select", "with")) and ";" not in sql.strip().rstrip(";")
             and not _INTO_FILE.search(sql))
@@ -134,7 +134,7 @@ class SqlConnector:
         self.url = boundaries.database(url)  # refused here when it is out of the dealer's reach
         self.queries = settings.get("queries") or {}
         for entity, sql in self.queries.items():
-            if not isinstance(sql, str) or not _read_only_sql(sql):
+            if not isinstance(sql, str) or not read_only_sql(sql):
                 raise ConfigurationError(f"queries.{entity}: only one SELECT (or WITH … SELECT) is allowed")
         self.tz = ZoneInfo(settings.get("db_time_zone") or "UTC")
         self.page_size = int(settings.get("page_size") or 1000)
