@@ -239,7 +239,7 @@ def sync(codes: tuple[str, ...]) -> None:
     failed = False
     for dealer in session.scalars(query).all():
         try:
-            runs = sync_dealer(session, dealer, redis=redis, trigger="manual")
+            runs = sync_dealer(session, dealer, redis=redis, trigger="manual", config=config)
             summary = ", ".join(f"{r.entity} +{r.inserted} ~{r.updated} ={r.unchanged} !{r.quarantined}" for r in runs)
             click.echo(f"{dealer.code}: {summary}")
         except ConnectorError as exc:

@@ -58,6 +58,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("BOXES_SYNC_LOCK_SECONDS", "120",
             "Lease of the one-sync-per-dealer-and-entity lock, renewed after every page."),
     Setting("BOXES_DMS_SIMULATOR_PORT", "8765", "Port of the DMS simulator started by `boxes run`."),
+    Setting("BOXES_CONNECTOR_ROOT", "<instance>/connectors",
+            "Folder of the DMS connectors' files: each dealer's folders live in `<root>/<dealer code>/`."),
+    Setting("BOXES_CONNECTOR_ALLOWED_HOSTS", "(empty: any address)",
+            "Comma-separated host[:port] names and CIDRs the http and sql connectors may connect to."),
+    Setting("BOXES_CONNECTOR_SQL_TIMEOUT_SECONDS", "300", "Statement timeout of the sql connector's queries."),
     Setting("BOXES_LOGIN_MAX_FAILURES", "5",
             "Failed logins for one account from one address before that address waits (the account's "
             "owner, from another address, does not)."),
@@ -128,6 +133,9 @@ class Config:
     sync_retry_intervals: tuple[int, ...] = (30, 120, 600)
     sync_lock_seconds: int = 120
     dms_simulator_port: int = 8765
+    connector_root: Path | None = None  # None: <instance_dir>/connectors (see connectors_root)
+    connector_allowed_hosts: tuple[str, ...] = ()
+    connector_sql_timeout_seconds: float = 300.0
     login_max_failures: int = 5
     login_max_accounts_per_address: int = 20
     login_window_seconds: int = 900
@@ -172,6 +180,10 @@ class Config:
                                        if x.strip()),
             sync_lock_seconds=int(_env("BOXES_SYNC_LOCK_SECONDS", "120")),
             dms_simulator_port=int(_env("BOXES_DMS_SIMULATOR_PORT", "8765")),
+            connector_root=Path(_env("BOXES_CONNECTOR_ROOT")).resolve() if _env("BOXES_CONNECTOR_ROOT") else None,
+            connector_allowed_hosts=tuple(x.strip() for x in (_env("BOXES_CONNECTOR_ALLOWED_HOSTS") or "").split(",")
+                                          if x.strip()),
+            connector_sql_timeout_seconds=float(_env("BOXES_CONNECTOR_SQL_TIMEOUT_SECONDS", "300")),
             login_max_failures=int(_env("BOXES_LOGIN_MAX_FAILURES", "5")),
             login_max_accounts_per_address=int(_env("BOXES_LOGIN_MAX_ACCOUNTS_PER_ADDRESS", "20")),
             login_window_seconds=int(_env("BOXES_LOGIN_WINDOW_SECONDS", "900")),
@@ -182,6 +194,18 @@ class Config:
             log_level=_env("BOXES_LOG_LEVEL", "INFO"),
         )
         values.update(overrides)
+        if values["connector_allowed_hosts"]:  # a typo fails every process at start, not each sync
+            from boxes.dms.connectors.boundaries import Allowed
+
+            try:
+                [Allowed.parse(entry) for entry in values["connector_allowed_hosts"]]
+            except ValueError as exc:
+                raise RuntimeError(str(exc)) from None
         if "secret_key" not in values:
             values["secret_key"] = _secret_key(instance, values["embedded"])
         return cls(**values)
+
+    @property
+    def connectors_root(self) -> Path:
+        """BOXES_CONNECTOR_ROOT, else ``<instance>/connectors`` (of the instance folder in use)."""
+        return self.connector_root or self.instance_dir / "connectors"

@@ -397,6 +397,8 @@ def _stop_services(services: list[Service], log: Callable[..., None], timeout: f
 
 
 def _env_value(value) -> str:
+    if value is None:  # a setting whose default is derived (BOXES_CONNECTOR_ROOT): empty means unset
+        return ""
     if isinstance(value, bool):
         return "1" if value else "0"
     if isinstance(value, tuple | list):

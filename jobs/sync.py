@@ -48,7 +48,7 @@ def sync_dealer(dealer_id: int, trigger: str = "cron") -> dict:
             return {"dealer_id": dealer_id, "skipped": "no such dealer"}
         try:
             runs = run_sync(session, dealer, redis=_redis(config), trigger=trigger,
-                            lock_seconds=config.sync_lock_seconds)
+                            lock_seconds=config.sync_lock_seconds, config=config)
         except ConfigurationError as exc:  # only an admin can fix it: recorded, not retried
             return {"dealer_id": dealer_id, "error": str(exc)}
         return {"dealer_id": dealer_id, "runs": [(r.entity, r.status, r.inserted, r.updated, r.unchanged,

@@ -135,3 +135,117 @@ def test_cron_queues_one_sync_per_dealer_with_an_enabled_connector(db, dealers, 
     job = Job.fetch(job_id(ar.id), connection=redis)
     assert job.func_name == "jobs.sync.sync_dealer" and job.args == (ar.id, "cron")
     assert job.retries_left == len(config.sync_retry_intervals)
+
+
+# --------------------------------------------------------------- cursors (issue 11, item 14)
+
+def _cursors(db, dealer) -> dict:
+    from boxes.models import SyncCursor
+
+    db.expire_all()
+    return {c.entity: c.cursor for c in db.scalars(select(SyncCursor).where(SyncCursor.dealer_id == dealer.id))}
+
+
+def _with_cursors(db, dealer, kind="http", settings=None, secrets=None, **cursors):
+    from boxes.models import SyncCursor
+
+    db.add(DmsConnector(dealer_id=dealer.id, kind=kind, settings=settings or {}, secrets=secrets or {}))
+    for entity, cursor in cursors.items():
+        db.add(SyncCursor(dealer_id=dealer.id, entity=entity, cursor=cursor))
+    db.commit()
+
+
+OLD_FEED = "https://old-dms.example/feed/v1/AR01"
+NEW_FEED = "https://new-dms.example/feed/v1/AR01"
+
+
+def test_changing_the_kind_or_source_resets_the_cursors_once_confirmed(client, db, dealers, login_as):
+    ar = dealers[0]
+    _with_cursors(db, ar, settings={"base_url": OLD_FEED}, customers="2025-03-01T10:00:00|C9",
+                  vehicles="2025-03-01T10:00:00|V9")
+    login_as("admin", ar)
+    token = csrf_token_of(client, _url(ar))
+    base = {"csrf_token": token, "tolerance_days": "0", "enabled": "1"}
+
+    # Not the source (page size): saved, the cursors stay.
+    assert client.post(_url(ar), data={**base, "kind": "http", "base_url": OLD_FEED,
+                                       "page_size": "100"}).status_code == 303
+    assert _cursors(db, ar) == {"customers": "2025-03-01T10:00:00|C9", "vehicles": "2025-03-01T10:00:00|V9"}
+
+    # Another feed address: asks first, with what it does; nothing changes until confirmed.
+    ask = client.post(_url(ar), data={**base, "kind": "http", "base_url": NEW_FEED})
+    assert ask.status_code == 422
+    body = ask.get_data(as_text=True)
+    assert 'data-error="reset_cursors"' in body and "lee todo de nuevo" in body and 'name="reset_cursors"' in body
+    assert db.scalar(select(DmsConnector.settings))["base_url"] == OLD_FEED
+    assert _cursors(db, ar)["customers"] == "2025-03-01T10:00:00|C9"
+
+    done = client.post(_url(ar), data={**base, "kind": "http", "base_url": NEW_FEED, "reset_cursors": "1"})
+    assert done.status_code == 303
+    db.expire_all()
+    assert db.scalar(select(DmsConnector.settings))["base_url"] == NEW_FEED
+    assert _cursors(db, ar) == {"customers": None, "vehicles": None}
+    audit = db.scalars(select(AuditLog).where(AuditLog.action == "dms_connector.saved")
+                       .order_by(AuditLog.id.desc())).first()
+    assert audit.data["cursors_reset"] == ["customers", "vehicles"]
+
+    # Another kind: the same question (the cursors of an http feed mean nothing to a folder of files).
+    from boxes.models import SyncCursor
+
+    db.scalar(select(SyncCursor).where(SyncCursor.entity == "customers")).cursor = "2025-04-01T00:00:00|C1"
+    db.commit()
+    ask = client.post(_url(ar), data={**base, "kind": "files", "inbox": "exports"})
+    assert ask.status_code == 422 and 'data-error="reset_cursors"' in ask.get_data(as_text=True)
+    assert db.scalar(select(DmsConnector.kind)) == "http"
+    assert client.post(_url(ar), data={**base, "kind": "files", "inbox": "exports",
+                                       "reset_cursors": "1"}).status_code == 303
+    assert _cursors(db, ar)["customers"] is None
+
+
+def test_a_changed_sql_query_resets_that_entitys_cursor_only(client, db, dealers, login_as, tmp_path, config):
+    import json
+
+    ar = dealers[0]
+    folder = config.connectors_root / ar.code
+    folder.mkdir(parents=True)
+    queries = {"customers": "SELECT 1 AS dms_id, :cursor AS dms_updated_at",
+               "vehicles": "SELECT 2 AS dms_id, :cursor AS dms_updated_at"}
+    _with_cursors(db, ar, kind="sql", settings={"queries": queries}, secrets={"url": "sqlite:///dms.db"},
+                  customers="2025-03-01 10:00:00", vehicles="2025-03-02 10:00:00")
+    login_as("admin", ar)
+    token = csrf_token_of(client, _url(ar))
+    changed = {**queries, "vehicles": "SELECT 3 AS dms_id, :cursor AS dms_updated_at"}
+    data = {"csrf_token": token, "tolerance_days": "0", "enabled": "1", "kind": "sql", "queries": json.dumps(changed)}
+    assert client.post(_url(ar), data=data).status_code == 422
+    assert client.post(_url(ar), data={**data, "reset_cursors": "1"}).status_code == 303
+    assert _cursors(db, ar) == {"customers": "2025-03-01 10:00:00", "vehicles": None}
+
+
+def test_admin_resets_one_entitys_cursor(client, db, dealers, login_as):
+    ar = dealers[0]
+    _with_cursors(db, ar, settings={"base_url": OLD_FEED}, customers="2025-03-01T10:00:00|C9",
+                  vehicles="2025-03-01T10:00:00|V9")
+    login_as("caller", ar)
+    token = csrf_token_of(client, f"/d/{ar.code}/board/deliveries")
+    assert client.post(_url(ar, "/cursors/customers/reset"), data={"csrf_token": token}).status_code == 403
+    login_as("admin", ar)
+    page = client.get(_url(ar)).get_data(as_text=True)
+    assert 'id="cursors"' in page and "2025-03-01T10:00:00|C9" in page and "Reiniciar el cursor" in page
+    done = client.post(_url(ar, "/cursors/customers/reset"), data={"csrf_token": token})
+    assert done.status_code == 303
+    assert _cursors(db, ar) == {"customers": None, "vehicles": "2025-03-01T10:00:00|V9"}
+    audit = db.scalar(select(AuditLog).where(AuditLog.action == "dms_cursor.reset"))
+    assert audit.data == {"entity": "customers", "cursor_before": "2025-03-01T10:00:00|C9"}
+    assert client.post(_url(ar, "/cursors/nothing/reset"), data={"csrf_token": token}).status_code == 404
+
+
+def test_a_cursor_is_not_reset_under_a_running_sync(client, db, dealers, login_as):
+    ar = dealers[0]
+    _with_cursors(db, ar, settings={"base_url": OLD_FEED}, customers="2025-03-01T10:00:00|C9")
+    db.add(SyncRun(dealer_id=ar.id, entity="customers", status="running"))
+    db.commit()
+    login_as("admin", ar)
+    token = csrf_token_of(client, _url(ar))
+    refused = client.post(_url(ar, "/cursors/customers/reset"), data={"csrf_token": token})
+    assert refused.status_code == 422 and "en curso" in refused.get_data(as_text=True)
+    assert _cursors(db, ar) == {"customers": "2025-03-01T10:00:00|C9"}

@@ -26,16 +26,22 @@ VALUES = {"appointments.status": {"Confirmado": "confirmed", "Pendiente": "reque
           "advisor": {"JP": "Juan Pérez"}}
 
 
+def _inbox(config, dealer):
+    """The export folder: ``exports`` inside the dealer's connector folder (BOXES_CONNECTOR_ROOT)."""
+    inbox = config.connectors_root / dealer.code / "exports"
+    inbox.mkdir(parents=True)
+    return inbox
+
+
 def _connector(db, dealer, inbox):
     db.add(DmsConnector(dealer_id=dealer.id, kind="files", settings={
-        "inbox": str(inbox), "columns": COLUMNS, "values": VALUES, "date_format": "%d/%m/%Y %H:%M"}, secrets={}))
+        "inbox": inbox.name, "columns": COLUMNS, "values": VALUES, "date_format": "%d/%m/%Y %H:%M"}, secrets={}))
     db.commit()
 
 
-def test_csv_and_xlsx_exports_are_mapped_stored_and_archived(db, dealers, tmp_path):
+def test_csv_and_xlsx_exports_are_mapped_stored_and_archived(db, dealers, config):
     ar = dealers[0]
-    inbox = tmp_path / "exports"
-    inbox.mkdir()
+    inbox = _inbox(config, ar)
     (inbox / "customers_20250310.csv").write_text(
         "Cod Cliente;Nombre;Celular;Email;Modificado\n"
         "C1;Ana Pérez;011 15-4567-8901;ana@example.com;10/03/2025 08:00\n"
@@ -56,7 +62,7 @@ def test_csv_and_xlsx_exports_are_mapped_stored_and_archived(db, dealers, tmp_pa
         "R1,1001,V1,09/03/2025 08:10,09/03/2025 17:00,Service 10.000 km; Alineación,09/03/2025 17:05\n",
         encoding="utf-8")
     _connector(db, ar, inbox)
-    sync_dealer(db, ar)
+    sync_dealer(db, ar, config=config)
 
     tz = ZoneInfo(ar.time_zone)
     assert db.scalar(select(Customer.name).where(Customer.dms_id == "C1")) == "Ana Pérez"
@@ -92,16 +98,15 @@ def test_csv_and_xlsx_exports_are_mapped_stored_and_archived(db, dealers, tmp_pa
     assert totals["quarantined"] == 2
 
 
-def test_unreadable_files_go_to_rejected_with_the_reason(db, dealers, tmp_path):
+def test_unreadable_files_go_to_rejected_with_the_reason(db, dealers, config):
     ar = dealers[0]
-    inbox = tmp_path / "exports"
-    inbox.mkdir()
+    inbox = _inbox(config, ar)
     (inbox / "customers_bad.xlsx").write_bytes(b"this is not a spreadsheet")
     (inbox / "vehicles.csv").write_text("Unidad;Cliente\nV1;C1\n", encoding="utf-8")  # mapped columns missing
     (inbox / "appointments.csv").write_bytes("Turno,Unidad\nT1,\xff\xfe\n".encode("latin-1"))
     _connector(db, ar, inbox)
     for entity in ("customers", "vehicles", "appointments"):
-        assert run(db, ar, entity).status == "succeeded"
+        assert run(db, ar, entity, config=config).status == "succeeded"
     rejected = inbox / "rejected"
     names = sorted(p.name for p in rejected.iterdir())
     assert "customers_bad.xlsx" in names and "customers_bad.xlsx.reason.txt" in names
@@ -112,13 +117,15 @@ def test_unreadable_files_go_to_rejected_with_the_reason(db, dealers, tmp_path):
     assert len(entries) == 3 and all(e.reason for e in entries)
 
 
-def test_a_file_is_resumed_after_its_last_stored_page(tmp_path):
-    inbox = tmp_path / "in"
-    inbox.mkdir()
+def test_a_file_is_resumed_after_its_last_stored_page(config):
+    from boxes.dms.connectors.boundaries import Boundaries
+
+    inbox = config.connectors_root / "AR01" / "in"
+    inbox.mkdir(parents=True)
     rows = "".join(f"C{i};Name {i};01/03/2025 10:00\n" for i in range(25))
     (inbox / "customers.csv").write_text("Id;Nombre;Mod\n" + rows, encoding="utf-8")
-    conn = FilesConnector({"inbox": str(inbox), "page_size": 10, "columns": {"customers": {
-        "dms_id": "Id", "name": "Nombre", "dms_updated_at": "Mod"}}})
+    conn = FilesConnector({"inbox": "in", "page_size": 10, "columns": {"customers": {
+        "dms_id": "Id", "name": "Nombre", "dms_updated_at": "Mod"}}}, boundaries=Boundaries.of(config, "AR01"))
     first = next(conn.pages("customers", None))
     assert first.cursor == "customers.csv#10"
     resumed = list(conn.pages("customers", first.cursor))

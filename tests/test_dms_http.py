@@ -180,3 +180,13 @@ def test_appointment_confirmed_in_boxes_is_not_undone_by_an_older_style_dms_stat
     db.refresh(appt)
     assert appt.status == "confirmed"
     assert appt.version > version + 1  # the DMS update makes an open board form stale
+
+
+def test_a_truncated_page_says_the_answer_was_cut_off(db, dealers, sim, redis):
+    ar = dealers[0]
+    connect(db, ar, sim)
+    sim.faults(truncate_rate=1.0)
+    with pytest.raises(TransportError, match="cut off"):
+        run(db, ar, "customers", redis=redis)
+    error = db.scalar(select(SyncRun.error).where(SyncRun.dealer_id == ar.id))
+    assert "cut off" in error and "cannot reach" not in error

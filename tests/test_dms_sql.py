@@ -54,8 +54,10 @@ QUERIES = {
 }
 
 
-def _sqlite_dms(tmp_path) -> str:
-    url = f"sqlite:///{tmp_path / 'dms.db'}"
+def _sqlite_dms(folder) -> str:
+    """A DMS SQLite file in ``folder`` (a dealer's connector folder)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    url = f"sqlite:///{folder / 'dms.db'}"
     eng = sa.create_engine(url)
     with eng.begin() as conn:
         for stmt in SCHEMA + ROWS:
@@ -83,16 +85,16 @@ def _mariadb_dms() -> str:
 
 
 @pytest.fixture(params=["sqlite", "mariadb"])
-def dms_url(request, tmp_path):
-    return _sqlite_dms(tmp_path) if request.param == "sqlite" else _mariadb_dms()
+def dms_url(request, config):
+    return _sqlite_dms(config.connectors_root / "BR01") if request.param == "sqlite" else _mariadb_dms()
 
 
-def test_sql_connector_reads_the_dms_database_incrementally(db, dealers, dms_url):
+def test_sql_connector_reads_the_dms_database_incrementally(db, dealers, dms_url, config):
     br = dealers[1]
     db.add(DmsConnector(dealer_id=br.id, kind="sql", settings={"queries": QUERIES, "db_time_zone": br.time_zone,
                                                               "page_size": 2}, secrets={"url": dms_url}))
     db.commit()
-    sync_dealer(db, br)
+    sync_dealer(db, br, config=config)
     assert set(db.scalars(select(Customer.dms_id))) == {"C1", "C2"}
     assert db.scalar(select(QuarantinedRecord.reason).where(QuarantinedRecord.dms_id == "C3")) == "name: missing"
     v2 = db.scalar(select(Vehicle).where(Vehicle.dms_id == "V2"))
@@ -107,7 +109,7 @@ def test_sql_connector_reads_the_dms_database_incrementally(db, dealers, dms_url
         conn.exec_driver_sql("UPDATE clientes SET nome = 'João da Silva Jr.', alterado_em = '2025-03-05 10:00:00' "
                              "WHERE codigo = 'C1'")
     eng.dispose()
-    runs = sync_dealer(db, br)
+    runs = sync_dealer(db, br, config=config)
     customers = next(r for r in runs if r.entity == "customers")
     assert (customers.updated, customers.inserted) == (1, 0)
     db.expire_all()
@@ -115,14 +117,20 @@ def test_sql_connector_reads_the_dms_database_incrementally(db, dealers, dms_url
     assert db.scalar(select(sa.func.count()).select_from(Customer)) == 2
 
 
-def test_sql_connector_refuses_statements_that_write(tmp_path):
-    url = _sqlite_dms(tmp_path)
+def test_sql_connector_refuses_statements_that_write(config):
+    from boxes.dms.connectors.boundaries import Boundaries
+
+    url = _sqlite_dms(config.connectors_root / "BR01")
+    reach = Boundaries.of(config, "BR01")
     with pytest.raises(ConfigurationError, match="only one SELECT"):
-        SqlConnector({"queries": {"customers": "DELETE FROM clientes"}}, {"url": url})
+        SqlConnector({"queries": {"customers": "DELETE FROM clientes"}}, {"url": url}, boundaries=reach)
     with pytest.raises(ConfigurationError, match="only one SELECT"):
-        SqlConnector({"queries": {"customers": "SELECT 1; DROP TABLE clientes"}}, {"url": url})
+        SqlConnector({"queries": {"customers": "SELECT 1; DROP TABLE clientes"}}, {"url": url}, boundaries=reach)
+    with pytest.raises(ConfigurationError, match="only one SELECT"):  # MySQL would write a file on its server
+        SqlConnector({"queries": {"customers": "SELECT codigo INTO OUTFILE '/tmp/x' FROM clientes"}}, {"url": url},
+                     boundaries=reach)
     conn = SqlConnector({"queries": {"customers": "WITH x AS (SELECT 1) SELECT codigo AS dms_id FROM clientes"}},
-                        {"url": url})
+                        {"url": url}, boundaries=reach)
     with pytest.raises(ConfigurationError, match="no dms_updated_at"):
         list(conn.pages("customers", None))
     conn.close()

@@ -199,6 +199,8 @@ class Crawl:
                     values[arg] = self.dealer.code
                 elif arg == "subject":
                     values[arg] = subject
+                elif arg == "entity":  # a DMS entity (a cursor to reset), not a row id
+                    values[arg] = "customers"
                 else:
                     values[arg] = self.row_id(arg, subject)
             out.append(rule.build(values, append_unknown=False)[1])
@@ -376,15 +378,16 @@ def _check_stored_values(db) -> None:
 
 def _later_jobs(db, app, dealer, redis, tmp_path) -> None:
     from boxes.campaigns import service as campaigns
+    from boxes.dms.connectors.boundaries import Boundaries
     from boxes.dms.connectors.files import FilesConnector
     from boxes.dms.sync import sync_dealer
     from boxes.messaging.automatic import send_due_reminders
 
     db.expire_all()
-    inbox = tmp_path / "inbox"
-    inbox.mkdir()
-    runs = sync_dealer(db, dealer, redis=redis, connector=FilesConnector({"inbox": str(inbox)},
-                                                                         dealer_time_zone=dealer.time_zone))
+    (tmp_path / dealer.code / "inbox").mkdir(parents=True)  # the dealer's connector folder, tmp_path the root
+    runs = sync_dealer(db, dealer, redis=redis, connector=FilesConnector(
+        {"inbox": "inbox"}, boundaries=Boundaries(root=tmp_path, dealer_code=dealer.code),
+        dealer_time_zone=dealer.time_zone))
     assert {r.status for r in runs} == {"succeeded"}
     for campaign_id in db.scalars(select(Campaign.id).where(Campaign.dealer_id == dealer.id)).all():
         assert campaigns.process(db, campaign_id).status == "done"

@@ -99,18 +99,20 @@ def test_a_plate_that_upper_case_makes_longer_than_its_column_is_quarantined(pg_
 def test_a_nul_in_one_export_row_stops_neither_the_run_nor_the_other_entities(pg_db, tmp_path):
     """The files connector's CSV (a NUL reads fine as UTF-8) through the whole dealer sync, on
     PostgreSQL: the row is quarantined, every entity runs, the rest is stored."""
+    from boxes.dms.connectors.boundaries import Boundaries
+
     dealer = factories.dealer_ar(pg_db)
-    inbox = tmp_path / "inbox"
-    inbox.mkdir()
+    inbox = tmp_path / dealer.code / "inbox"  # the dealer's connector folder, with tmp_path as the root
+    inbox.mkdir(parents=True)
     (inbox / "customers.csv").write_bytes(
         b"id;name;updated\nC1;Ana P\xc3\xa9rez;2025-01-01 09:00\nC2;Carla\x00G\xc3\xb3mez;2025-01-01 09:00\n"
         b"C3;Bruno;2025-01-01 09:00\n")
     (inbox / "vehicles.csv").write_text("id;customer;plate;updated\nV1;C1;AB123CD;2025-01-01 09:00\n"
                                         "V3;C3;AC456DE;2025-01-01 09:00\n", encoding="utf-8")
-    connector = FilesConnector({"inbox": str(inbox), "columns": {
+    connector = FilesConnector({"inbox": "inbox", "columns": {
         "customers": {"dms_id": "id", "name": "name", "dms_updated_at": "updated"},
         "vehicles": {"dms_id": "id", "customer_dms_id": "customer", "plate": "plate", "dms_updated_at": "updated"},
-    }}, dealer_time_zone=dealer.time_zone)
+    }}, boundaries=Boundaries(root=tmp_path, dealer_code=dealer.code), dealer_time_zone=dealer.time_zone)
     runs = sync_dealer(pg_db, dealer, connector=connector)
     assert [r.entity for r in runs] == ["customers", "vehicles", "deliveries", "repair_orders", "appointments"]
     assert {r.status for r in runs} == {"succeeded"}
@@ -136,7 +138,7 @@ def test_a_far_date_from_the_dms_is_quarantined_with_its_reason(db, dealers):
     assert reasons[2] == "sold_on: 9999-12-31 is out of range (1950 to 2100)"
 
 
-def test_a_year_9999_row_of_a_dms_database_is_quarantined_and_the_sync_goes_on(db, dealers, tmp_path):
+def test_a_year_9999_row_of_a_dms_database_is_quarantined_and_the_sync_goes_on(db, dealers, config):
     """The sql connector reads a DMS's local times: 9999-12-31 23:00 in São Paulo is past datetime's
     end once in UTC. The row is quarantined; the connector and the other rows go on."""
     import sqlalchemy as sa
@@ -144,7 +146,7 @@ def test_a_year_9999_row_of_a_dms_database_is_quarantined_and_the_sync_goes_on(d
     from tests.test_dms_sql import QUERIES, _sqlite_dms
 
     br = dealers[1]
-    url = _sqlite_dms(tmp_path)
+    url = _sqlite_dms(config.connectors_root / br.code)  # a SQLite DMS lives in the dealer's connector folder
     engine = sa.create_engine(url)
     with engine.begin() as conn:
         conn.exec_driver_sql("INSERT INTO agenda VALUES ('A9', 'V1', '9999-12-31 23:00:00', 'confirmed', 'Carlos', "
@@ -153,7 +155,7 @@ def test_a_year_9999_row_of_a_dms_database_is_quarantined_and_the_sync_goes_on(d
     db.add(DmsConnector(dealer_id=br.id, kind="sql", settings={"queries": QUERIES, "db_time_zone": br.time_zone},
                         secrets={"url": url}))
     db.commit()
-    runs = sync_dealer(db, br)
+    runs = sync_dealer(db, br, config=config)
     assert {r.status for r in runs} == {"succeeded"}
     assert db.scalar(select(Appointment.dms_id)) == "A1"
     reason = db.scalar(select(QuarantinedRecord.reason).where(QuarantinedRecord.dms_id == "A9"))

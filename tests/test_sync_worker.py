@@ -93,3 +93,80 @@ def test_worker_killed_mid_sync_then_next_run_converges(db, dealers, sim, redis,
     interrupted = db.scalars(select(SyncRun).where(SyncRun.id.in_([r.id for r in running]))).all()
     assert all(r.status == "failed" and "interrupted" in r.error for r in interrupted)
     assert db.scalar(select(func.count()).select_from(SyncRun).where(SyncRun.status == "running")) == 0
+
+
+# ------------------------------------------------------------- "Sync now" (issue 11, item 15)
+
+def _env(database_url, redis_url, **extra) -> dict:
+    return {**os.environ, "BOXES_DATABASE_URL": database_url, "BOXES_REDIS_URL": redis_url, "BOXES_EMBEDDED": "0",
+            "BOXES_SECRET_KEY": "test", "BOXES_LOG_LEVEL": "WARNING", **extra}
+
+
+def _burst(env, redis_url) -> None:
+    rq = str(Path(sys.executable).with_name("rq"))
+    done = subprocess.run([rq, "worker", "sync", "--url", redis_url, "--burst", "--quiet"], env=env,
+                          capture_output=True, timeout=120, start_new_session=True)
+    assert done.returncode == 0, done.stderr.decode(errors="replace")[-2000:]
+
+
+def test_sync_now_replaces_a_scheduled_retry_and_runs_now(client, db, dealers, login_as, sim, redis, redis_url,
+                                                         database_url, config):
+    from rq.job import Job, JobStatus
+    from rq.registry import ScheduledJobRegistry
+
+    from boxes.dms.sync import job_id
+    from tests.conftest import csrf_token_of
+
+    ar = dealers[0]
+    connect(db, ar, sim, timeout=2)
+    env = _env(database_url, redis_url, BOXES_SYNC_RETRY_INTERVALS="600")
+    sim.faults(error_rate=1.0)
+    assert enqueue_sync(redis, Config.from_env(**{**config.__dict__, "sync_retry_intervals": (600,)}), ar.id)
+    _burst(env, redis_url)  # the DMS answers 500: RQ schedules the retry in 10 minutes
+    job = Job.fetch(job_id(ar.id), connection=redis)
+    assert job.get_status(refresh=True) == JobStatus.SCHEDULED
+    sim.faults()
+
+    login_as("admin", ar)
+    url = f"/d/{ar.code}/admin/integrations/dms"
+    token = csrf_token_of(client, url)
+    answer = client.post(f"{url}/sync", data={"csrf_token": token}, follow_redirects=True)
+    assert answer.status_code == 200 and "Sincronización en cola" in answer.get_data(as_text=True)
+    job = Job.fetch(job_id(ar.id), connection=redis)
+    assert job.get_status(refresh=True) == JobStatus.QUEUED and job.args == (ar.id, "manual")
+    assert job_id(ar.id) not in ScheduledJobRegistry("sync", connection=redis).get_job_ids()
+
+    _burst(env, redis_url)  # runs now, not in 10 minutes
+    db.expire_all()
+    manual = db.scalars(select(SyncRun).where(SyncRun.trigger == "manual")).all()
+    assert [r.status for r in manual] == ["succeeded"] * 5
+
+
+def test_sync_now_is_refused_while_a_sync_runs_and_says_so(client, db, dealers, login_as, sim, redis, redis_url,
+                                                          database_url, config):
+    from tests.conftest import csrf_token_of
+
+    ar = dealers[0]
+    connect(db, ar, sim, page_size=5, timeout=5)
+    sim.faults(latency_ms=300)
+    rq = str(Path(sys.executable).with_name("rq"))
+    worker = subprocess.Popen([rq, "worker", "sync", "--url", redis_url, "--quiet"], env=_env(database_url, redis_url),
+                              start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert enqueue_sync(redis, config, ar.id)
+        deadline = time.monotonic() + 30
+        while True:
+            db.expire_all()
+            if db.scalar(select(SyncRun.id).where(SyncRun.status == "running")) is not None:
+                break
+            assert worker.poll() is None and time.monotonic() < deadline, "the sync never started"
+            time.sleep(0.05)
+        login_as("admin", ar)
+        url = f"/d/{ar.code}/admin/integrations/dms"
+        token = csrf_token_of(client, url)
+        refused = client.post(f"{url}/sync", data={"csrf_token": token})
+        assert refused.status_code == 422 and "en curso" in refused.get_data(as_text=True)
+    finally:
+        for pid in [*_children(worker.pid), worker.pid]:
+            os.kill(pid, signal.SIGKILL)
+        worker.wait(10)

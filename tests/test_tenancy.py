@@ -20,12 +20,14 @@ from boxes.models import (
     Customer,
     Delivery,
     DiscardReason,
+    DmsConnector,
     Invitation,
     Membership,
     Opportunity,
     OutboundMessage,
     QuarantinedRecord,
     RepairOrder,
+    SyncCursor,
     SyncRun,
     User,
     Vehicle,
@@ -109,8 +111,14 @@ def populate(db, dealer, tag: str):
     db.flush()
     db.add(QuarantinedRecord(dealer_id=dealer.id, entity="repair_orders", dms_id=f"{tag}-RO-Q", sync_run_id=run.id,
                              payload={"dms_id": f"{tag}-RO-Q"}, reason=f"{tag} quarantine reason", kind="invalid"))
+    # The connector admin features: the connector's settings and the cursors are the dealer's own.
+    db.add(DmsConnector(dealer_id=dealer.id, kind="files", settings={"inbox": f"{tag.lower()}-exports"},
+                        secrets={}))
+    for entity in ("customers", "vehicles"):
+        db.add(SyncCursor(dealer_id=dealer.id, entity=entity, cursor=f"{tag}-cursor-{entity}"))
     db.commit()
-    names += [f"{tag} sync error", f"{tag} quarantine reason", f"{tag}-RO-Q"]
+    names += [f"{tag} sync error", f"{tag} quarantine reason", f"{tag}-RO-Q", f"{tag.lower()}-exports",
+              f"{tag}-cursor-customers", f"{tag}-cursor-vehicles"]
     return names
 
 
@@ -161,6 +169,8 @@ def _fill(db, rule, dealer_code, br) -> list[str]:
                 values[arg] = db.scalar(select(model.id).where(model.dealer_id == br.id).limit(1))
             elif arg in ID_ARGS:
                 values[arg] = _b_id(db, br, arg)
+            elif arg == "entity":  # a DMS entity (a cursor to reset): the same names at every dealer
+                values[arg] = "customers"
             else:  # pragma: no cover - a new route argument must be taught to this test
                 pytest.fail(f"route {rule.rule} has argument {arg!r} the isolation crawler cannot fill")
         paths.append(rule.build(values, append_unknown=False)[1])
@@ -218,6 +228,85 @@ def test_crawler_posts_with_other_dealers_ids_are_404(app, client, db, login_as,
             assert response.status_code == 404, f"POST {path}: {response.status_code}"
             checked += 1
     assert checked >= 10
+
+
+def test_crawler_connector_actions_touch_only_the_own_dealer(app, client, db, login_as, two_dealers):
+    """Every connector action posted at dealer A (save, sync now, retry, reset a cursor) leaves
+    dealer B's connector, cursors and quarantine as they were."""
+    ar, br, _ = two_dealers
+    login_as("admin", ar)
+    token = csrf_token_of(client, f"/d/{ar.code}/board/deliveries")
+
+    def b_state():
+        db.expire_all()
+        return (db.scalar(select(DmsConnector.settings).where(DmsConnector.dealer_id == br.id)),
+                sorted(db.execute(select(SyncCursor.entity, SyncCursor.cursor).where(SyncCursor.dealer_id == br.id))),
+                db.scalar(select(QuarantinedRecord.resolved_at).where(QuarantinedRecord.dealer_id == br.id)))
+
+    before = b_state()
+    posted = 0
+    for rule in _routes(app, "POST"):
+        if not rule.endpoint.startswith("integrations.") or set(rule.arguments) & set(ID_ARGS):
+            continue
+        for path in _fill(db, rule, ar.code, br):
+            response = client.post(path, headers={"X-CSRFToken": token}, data={
+                "kind": "files", "inbox": "alfa-exports", "tolerance_days": "0", "reset_cursors": "1"})
+            assert response.status_code in (303, 422), f"POST {path}: {response.status_code}"
+            posted += 1
+    assert posted >= 4
+    assert b_state() == before
+    assert db.scalar(select(SyncCursor.cursor).where(SyncCursor.dealer_id == ar.id,
+                                                     SyncCursor.entity == "customers")) is None
+
+
+def test_connector_settings_reach_nothing_of_other_dealers_nor_boxes_own_database(client, db, login_as, two_dealers,
+                                                                                  config, database_url):
+    """Whatever dealer A's admin types into a connector setting, it names none of dealer B's
+    folders, B's DMS database or feed, nor Boxes' own database: each is a 422 next to the field,
+    nothing is stored, B's files stay where they are."""
+    import json
+
+    ar, br, _ = two_dealers
+    login_as("admin", ar)
+    root = config.connectors_root
+    b_exports = root / br.code / "bravo-exports"
+    b_exports.mkdir(parents=True)
+    (b_exports / "customers.csv").write_text("Id;Nombre;Mod\nB1;Bravo Cliente;01/03/2025 10:00\n")
+    b_db = root / br.code / "dms.db"
+    b_db.write_bytes(b"")
+    (root / ar.code).mkdir(parents=True)
+    (root / ar.code / "to-b").symlink_to(root / br.code)
+    b_row = db.scalar(select(DmsConnector).where(DmsConnector.dealer_id == br.id))
+    b_row.kind, b_row.settings = "http", {"base_url": "https://dms.bravo.example/feed/v1/BR01"}
+    db.commit()
+    a_row = db.scalar(select(DmsConnector).where(DmsConnector.dealer_id == ar.id))
+    a_before = (a_row.kind, dict(a_row.settings), dict(a_row.secrets))
+
+    queries = json.dumps({"customers": "SELECT 1 AS dms_id, :cursor AS dms_updated_at"})
+    columns = json.dumps({"customers": {"dms_id": "Id", "name": "Nombre", "dms_updated_at": "Mod"}})
+    attempts = [
+        ("inbox", {"kind": "files", "inbox": str(b_exports), "columns": columns}),
+        ("inbox", {"kind": "files", "inbox": f"../{br.code}/bravo-exports", "columns": columns}),
+        ("inbox", {"kind": "files", "inbox": "to-b/bravo-exports", "columns": columns}),
+        ("archive", {"kind": "files", "inbox": "alfa-exports", "archive": str(b_exports)}),
+        ("rejected", {"kind": "files", "inbox": "alfa-exports", "rejected": f"../{br.code}"}),
+        ("url", {"kind": "sql", "url": f"sqlite:///{b_db}", "queries": queries}),
+        ("url", {"kind": "sql", "url": f"sqlite:///../{br.code}/dms.db", "queries": queries}),
+        ("url", {"kind": "sql", "url": "sqlite:///to-b/dms.db", "queries": queries}),
+        ("url", {"kind": "sql", "url": database_url, "queries": queries}),
+        ("base_url", {"kind": "http", "base_url": "https://dms.bravo.example/feed/v1/BR01"}),
+        ("base_url", {"kind": "simulator", "base_url": "https://DMS.bravo.example:443/feed/v1/BR01/"}),
+    ]
+    token = csrf_token_of(client, f"/d/{ar.code}/admin/integrations/dms")
+    for field, form in attempts:
+        response = client.post(f"/d/{ar.code}/admin/integrations/dms",
+                               data={"csrf_token": token, "tolerance_days": "0", "reset_cursors": "1", **form})
+        assert response.status_code == 422, form
+        assert f'data-error="{field}"' in response.get_data(as_text=True), form
+        db.expire_all()
+        a_row = db.scalar(select(DmsConnector).where(DmsConnector.dealer_id == ar.id))
+        assert (a_row.kind, a_row.settings, a_row.secrets) == a_before, form
+    assert sorted(p.name for p in b_exports.iterdir()) == ["customers.csv"]
 
 
 def test_tenant_guard_filters_even_unfiltered_queries(db, dealers):

@@ -1,5 +1,11 @@
 """Integrations → DMS, the admins' page: the connector's kind and settings (secrets write-only), the
-last runs, quarantined records, "Sync now" and "Retry quarantined". Views stay thin; rules here."""
+last runs, quarantined records, the cursors, "Sync now", "Retry quarantined" and "Reset cursor".
+Views stay thin; rules here.
+
+Settings stay inside the dealer's reach (:mod:`boxes.dms.connectors.boundaries`): its own folder,
+the operator's allowed hosts, never Boxes' own database nor another dealer's DMS. Changing the
+kind or the source (feed address, export folder, database address, an entity's query) makes the
+stored cursors meaningless, so it resets them, once the admin confirms."""
 
 from __future__ import annotations
 
@@ -7,16 +13,17 @@ import json
 from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from boxes import inputs
 from boxes.audit import record
 from boxes.db import utcnow
+from boxes.dms.connectors import boundaries as B
 from boxes.dms.records import ENTITIES
 from boxes.errors import ActionError, NotFound
-from boxes.models import Dealer, DmsConnector, QuarantinedRecord, SyncRun, User
-from boxes.models.integration import CONNECTOR_KINDS
+from boxes.models import Dealer, DmsConnector, QuarantinedRecord, SyncCursor, SyncRun, User
+from boxes.models.integration import CONNECTOR_KINDS, SYNC_ORDER
 
 # Plain settings per kind (shown and editable) and secrets (write-only).
 FIELDS = {
@@ -31,6 +38,21 @@ NUMBER_FIELDS = {"page_size": (1, 5000), "timeout_seconds": (1, 300), "token_ref
 MAX_TOLERANCE = 7
 MAX_SETTING = 1000  # a URL, a folder, a secret: far longer than any real one
 MAX_JSON = 64 * 1024  # a column mapping or a set of queries
+# Why a setting is out of the dealer's reach, as the admin reads it next to the field.
+REASONS = {
+    B.ABSOLUTE: _l("Enter a folder inside this dealer's connector folder, as a relative path (e.g. exports)."),
+    B.OUTSIDE: _l("This path leads outside this dealer's connector folder."),
+    B.HOST_NOT_ALLOWED: _l("The operator does not allow connections to this address."),
+    B.OWN_DATABASE: _l("This is Boxes' own database: a connector cannot read it."),
+    B.OTHER_DEALER: _l("Another dealer's connector reads this source with these credentials."),
+    B.UNSUPPORTED: _l("Boxes reads PostgreSQL, MySQL/MariaDB and SQLite databases."),
+    B.URL_OPTION: _l("The address may not carry this option."),
+    B.BAD_ADDRESS: _l("Enter a complete address (host and database, or the path of a SQLite file)."),
+}
+ENTITY_LABELS = {"customers": _l("Customers"), "vehicles": _l("Vehicles"), "deliveries": _l("Sales deliveries"),
+                 "appointments": _l("Appointments"), "repair_orders": _l("Repair orders")}
+# The settings that say where the records come from, per kind: a change resets the cursors.
+SOURCES = {"simulator": ("base_url",), "http": ("base_url",), "files": ("inbox",), "sql": ()}
 
 
 @dataclass
@@ -40,6 +62,7 @@ class Overview:
     quarantine: list[QuarantinedRecord]
     quarantine_open: int
     running: bool
+    cursors: list[SyncCursor]
 
 
 def connector(session: Session, dealer: Dealer) -> DmsConnector | None:
@@ -53,8 +76,10 @@ def overview(session: Session, dealer: Dealer, *, runs: int = 15, quarantine: in
                                              QuarantinedRecord.resolved_at.is_(None))
     rows = session.scalars(open_q.order_by(QuarantinedRecord.id.desc()).limit(quarantine)).all()
     count = session.scalar(select(func.count()).select_from(open_q.subquery()))
+    cursors = session.scalars(select(SyncCursor).where(SyncCursor.dealer_id == dealer.id)).all()
+    cursors = sorted(cursors, key=lambda c: SYNC_ORDER.index(c.entity) if c.entity in SYNC_ORDER else 99)
     return Overview(connector(session, dealer), list(recent), list(rows), count or 0,
-                    any(r.status == "running" for r in recent))
+                    any(r.status == "running" for r in recent), cursors)
 
 
 def get_run(session: Session, dealer: Dealer, run_id: int) -> tuple[SyncRun, list[QuarantinedRecord]]:
@@ -67,9 +92,12 @@ def get_run(session: Session, dealer: Dealer, run_id: int) -> tuple[SyncRun, lis
     return found, list(rows)
 
 
-def save(session: Session, dealer: Dealer, actor: User, form: dict, cleared: set[str] | None = None) -> DmsConnector:
+def save(session: Session, dealer: Dealer, actor: User, form: dict, cleared: set[str] | None = None,
+         config=None) -> DmsConnector:
     """Validates and stores the connector. Empty secret inputs keep the stored secret; ``cleared``
-    names secrets to remove. Commits with an audit row (keys only, never secret values)."""
+    names secrets to remove. A change of kind or source resets the cursors it invalidates, once
+    ``reset_cursors`` confirms it, in the same transaction. Commits with an audit row (keys only,
+    never secret values). ``config``: the operator's settings (the connector boundaries)."""
     # Nothing a database cannot store (a NUL in a path or a secret would also break every sync), and
     # no setting longer than any real one (boxes.inputs).
     errors: dict = inputs.unstorable_fields(form)
@@ -132,6 +160,25 @@ def save(session: Session, dealer: Dealer, actor: User, form: dict, cleared: set
             secrets.pop(name, None)
     if kind == "sql" and not secrets.get("url"):
         errors["url"] = _l("Enter the database address (SQLAlchemy URL).")
+    if kind == "sql" and "queries" not in errors:
+        from boxes.dms.connectors.sql import read_only_sql
+
+        if any(not isinstance(q, str) or not read_only_sql(q) for q in (settings.get("queries") or {}).values()):
+            errors["queries"] = _l("Each query must be one SELECT (or WITH … SELECT) that only reads.")
+    _check_reach(session, dealer, kind, settings, secrets, errors, config)
+    reset = _cursors_to_reset(session, dealer, row, kind, settings, secrets)
+    if reset and not errors:
+        from boxes.dms.sync import is_running
+
+        if is_running(session, dealer.id):
+            errors["reset_cursors"] = _l("A sync is running: save this change when it has ended.")
+        elif not form.get("reset_cursors"):
+            if form.get("url"):  # a secret: the page never shows it back, so it has to be typed again
+                errors["url"] = _l("Enter the new address again, with the box below ticked.")
+            errors["reset_cursors"] = _l(
+                "This changes where the records come from: the stored cursors no longer apply, so the next sync "
+                "reads everything from the DMS again (%(entities)s). Tick “Reset the cursors” and save to confirm.",
+                entities=", ".join(str(ENTITY_LABELS[e]) for e in reset))
     if errors:
         raise ActionError(errors)
     if row is None:
@@ -145,25 +192,105 @@ def save(session: Session, dealer: Dealer, actor: User, form: dict, cleared: set
     row.enabled = bool(form.get("enabled"))
     row.tolerance_days = tolerance
     row.updated_at = utcnow()
+    if reset:
+        session.execute(update(SyncCursor).where(SyncCursor.dealer_id == dealer.id, SyncCursor.entity.in_(reset))
+                        .values(cursor=None, updated_at=utcnow()))
     session.flush()
     record(session, dealer_id=dealer.id, user_id=actor.id, action="dms_connector.saved", entity="dms_connector",
            entity_id=row.id, data={"kind": kind, "settings": sorted(settings), "secrets_set": sorted(secrets),
-                                   "enabled": row.enabled, "tolerance_days": row.tolerance_days})
+                                   "enabled": row.enabled, "tolerance_days": row.tolerance_days,
+                                   "cursors_reset": reset})
     session.commit()
     return row
 
 
-def request_sync(session: Session, dealer: Dealer, actor: User, redis, config) -> bool:
-    from boxes.dms.sync import enqueue_sync
+def _check_reach(session: Session, dealer: Dealer, kind: str, settings: dict, secrets: dict, errors: dict,
+                 config) -> None:
+    """The settings stay inside the dealer's reach: the same checks every sync run makes, here
+    with the reason next to the field."""
+    from boxes.dms.reach import boundaries
+
+    reach = boundaries(session, dealer, config)
+    checks = []
+    if kind == "files":
+        inbox = settings.get("inbox")
+        for name in ("inbox", "archive", "rejected"):
+            value = settings.get(name) or (f"{inbox}/{name}" if inbox and name != "inbox" else None)
+            if value:
+                checks.append((name, lambda v=value, n=name: reach.path(v, n)))
+    elif kind in ("http", "simulator") and str(settings.get("base_url", "")).startswith(("http://", "https://")):
+        checks.append(("base_url", lambda: reach.check_feed(settings["base_url"], settings.get("client_id"))))
+    elif kind == "sql" and secrets.get("url"):
+        checks.append(("url", lambda: reach.database(secrets["url"])))
+    for name, check in checks:
+        if name in errors:
+            continue
+        try:
+            check()
+        except B.OutOfBounds as exc:
+            errors[name] = REASONS.get(exc.reason, _l("This setting is outside this dealer's reach."))
+
+
+def _cursors_to_reset(session: Session, dealer: Dealer, row: DmsConnector | None, kind: str, settings: dict,
+                      secrets: dict) -> list[str]:
+    """The entities whose stored cursor a change of kind or source makes meaningless (only those
+    that hold one), in sync order."""
+    held = [c.entity for c in session.scalars(select(SyncCursor).where(SyncCursor.dealer_id == dealer.id,
+                                                                       SyncCursor.cursor.is_not(None)))]
+    if not held:
+        return []
+    old_settings = dict(row.settings or {}) if row is not None else {}
+    old_secrets = dict(row.secrets or {}) if row is not None else {}
+    if row is None or row.kind != kind or any(
+            _source(old_settings.get(n)) != _source(settings.get(n)) for n in SOURCES[kind]) or (
+            kind == "sql" and old_secrets.get("url") != secrets.get("url")):
+        changed = set(held)
+    elif kind == "sql":
+        old, new = old_settings.get("queries") or {}, settings.get("queries") or {}
+        changed = {e for e in held if old.get(e) != new.get(e)}
+    else:
+        changed = set()
+    return [e for e in SYNC_ORDER if e in changed]
+
+
+def _source(value) -> str:
+    return str(value or "").strip().rstrip("/")
+
+
+def reset_cursor(session: Session, dealer: Dealer, actor: User, entity: str) -> None:
+    """The next sync of ``entity`` reads everything from the DMS again (idempotent upserts: what is
+    stored and unchanged only counts as unchanged). Refused while that entity's sync runs (it
+    would write its own cursor back). Commits with an audit row."""
+    if entity not in SYNC_ORDER:
+        raise NotFound(entity)
+    running = session.scalar(select(SyncRun.id).where(SyncRun.dealer_id == dealer.id, SyncRun.entity == entity,
+                                                      SyncRun.status == "running").limit(1))
+    if running is not None:
+        raise ActionError.field("cursor", _l("A sync is running: reset the cursor when it has ended."))
+    row = session.scalar(select(SyncCursor).where(SyncCursor.dealer_id == dealer.id, SyncCursor.entity == entity))
+    before = row.cursor if row is not None else None
+    if row is not None:
+        row.cursor, row.updated_at = None, utcnow()
+    record(session, dealer_id=dealer.id, user_id=actor.id, action="dms_cursor.reset", entity="sync_cursor",
+           entity_id=row.id if row is not None else None, data={"entity": entity, "cursor_before": before})
+    session.commit()
+
+
+def request_sync(session: Session, dealer: Dealer, actor: User, redis, config) -> str:
+    """"Sync now": queued now, replacing a retry scheduled for later; refused only while the
+    dealer's sync is running. Returns :func:`boxes.dms.sync.sync_now`'s outcome."""
+    from boxes.dms.sync import sync_now
 
     row = connector(session, dealer)
     if row is None or not row.enabled:
         raise ActionError.field("sync", _l("Configure and enable a connector first."))
-    queued = enqueue_sync(redis, config, dealer.id, trigger="manual")
+    outcome = sync_now(redis, config, dealer.id)
+    if outcome == "running":
+        raise ActionError.field("sync", _l("A sync is running now: “Sync now” is available again when it ends."))
     record(session, dealer_id=dealer.id, user_id=actor.id, action="dms_sync.requested", entity="dealer",
-           entity_id=dealer.id, data={"queued": queued})
+           entity_id=dealer.id, data={"outcome": outcome})
     session.commit()
-    return queued
+    return outcome
 
 
 def retry(session: Session, dealer: Dealer, actor: User, record_id: int | None = None) -> dict:

@@ -119,16 +119,25 @@ class _RowTokenStore:
             s.commit()
 
 
-def open_connector(session: Session, dealer: Dealer) -> Connector:
+def open_connector(session: Session, dealer: Dealer, config=None) -> Connector:
+    """The dealer's connector, within the boundaries the operator sets (``config``, else the
+    environment): see :mod:`boxes.dms.reach`."""
     from sqlalchemy.orm import sessionmaker
 
     from boxes.dms.connectors import build
+    from boxes.dms.reach import boundaries
 
     row = connector_row(session, dealer)
     if row is None or not row.enabled:
         raise ConfigurationError("no DMS connector is configured for this dealer")
     store = _RowTokenStore(sessionmaker(bind=session.get_bind()), row.id, row.token, row.token_expires_at)
-    return build(row.kind, dict(row.settings or {}), dict(row.secrets or {}), dealer=dealer, token_store=store)
+    # The feed has answered under these settings before: a token it gave, or a run that succeeded
+    # since they were saved (its errors may then say what happened; see the http connector).
+    proven = row.token is not None or session.scalar(select(SyncRun.id).where(
+        SyncRun.dealer_id == dealer.id, SyncRun.status == "succeeded", SyncRun.started_at >= row.updated_at)
+        .limit(1)) is not None
+    return build(row.kind, dict(row.settings or {}), dict(row.secrets or {}), dealer=dealer, token_store=store,
+                 boundaries=boundaries(session, dealer, config, kind=row.kind), proven=proven)
 
 
 # --------------------------------------------------------------------------------- store
@@ -678,9 +687,10 @@ def _cursor_row(session: Session, dealer_id: int, entity: str) -> SyncCursor:
 
 
 def run(session: Session, dealer: Dealer, entity: str, *, connector: Connector | None = None, redis=None,
-        trigger: str = "cron", lock_seconds: int = DEFAULT_LOCK_SECONDS) -> SyncRun:
+        trigger: str = "cron", lock_seconds: int = DEFAULT_LOCK_SECONDS, config=None) -> SyncRun:
     """One incremental sync of ``entity`` for ``dealer``. Records the run; re-raises a connector
-    error after recording it (``TransportError`` is what the job retries)."""
+    error after recording it (``TransportError`` is what the job retries). ``config``: the
+    operator's settings (connector boundaries), else the environment."""
     if entity not in SYNC_ORDER:
         raise ValueError(f"unknown entity {entity!r}")
     lock = _Lock(redis, dealer.id, entity, lock_seconds)
@@ -709,7 +719,7 @@ def run(session: Session, dealer: Dealer, entity: str, *, connector: Connector |
         session.commit()
 
         if connector is None:
-            connector = open_connector(session, dealer)
+            connector = open_connector(session, dealer, config)
         prefetch = _Prefetch(connector, entity, cursor_row.cursor)
         with _streaming():
             for page, prepared in prefetch:
@@ -722,7 +732,8 @@ def run(session: Session, dealer: Dealer, entity: str, *, connector: Connector |
         if sync_run is not None:
             sync_run.status = "failed"
             sync_run.error = _describe(exc)
-        log.warning("sync %s/%s failed: %s", dealer.code, entity, _describe(exc))
+        log.warning("sync %s/%s failed: %s", dealer.code, entity, _describe(exc),
+                    exc_info=not isinstance(exc, ConnectorError))
         raise
     finally:
         if sync_run is not None:
@@ -740,9 +751,12 @@ def run(session: Session, dealer: Dealer, entity: str, *, connector: Connector |
 
 
 def _describe(exc: Exception) -> str:
+    """The run's error as the admin reads it. A connector's errors are written for that; any other
+    exception's text may hold what the admin must not see (a server path, another database's
+    words, data): its class only, the rest in the server log."""
     if isinstance(exc, ConnectorError):
         return shown(str(exc)[:2000])
-    return shown(f"{exc.__class__.__name__}: {str(exc)[:500]}")
+    return f"internal error ({exc.__class__.__name__}); details in the server log"
 
 
 def _account(sync_run: SyncRun, counts: Counts) -> None:
@@ -879,7 +893,7 @@ def _store_page(session: Session, dealer_id: int, entity: str, page: Page, prepa
 
 def sync_dealer(session: Session, dealer: Dealer, *, redis=None, trigger: str = "cron",
                 connector: Connector | None = None, lock_seconds: int = DEFAULT_LOCK_SECONDS,
-                now: datetime | None = None) -> list[SyncRun]:
+                now: datetime | None = None, config=None) -> list[SyncRun]:
     """Every entity in reference order, then the derived state and the appointment credit. Stops at
     the first transport error (the DMS is down or slow: the others would fail the same way),
     derives what was stored, and re-raises it for the job's retry."""
@@ -893,11 +907,12 @@ def sync_dealer(session: Session, dealer: Dealer, *, redis=None, trigger: str = 
     failure: Exception | None = None
     try:
         if connector is None:
-            connector = open_connector(session, dealer)
+            with contextlib.suppress(ConnectorError):  # else the first run opens it and records why it cannot
+                connector = open_connector(session, dealer, config)
         for entity in SYNC_ORDER:
             try:
                 runs.append(run(session, dealer, entity, connector=connector, redis=redis, trigger=trigger,
-                                lock_seconds=lock_seconds))
+                                lock_seconds=lock_seconds, config=config))
             except SyncBusy:
                 continue
             except TransportError as exc:
@@ -905,6 +920,8 @@ def sync_dealer(session: Session, dealer: Dealer, *, redis=None, trigger: str = 
                 break
             except ConnectorError as exc:
                 failure = failure or exc
+                if connector is None:
+                    break
     finally:
         if own and connector is not None:
             connector.close()
@@ -936,8 +953,7 @@ def job_id(dealer_id: int) -> str:
 def enqueue_sync(redis, config, dealer_id: int, *, trigger: str = "cron") -> bool:
     """Queue the dealer's sync on ``sync`` with ``Retry`` (backoff from BOXES_SYNC_RETRY_INTERVALS).
     One job per dealer at a time: a queued or running one is not queued twice. Returns whether it
-    queued a job."""
-    from rq import Queue, Retry
+    queued a job. "Sync now" goes through :func:`sync_now` instead."""
     from rq.exceptions import NoSuchJobError
     from rq.job import Job, JobStatus
 
@@ -954,13 +970,52 @@ def enqueue_sync(redis, config, dealer_id: int, *, trigger: str = "cron") -> boo
             return False
     except NoSuchJobError:
         pass
+    _enqueue(redis, config, dealer_id, trigger)
+    return True
+
+
+def _enqueue(redis, config, dealer_id: int, trigger: str) -> None:
+    from rq import Queue, Retry
+
     intervals = list(config.sync_retry_intervals)
     Queue("sync", connection=redis).enqueue(
         SYNC_JOB, dealer_id, trigger, job_id=job_id(dealer_id),
         retry=Retry(max=len(intervals), interval=intervals) if intervals else None,
         job_timeout=max(600, config.sync_lock_seconds * 10), result_ttl=3600, failure_ttl=86_400,
     )
-    return True
+
+
+def sync_now(redis, config, dealer_id: int) -> str:
+    """"Sync now": the dealer's sync runs as soon as a worker is free. Returns what happened:
+
+    - ``"queued"``: a new job;
+    - ``"replaced"``: a retry was scheduled for later (the DMS failed a while ago): it is taken off
+      the schedule and the sync is queued now instead (an admin who fixed the cause should not
+      wait up to the last retry interval);
+    - ``"waiting"``: a job is already queued, nothing to add;
+    - ``"running"``: a worker is running the dealer's sync right now (the only refusal)."""
+    from rq.exceptions import NoSuchJobError
+    from rq.job import Job, JobStatus
+    from rq.registry import ScheduledJobRegistry
+
+    outcome = "queued"
+    try:
+        existing = Job.fetch(job_id(dealer_id), connection=redis)
+        status = existing.get_status(refresh=True)
+        if status == JobStatus.QUEUED:
+            return "waiting"
+        beat = existing.last_heartbeat
+        if status == JobStatus.STARTED and beat is not None and (
+                datetime.now(UTC) - beat.replace(tzinfo=beat.tzinfo or UTC)).total_seconds() < 120:
+            return "running"
+        if status in (JobStatus.SCHEDULED, JobStatus.DEFERRED):
+            ScheduledJobRegistry(existing.origin, connection=redis).remove(existing)
+            existing.delete()  # also off the queue, should the scheduler have moved it there meanwhile
+            outcome = "replaced"
+    except NoSuchJobError:
+        pass
+    _enqueue(redis, config, dealer_id, "manual")
+    return outcome
 
 
 def enqueue_all(session: Session, redis, config) -> int:

@@ -22,8 +22,11 @@ def _page(status: int = 200, blocks=("content",), **ctx):
     ctx.setdefault("errors", {})
     ctx.setdefault("form", None)
     info = admin.overview(db(), g.dealer)
+    # Named, not shown as the server's path: where the root is on disk is the operator's business.
+    folder = f"BOXES_CONNECTOR_ROOT/{g.dealer.code}"
     return render_page(TEMPLATE, list(blocks), info=info, kinds=CONNECTOR_KINDS, fields=admin.FIELDS,
-                       secret_fields=admin.SECRETS, entities=ENTITIES, json_fields=admin.JSON_FIELDS, **ctx), status
+                       secret_fields=admin.SECRETS, entities=ENTITIES, json_fields=admin.JSON_FIELDS,
+                       connector_folder=folder, **ctx), status
 
 
 @bp.get("/dms")
@@ -43,7 +46,8 @@ def dms_status():
 def save_dms():
     f = request.form
     try:
-        admin.save(db(), g.dealer, current_user, f.to_dict(), cleared=set(f.getlist("clear")))
+        admin.save(db(), g.dealer, current_user, f.to_dict(), cleared=set(f.getlist("clear")),
+                   config=current_app.config["BOXES"])
     except ActionError as exc:
         db().rollback()
         form = {k: v for k, v in f.to_dict().items() if k not in ("client_secret", "url")}
@@ -56,11 +60,27 @@ def save_dms():
 @requires_role("admin")
 def sync_now():
     try:
-        queued = admin.request_sync(db(), g.dealer, current_user, redis_client(), current_app.config["BOXES"])
+        outcome = admin.request_sync(db(), g.dealer, current_user, redis_client(), current_app.config["BOXES"])
     except ActionError as exc:
         db().rollback()
         return _page(422, errors=exc.errors)
-    flash(_("Sync queued.") if queued else _("A sync is already queued or running."), "success")
+    flash({"queued": _("Sync queued."),
+           "replaced": _("Sync queued: it replaces the retry that was scheduled for later."),
+           "waiting": _("A sync is already queued: it starts as soon as a worker is free.")}[outcome], "success")
+    return redirect(url_for("integrations.dms_index"), code=303)
+
+
+@bp.post("/dms/cursors/<entity>/reset")
+@requires_role("admin")
+def reset_cursor(entity: str):
+    try:
+        admin.reset_cursor(db(), g.dealer, current_user, entity)
+    except NotFound:
+        abort(404)
+    except ActionError as exc:
+        db().rollback()
+        return _page(422, errors=exc.errors)
+    flash(_("Cursor reset: the next sync reads every record of this kind again."), "success")
     return redirect(url_for("integrations.dms_index"), code=303)
 
 

@@ -48,18 +48,22 @@ class Connector(Protocol):
     def close(self) -> None: ...
 
 
-def build(kind: str, settings: dict, secrets: dict, *, dealer=None, token_store=None) -> Connector:
-    """The connector of ``kind`` (``simulator`` is the ``http`` connector pointed at the simulator)."""
+def build(kind: str, settings: dict, secrets: dict, *, dealer=None, token_store=None, boundaries=None,
+          proven: bool = False) -> Connector:
+    """The connector of ``kind`` (``simulator`` is the ``http`` connector pointed at the simulator).
+    ``boundaries`` (:mod:`boxes.dms.connectors.boundaries`) is where the dealer's connector may
+    reach: required by the files and sql connectors; ``proven``: the http feed has answered under
+    these settings before."""
     if kind in ("http", "simulator"):
         from boxes.dms.connectors.http import HttpConnector
 
-        return HttpConnector(settings, secrets, token_store=token_store)
+        return HttpConnector(settings, secrets, token_store=token_store, boundaries=boundaries, proven=proven)
     if kind == "files":
         from boxes.dms.connectors.files import FilesConnector
 
-        return FilesConnector(settings, dealer_time_zone=getattr(dealer, "time_zone", "UTC"))
+        return FilesConnector(settings, boundaries=boundaries, dealer_time_zone=getattr(dealer, "time_zone", "UTC"))
     if kind == "sql":
         from boxes.dms.connectors.sql import SqlConnector
 
-        return SqlConnector(settings, secrets)
+        return SqlConnector(settings, secrets, boundaries=boundaries)
     raise ConfigurationError(f"unknown connector kind {kind!r}")

@@ -11,6 +11,9 @@
 - A file is archived (``archive``) once all its rows are stored; a file that cannot be read (not
   CSV/XLSX, bad encoding, a mapped column missing) goes to ``rejected`` with ``<name>.reason.txt``
   and a quarantine entry. A bad row is only a bad record: it is quarantined, the file goes on.
+- ``inbox``, ``archive`` and ``rejected`` are relative paths inside the dealer's connector folder
+  (``<BOXES_CONNECTOR_ROOT>/<dealer code>/``, see :mod:`boxes.dms.connectors.boundaries`); a
+  file whose real path leaves it (a symlink to another dealer's export) is not read.
 
 The cursor is ``<file name>#<rows stored>``: after a crash the same file resumes after its last
 stored page (re-reading a page is harmless anyway).
@@ -27,6 +30,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from boxes.dms.connectors.base import ConfigurationError, Page
+from boxes.dms.connectors.boundaries import Boundaries
 from boxes.dms.records import ENTITIES
 
 DATE_FIELDS = {"delivered_at", "scheduled_at", "arrived_at", "opened_at", "promised_at", "dms_updated_at"}
@@ -43,15 +47,17 @@ class UnreadableFile(Exception):
 class FilesConnector:
     kind = "files"
 
-    def __init__(self, settings: dict, *, dealer_time_zone: str = "UTC"):
+    def __init__(self, settings: dict, *, boundaries: Boundaries, dealer_time_zone: str = "UTC"):
         inbox = settings.get("inbox")
         if not inbox:
             raise ConfigurationError("inbox: the export folder is not set")
-        self.inbox = Path(inbox)
+        self.boundaries = boundaries
+        self.inbox = boundaries.path(inbox, "inbox")
+        # Checked before anything is read or created: archive and rejected exist only inside too.
+        self.archive = boundaries.path(settings.get("archive") or f"{inbox}/archive", "archive")
+        self.rejected = boundaries.path(settings.get("rejected") or f"{inbox}/rejected", "rejected")
         if not self.inbox.is_dir():
-            raise ConfigurationError(f"inbox: {self.inbox} is not a folder")
-        self.archive = Path(settings.get("archive") or self.inbox / "archive")
-        self.rejected = Path(settings.get("rejected") or self.inbox / "rejected")
+            raise ConfigurationError(f"inbox: {inbox} is not a folder of the dealer's connector folder")
         self.columns = settings.get("columns") or {}
         self.values = settings.get("values") or {}
         self.delimiter = settings.get("delimiter") or None
@@ -68,19 +74,26 @@ class FilesConnector:
             name = path.name.lower()
             if not path.is_file() or not name.startswith(entity) or path.suffix.lower() not in SUFFIXES:
                 continue
+            if not self.boundaries.inside(path):  # a symlink out of the dealer's folder
+                continue
             if any(name.startswith(o) for o in others):
                 continue
             out.append(path)
         return out
 
     def _move(self, path: Path, folder: Path, reason: str | None = None) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
-        target = folder / path.name
-        if target.exists():
-            target = folder / f"{path.stem}.{datetime.now().strftime('%Y%m%d%H%M%S%f')}{path.suffix}"
-        shutil.move(str(path), target)
-        if reason is not None:
-            (folder / f"{target.name}.reason.txt").write_text(reason + "\n", encoding="utf-8")
+        name = "archive" if folder == self.archive else "rejected"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            target = folder / path.name
+            if target.exists():
+                target = folder / f"{path.stem}.{datetime.now().strftime('%Y%m%d%H%M%S%f')}{path.suffix}"
+            shutil.move(str(path), target)
+            if reason is not None:
+                (folder / f"{target.name}.reason.txt").write_text(reason + "\n", encoding="utf-8")
+        except OSError as exc:  # named by the setting, never by the server's path
+            raise ConfigurationError(f"{name}: cannot move {path.name} into this folder "
+                                     f"({exc.__class__.__name__})") from None
 
     def _rows(self, path: Path) -> Iterator[dict]:
         if path.suffix.lower() == ".xlsx":
