@@ -111,10 +111,23 @@ def _own_sqlite_spellings(database_url: str, dealer_folder) -> list[str]:
             "sqlite:///dms.db"]  # the last one: a symlink in the dealer's own folder
 
 
-def test_sql_connector_refuses_boxes_own_sqlite_database(client, db, dealers, login_as, operator, database_url):
-    if not database_url.startswith("sqlite"):
-        pytest.skip("the suite runs on PostgreSQL: see the PostgreSQL case below")
+def test_sql_connector_refuses_boxes_own_sqlite_database(client, db, dealers, login_as, operator, database_url,
+                                                         config, tmp_path):
     ar, br = dealers
+    if not database_url.startswith("sqlite"):
+        # The suite runs on PostgreSQL: an installation whose own database is a SQLite file (a real one,
+        # migrated) is checked through the same rule the form and the run apply.
+        from boxes.dms.connectors.boundaries import OWN_DATABASE, Boundaries, OutOfBounds
+        from boxes.migrate import upgrade
+
+        own = f"sqlite:///{tmp_path / 'boxes.db'}"
+        upgrade(own)
+        bounds = Boundaries.of(config, ar.code, own_database=own)
+        for url in _own_sqlite_spellings(own, operator.root / ar.code):
+            with pytest.raises(OutOfBounds) as refused:
+                bounds.database(url)
+            assert refused.value.reason == OWN_DATABASE, url
+        return
     factories.customer(db, br, name=SECRET_NAME)
     login_as("admin", ar)
     token = csrf_token_of(client, _url(ar))
