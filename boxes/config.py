@@ -55,6 +55,7 @@ SETTINGS: tuple[Setting, ...] = (
             "Seconds between retries of a DMS sync that met a transport error (DMS down, slow, HTTP 5xx)."),
     Setting("BOXES_SYNC_LOCK_SECONDS", "120",
             "Lease of the one-sync-per-dealer-and-entity lock, renewed after every page."),
+    Setting("BOXES_OEM_SIMULATOR_PORT", "8766", "Port of the OEM CRM simulator started by `boxes run`."),
     Setting("BOXES_DMS_SIMULATOR_PORT", "8765", "Port of the DMS simulator started by `boxes run`."),
     Setting("BOXES_LOGIN_MAX_FAILURES", "5", "Failed logins per user name and address before a pause."),
     Setting("BOXES_LOGIN_WINDOW_SECONDS", "900", "Length of that pause window, in seconds."),
@@ -116,6 +117,7 @@ class Config:
     sync_interval_minutes: int = 5
     sync_retry_intervals: tuple[int, ...] = (30, 120, 600)
     sync_lock_seconds: int = 120
+    oem_simulator_port: int = 8766
     dms_simulator_port: int = 8765
     login_max_failures: int = 5
     login_window_seconds: int = 900
@@ -155,6 +157,7 @@ class Config:
             sync_retry_intervals=tuple(int(x) for x in _env("BOXES_SYNC_RETRY_INTERVALS", "30,120,600").split(",")
                                        if x.strip()),
             sync_lock_seconds=int(_env("BOXES_SYNC_LOCK_SECONDS", "120")),
+            oem_simulator_port=int(_env("BOXES_OEM_SIMULATOR_PORT", "8766")),
             dms_simulator_port=int(_env("BOXES_DMS_SIMULATOR_PORT", "8765")),
             login_max_failures=int(_env("BOXES_LOGIN_MAX_FAILURES", "5")),
             login_window_seconds=int(_env("BOXES_LOGIN_WINDOW_SECONDS", "900")),
