@@ -48,6 +48,7 @@ from boxes.oem.api import (
     TOKEN_PATH,
     floor_minute,
     format_instant,
+    is_record_id,
     parse_instant,
     status_path,
     valid_event_id,
@@ -161,9 +162,11 @@ class OemConnection:
             raise OemSettingsError("client_secret", "required")
         if not self.dealer_code:
             raise OemSettingsError("dealer_code", "required")
-        for name in ("connect_timeout", "timeout", "token_lifetime"):
-            if not 0 < getattr(self, name) <= 3600:
-                raise OemSettingsError(name, "between 0 and 3600 seconds")
+        for name in ("connect_timeout", "timeout"):
+            if not 0 < getattr(self, name) <= 600:
+                raise OemSettingsError(name, "between 0 and 600 seconds")
+        if not 0 < self.token_lifetime <= 86_400:
+            raise OemSettingsError("token_lifetime", "between 0 and 86400 seconds")
         if not 1 <= self.page_size <= 2000:
             raise OemSettingsError("page_size", "between 1 and 2000")
         if any(not 0 <= d <= 600 for d in self.retry_delays) or len(self.retry_delays) > 10:
@@ -293,9 +296,9 @@ redis.call('SET', KEYS[1], tostring(slot + tonumber(ARGV[2])), 'EX', 86400)
 return tostring(slot)
 """
     _PAUSE = """
-local until = math.max(tonumber(ARGV[1]), tonumber(redis.call('GET', KEYS[1]) or '0'))
-redis.call('SET', KEYS[1], tostring(until), 'EX', 86400)
-return tostring(until)
+local paused = math.max(tonumber(ARGV[1]), tonumber(redis.call('GET', KEYS[1]) or '0'))
+redis.call('SET', KEYS[1], tostring(paused), 'EX', 86400)
+return tostring(paused)
 """
 
     def __init__(self, redis, key: str):
@@ -316,7 +319,7 @@ return tostring(until)
 class MalformedLead:
     raw: Any
     reason: str
-    lead_id: str | None = None  # when the record carried one
+    lead_id: str | None = None  # when the record carried a lead id (to relate it to a lead)
 
 
 @dataclass
@@ -498,6 +501,13 @@ class OemClient:
         """The token held now, with its validity (for the admin page); None when there is none."""
         return self.store.load().token
 
+    def resume(self) -> None:
+        """An admin asks to try again with the same credentials (the OEM re-enabled its integration
+        user after an ``invalid_grant``): the refusal is forgotten; changed credentials need not this."""
+        state = self.store.load()
+        if state.stopped:
+            self.store.save(SessionState(state.token))
+
     def _forget_token(self, token: Token) -> None:
         state = self.store.load()
         if state.token is not None and state.token.access_token == token.access_token:
@@ -591,7 +601,7 @@ class OemClient:
             try:
                 lead = parse_lead(raw)
             except LeadError as exc:
-                lead_id = raw.get("Id") if isinstance(raw, dict) and isinstance(raw.get("Id"), str) else None
+                lead_id = raw.get("Id") if isinstance(raw, dict) and is_record_id(raw.get("Id")) else None
                 malformed.append(MalformedLead(raw, str(exc), lead_id))
                 continue
             newest = lead.modified_at if newest is None else max(newest, lead.modified_at)

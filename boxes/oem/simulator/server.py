@@ -15,7 +15,7 @@ The API (docs/integrations.md, "The OEM CRM"):
 
 Control, for tests, demos and benchmarks (``/_sim/…``): ``GET|POST faults`` (knobs, and ``next``:
 faults for the next calls), ``POST advance`` (``{"minutes": 10, "leads": 3}``), ``POST leads``
-(``{"dealer", "type", "contact"}``: one lead now), ``POST tokens/expire``, ``GET truth/<code>``,
+(``{"dealer", "type", "contact"}``: one lead now), ``POST tokens/expire``, ``POST calm``, ``GET truth/<code>``,
 ``GET calls?after=<seq>``, ``GET stats``, ``GET health``.
 """
 
@@ -250,6 +250,10 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._send(400, {"error": f"dealer one of {oem.codes}, type one of {LEAD_TYPES}, "
                                                  f"contact one of {CONTACTS}"})
             return self._send(200, oem.create_lead(code, kind, contact))
+        if what == "calm":  # a Retry-After given earlier is no longer in force (tests start afresh)
+            with oem.lock:
+                oem.not_before = 0.0
+            return self._send(200, {"ok": True})
         if what == "tokens/expire":
             return self._send(200, {"expired": oem.revoke()})
         self._send(404, {"error": "not found"})
