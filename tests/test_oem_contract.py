@@ -7,6 +7,7 @@ have seen: how many token requests, which calls were repeated, what was stored o
 from __future__ import annotations
 
 import itertools
+import json
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -403,3 +404,60 @@ def test_leads_of_an_unknown_type_or_another_dealers_code_are_well_formed_for_th
         sim.advance(minutes=3, leads=2)
         new = [lead for p in client.read_leads(watermark) for lead in p.leads if lead.lead_type in UNKNOWN_TYPES]
     assert len(new) == 2 and {lead.dealer_code for lead in new} == {"AR99"}
+
+
+# ------------------------------------------------------------------------------------------ persistence
+
+class JsonStore:
+    """A token store as the OEM connector's row will keep it: ``SessionState`` as JSON text."""
+
+    def __init__(self, text: str = "{}"):
+        self.text = text
+
+    def load(self):
+        from boxes.oem.client import SessionState
+
+        return SessionState.from_dict(json.loads(self.text))
+
+    def save(self, state) -> None:
+        self.text = json.dumps(state.to_dict())
+
+
+def test_the_token_and_a_refusal_survive_being_stored_as_json_between_jobs(sim):
+    stored = JsonStore()
+    with _client(sim, store=stored) as client:
+        _read_all(client)
+    seq = sim.last_call()
+    with _client(sim, store=JsonStore(stored.text)) as client:  # the next job, from the row's JSON
+        client.send_status(_trigger(_a_lead(sim)))
+    assert [c[0] for c in sim.calls(seq)] == ["status"]
+    assert "simulator" not in stored.text  # the secret is not stored with the session
+
+    refused = JsonStore()
+    with _client(sim, store=refused, client_secret="wrong") as client, pytest.raises(AuthStopped):
+        _read_all(client)
+    seq = sim.last_call()
+    with _client(sim, store=JsonStore(refused.text), client_secret="wrong") as client, pytest.raises(AuthStopped):
+        _read_all(client)
+    assert sim.calls(seq) == []
+
+
+def test_connection_settings_from_a_connector_row_name_the_wrong_field():
+    from boxes.oem.client import OemConnection, OemSettingsError
+
+    connection = OemConnection.from_settings(
+        {"base_url": "https://login.example.com/", "client_id": "id", "dealer_code": "AR-BA01", "timeout": "12",
+         "page_size": "500", "retry_delays": ["1", 5], "unknown": "ignored"}, {"client_secret": "s3cret"})
+    assert (connection.base_url, connection.timeout, connection.page_size, connection.retry_delays) == (
+        "https://login.example.com", 12.0, 500, (1.0, 5.0))
+    assert "s3cret" not in repr(connection)
+    for settings, secrets, field_name in (
+            ({"base_url": "ftp://x", "client_id": "id", "dealer_code": "D"}, {"client_secret": "s"}, "base_url"),
+            ({"base_url": "https://x", "client_id": "id", "dealer_code": "D"}, {}, "client_secret"),
+            ({"base_url": "https://x", "client_id": "id", "dealer_code": "D", "timeout": "soon"},
+             {"client_secret": "s"}, "timeout"),
+            ({"base_url": "https://x", "client_id": "id", "dealer_code": "D", "page_size": 5000},
+             {"client_secret": "s"}, "page_size")):
+        with pytest.raises(OemSettingsError) as wrong:
+            OemConnection.from_settings(settings, secrets)
+        assert wrong.value.field == field_name

@@ -181,14 +181,15 @@ class OemConnection:
         names = set(cls.__dataclass_fields__) - {"client_secret"}
         values: dict[str, Any] = {k: v for k, v in settings.items() if k in names and v not in (None, "")}
         values["client_secret"] = secrets.get("client_secret") or ""
-        try:
-            if "retry_delays" in values:
-                values["retry_delays"] = tuple(float(x) for x in values["retry_delays"])
-            for name, f in cls.__dataclass_fields__.items():
-                if name in values and f.type in ("float", "int"):
-                    values[name] = float(values[name]) if f.type == "float" else int(values[name])
-        except (TypeError, ValueError):
-            raise OemSettingsError(name, "not a number") from None
+        for name, f in cls.__dataclass_fields__.items():
+            if name not in values or f.type not in ("float", "int", "tuple[float, ...]"):
+                continue
+            try:
+                value = values[name]
+                values[name] = (tuple(float(x) for x in value) if f.type.startswith("tuple")
+                                else float(value) if f.type == "float" else int(value))
+            except (TypeError, ValueError):
+                raise OemSettingsError(name, "not a number") from None
         return cls(**{"base_url": "", "client_id": "", **values})
 
     @property
