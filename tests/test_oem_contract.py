@@ -461,3 +461,13 @@ def test_connection_settings_from_a_connector_row_name_the_wrong_field():
         with pytest.raises(OemSettingsError) as wrong:
             OemConnection.from_settings(settings, secrets)
         assert wrong.value.field == field_name
+
+
+def test_an_answer_to_an_unknown_path_leaves_the_kept_alive_connection_usable(sim):
+    import httpx
+
+    with httpx.Client(base_url=sim.base, timeout=5) as http:
+        for method in ("PATCH", "POST"):
+            answer = http.request(method, "/services/data/v60.0/sobjects/Nothing", json={"x": "y" * 50})
+            assert answer.status_code == 404
+            assert http.get("/_sim/health").status_code == 200  # the same connection, its body was read

@@ -109,3 +109,16 @@ def test_boxes_run_starts_the_oem_simulator_beside_the_dms_simulator(config, db)
         for process in started.values():
             process.terminate()
             process.wait(10)
+
+
+def test_with_the_wall_clock_reads_in_between_do_not_eat_the_leads_of_the_next_tick():
+    from datetime import timedelta
+
+    from boxes.oem.simulator.living import LivingOem
+
+    ar = DealerProfile(code="AR01", country="AR", time_zone="America/Argentina/Buenos_Aires")
+    started = datetime.now(UTC) - timedelta(hours=2)
+    oem = LivingOem([ar], vehicles=40, now=started, clock="real", leads_per_hour=30, backlog=0)
+    oem.query("AR01", started, 100)  # a read moves the org's clock to the wall clock
+    # The tick after it still makes the leads of the two hours since the last tick (about 60).
+    assert oem.set_now(datetime.now(UTC) + timedelta(seconds=1)) > 20

@@ -122,6 +122,7 @@ class LivingOem:
         self.rng = random.Random(seed * 7919 + 3)
         self.real_clock = clock == "real"
         self.now = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
+        self.generated_until = self.now  # real clock: the leads of the time up to here are made
         self.leads_per_hour = leads_per_hour
         self.client_id, self.client_secret = client_id, client_secret
         self.generator = LeadGenerator(seed, dealers, vehicles, self.now)
@@ -164,12 +165,13 @@ class LivingOem:
         """Real time: the leads of the time since the last tick, stamped now (never before a read
         that already happened, so no reader can miss them)."""
         with self.lock:
-            previous = self.now
+            previous = self.generated_until
             now = now.astimezone(UTC).replace(microsecond=0)
             if now <= previous:
                 return 0
-            self.now = now
-            return self._generate(now, None, (now - previous).total_seconds() / 60)
+            self.generated_until = now
+            self.now = max(self.now, now)
+            return self._generate(self.now, None, (now - previous).total_seconds() / 60)
 
     def _generate(self, start: datetime, leads: int | None, minutes: float) -> int:
         made = 0

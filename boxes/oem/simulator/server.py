@@ -75,9 +75,10 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(min(length, MAX_BODY)) if length else b""
 
-    def _json(self) -> object:
+    @staticmethod
+    def _json(raw: bytes) -> object:
         try:
-            return json.loads(self._body() or b"{}")
+            return json.loads(raw or b"{}")
         except ValueError:
             return None
 
@@ -189,18 +190,19 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self):
         url = urlparse(self.path)
+        raw = self._body()  # read before any answer: the connection is kept alive
         if url.path == TOKEN_PATH:
-            raw = self._body()  # read before any answer: the connection is kept alive
             return self._api("token", lambda: self._token(raw))
         if url.path.startswith("/_sim/"):
-            return self._control_post(url.path[6:])
+            return self._control_post(url.path[6:], self._json(raw))
         self._send(404, error_body("NOT_FOUND", "The requested resource does not exist"))
 
     def do_PATCH(self):
+        raw = self._body()
         found = _STATUS.fullmatch(urlparse(self.path).path)
         if not found:
             return self._send(404, error_body("NOT_FOUND", "The requested resource does not exist"))
-        body = self._json()
+        body = self._json(raw)
         event_id = unquote(found.group(1))
         if body is None:
             return self._api("status", lambda: (400, error_body("JSON_PARSER_ERROR", "the body is not JSON")))
@@ -225,9 +227,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(200, oem.truth(what[6:]))
         self._send(404, {"error": "not found"})
 
-    def _control_post(self, what: str) -> None:
+    def _control_post(self, what: str, body: object) -> None:
         oem = self.server.oem
-        body = self._json()
         if not isinstance(body, dict):
             return self._send(400, {"error": "a JSON object is expected"})
         if what == "faults":
