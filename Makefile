@@ -50,12 +50,14 @@ demo: migrate
 	$(BIN)/boxes demo
 
 # Benchmarks on PostgreSQL (BOXES_BENCH_DATABASE_URL, default the local server); SCALE=group for the big one.
-# Board lists and badges vs their raw SQL, then DMS ingest vs COPY, then the campaign manager.
+# Board lists and badges vs their raw SQL, then DMS ingest vs COPY, then the campaign manager, then the
+# OEM simulator's raw feed read and bare status endpoint (the references of the OEM import and relay).
 # Each prints medians and ratios measured in the same run (docs/benchmarks.md).
 bench: setup
 	$(BIN)/python -m bench $(if $(SCALE),--scale $(SCALE),)
 	$(BIN)/python -m bench.ingest --sizes 50000,200000
 	$(BIN)/python -m bench.campaigns
+	$(BIN)/python -m bench.oem
 
 lint: install
 	$(BIN)/ruff check .

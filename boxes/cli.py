@@ -1,4 +1,4 @@
-"""The ``boxes`` command: run | worker | cron | demo | db | user | dms-simulator | sync | mail-sink.
+"""The ``boxes`` command: run | worker | cron | demo | db | user | dms-simulator | oem-simulator | sync | mail-sink.
 
 Every command builds its configuration from the environment (``boxes.config``), so the same
 command works in embedded mode and in production.
@@ -205,6 +205,52 @@ def dms_simulator(host, port, seed, vehicles, dealers, clock, tick_seconds, even
 
     serve(host, port, dms, clock=clock, tick_seconds=tick_seconds, client_id=client_id,
           client_secret=client_secret, ready=ready)
+
+
+@main.command("oem-simulator")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=8766, show_default=True)
+@click.option("--seed", type=int, default=42, show_default=True, help="The DMS simulator's seed: the same customers.")
+@click.option("--vehicles", type=int, default=2000, show_default=True, help="The DMS simulator's vehicles per dealer.")
+@click.option("--dealer", "dealers", multiple=True, metavar="CODE[:COUNTRY:TIME_ZONE]",
+              help="Dealer to simulate (repeatable; default: the demo dealers).")
+@click.option("--clock", type=click.Choice(["real", "simulated"]), default="real", show_default=True)
+@click.option("--tick-seconds", type=float, default=30.0, show_default=True, help="Real clock: seconds per tick.")
+@click.option("--leads-per-hour", type=float, default=6.0, show_default=True, help="New leads per dealer and hour.")
+@click.option("--backlog", type=int, default=20, show_default=True,
+              help="Leads per dealer already there at start (of the last three days).")
+@click.option("--client-id", default="boxes", show_default=True)
+@click.option("--client-secret", default="simulator", show_default=True)
+@click.option("--fault", "faults", multiple=True, metavar="NAME=VALUE",
+              help="Fault knob, e.g. --fault rate_limit_rate=0.1 (docs/integrations.md lists them).")
+def oem_simulator(host, port, seed, vehicles, dealers, clock, tick_seconds, leads_per_hour, backlog, client_id,
+                  client_secret, faults) -> None:
+    """The OEM's CRM (Salesforce-like): leads for the dealers, status events back (docs/integrations.md)."""
+    from boxes.dms.simulator.demo import DEMO_DEALERS
+    from boxes.dms.simulator.generator import DealerProfile
+    from boxes.oem.simulator.living import LivingOem
+    from boxes.oem.simulator.server import serve
+
+    profiles = []
+    for item in dealers or [f"{d['code']}:{d['country']}:{d['time_zone']}" for d in DEMO_DEALERS]:
+        code, _, rest = item.partition(":")
+        country, _, tz = rest.partition(":")
+        country = country or "AR"
+        tz = tz or ("America/Argentina/Buenos_Aires" if country == "AR" else "America/Sao_Paulo")
+        profiles.append(DealerProfile(code=code, country=country, time_zone=tz))
+    oem = LivingOem(profiles, seed=seed, vehicles=vehicles, clock=clock, leads_per_hour=leads_per_hour,
+                    backlog=backlog, client_id=client_id, client_secret=client_secret)
+    try:
+        oem.faults.update(dict(item.partition("=")[::2] for item in faults))
+    except (KeyError, ValueError) as exc:
+        raise click.BadParameter(f"unknown or bad fault {exc}", param_hint="--fault") from None
+    oem.fault_rng.seed(oem.faults.seed)
+
+    def ready(address):
+        click.echo(f"OEM simulator on http://{address[0]}:{address[1]}/ (dealers "
+                   f"{', '.join(p.code for p in profiles)}; clock {clock})")
+
+    serve(host, port, oem, tick_seconds=tick_seconds, ready=ready)
 
 
 @main.command("mail-sink")

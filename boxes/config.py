@@ -57,6 +57,7 @@ SETTINGS: tuple[Setting, ...] = (
             "Seconds between retries of a DMS sync that met a transport error (DMS down, slow, HTTP 5xx)."),
     Setting("BOXES_SYNC_LOCK_SECONDS", "120",
             "Lease of the one-sync-per-dealer-and-entity lock, renewed after every page."),
+    Setting("BOXES_OEM_SIMULATOR_PORT", "8766", "Port of the OEM CRM simulator started by `boxes run`."),
     Setting("BOXES_DMS_SIMULATOR_PORT", "8765", "Port of the DMS simulator started by `boxes run`."),
     Setting("BOXES_CONNECTOR_ROOT", "<instance>/connectors",
             "Folder of the DMS connectors' files: each dealer's folders live in `<root>/<dealer code>/`."),
@@ -132,6 +133,7 @@ class Config:
     sync_interval_minutes: int = 5
     sync_retry_intervals: tuple[int, ...] = (30, 120, 600)
     sync_lock_seconds: int = 120
+    oem_simulator_port: int = 8766
     dms_simulator_port: int = 8765
     connector_root: Path | None = None  # None: <instance_dir>/connectors (see connectors_root)
     connector_allowed_hosts: tuple[str, ...] = ()
@@ -179,6 +181,7 @@ class Config:
             sync_retry_intervals=tuple(int(x) for x in _env("BOXES_SYNC_RETRY_INTERVALS", "30,120,600").split(",")
                                        if x.strip()),
             sync_lock_seconds=int(_env("BOXES_SYNC_LOCK_SECONDS", "120")),
+            oem_simulator_port=int(_env("BOXES_OEM_SIMULATOR_PORT", "8766")),
             dms_simulator_port=int(_env("BOXES_DMS_SIMULATOR_PORT", "8765")),
             connector_root=Path(_env("BOXES_CONNECTOR_ROOT")).resolve() if _env("BOXES_CONNECTOR_ROOT") else None,
             connector_allowed_hosts=tuple(x.strip() for x in (_env("BOXES_CONNECTOR_ALLOWED_HOSTS") or "").split(",")

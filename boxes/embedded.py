@@ -503,8 +503,13 @@ def start_simulator(config: Config, spawn: Callable[[str, list[str]], Service]) 
 
     _check_port_free("127.0.0.1", config.dms_simulator_port, "BOXES_DMS_SIMULATOR_PORT")
     child = spawn("dms-simulator", simulator_argv(config))
+    # The OEM's CRM beside it (``boxes oem-simulator`` on BOXES_OEM_SIMULATOR_PORT): leads of the
+    # same demo dealers, some for their own customers.
+    from boxes.oem.simulator import embedded as oem
+
+    oem_child = oem.start(config, spawn)
     connect_demo_dealers(config)
-    return [child]
+    return [child, oem_child]
 
 
 def demo_users() -> list[tuple[str, str, str]]:

@@ -33,6 +33,9 @@ MAX_LIMIT = 5000
 class _Handler(BaseHTTPRequestHandler):
     server: SimulatorServer
     protocol_version = "HTTP/1.1"
+    # Headers and body leave in two writes: without TCP_NODELAY each answer on a kept-alive
+    # connection waited for the reader's delayed ACK, ~45 ms per page whatever its size.
+    disable_nagle_algorithm = True
 
     def log_message(self, fmt, *args):  # quiet; errors are logged by the server's logger
         log.debug("%s " + fmt, self.address_string(), *args)

@@ -1,0 +1,96 @@
+"""Shared pieces of the OEM tests (no tests here): ``boxes oem-simulator`` as a separate HTTP server
+process on loopback, with its control API, and connections to it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from dataclasses import replace
+
+import httpx
+import pytest
+
+from boxes.oem.client import OemConnection
+from tests.conftest import free_port
+
+AR = "AR01:AR:America/Argentina/Buenos_Aires"
+BR = "BR01:BR:America/Sao_Paulo"
+DEFAULT_FAULTS = {"latency_ms": 0, "error_rate": 0, "unavailable_rate": 0, "rate_limit_rate": 0, "retry_after": 1,
+                  "timeout_rate": 0, "timeout_seconds": 2.0, "truncate_rate": 0, "row_lock_rate": 0,
+                  "duplicate_rate": 0, "malformed_rate": 0, "unknown_type_rate": 0, "foreign_dealer_rate": 0,
+                  "token_ttl": 7200, "announce_ttl": True, "token_error": "", "locator_ttl": 900, "next": []}
+
+
+class OemSimulator:
+    def __init__(self, *, seed: int = 7, vehicles: int = 80, backlog: int = 12, dealers=(AR, BR)):
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        argv = [sys.executable, "-m", "boxes.cli", "oem-simulator", "--port", str(self.port), "--clock", "simulated",
+                "--seed", str(seed), "--vehicles", str(vehicles), "--backlog", str(backlog)]
+        for d in dealers:
+            argv += ["--dealer", d]
+        self.process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{self.base}/_sim/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                err = self.process.stderr.read().decode() if self.process.stderr else ""
+                self.stop()
+                pytest.fail(f"the OEM simulator did not start: {err[-2000:]}")
+            time.sleep(0.1)
+
+    def connection(self, code: str = "AR01", **overrides) -> OemConnection:
+        base = OemConnection(base_url=self.base, client_id="boxes", client_secret="simulator", dealer_code=code,
+                             timeout=5.0, retry_delays=(0.05, 0.1), max_wait=5.0)
+        return replace(base, **overrides)
+
+    def _post(self, path: str, body: dict | None = None) -> dict:
+        response = httpx.post(f"{self.base}/_sim/{path}", json=body or {}, timeout=30)
+        response.raise_for_status()
+        return response.json()
+
+    def _get(self, path: str, **params) -> dict:
+        response = httpx.get(f"{self.base}/_sim/{path}", params=params, timeout=30)
+        response.raise_for_status()
+        return response.json()
+
+    def faults(self, **knobs) -> dict:
+        """Every knob back to its default, then ``knobs``; no Retry-After in force."""
+        self._post("calm")
+        return self._post("faults", {**DEFAULT_FAULTS, **knobs})
+
+    def advance(self, minutes: float = 10, leads: int | None = None) -> int:
+        return self._post("advance", {"minutes": minutes} | ({"leads": leads} if leads is not None else {}))["leads"]
+
+    def create_lead(self, code: str, **fields) -> dict:
+        return self._post("leads", {"dealer": code, **fields})
+
+    def expire_tokens(self) -> int:
+        return self._post("tokens/expire")["expired"]
+
+    def truth(self, code: str) -> dict:
+        return self._get(f"truth/{code}")
+
+    def stats(self) -> dict:
+        return self._get("stats")
+
+    def last_call(self) -> int:
+        return self._get("calls")["last"]
+
+    def calls(self, after: int) -> list[tuple[str, int, str | None]]:
+        """(endpoint, HTTP status, fault) of every call since ``after``."""
+        return [(c["endpoint"], c["status"], c["fault"]) for c in self._get("calls", after=after)["calls"]]
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
