@@ -43,6 +43,7 @@ EXCLUDED = {
     "static": "files (CSS, JS, the favicon), not pages",
     "favicon": "an image (tests/test_help_and_icon.py checks it is served and linked)",
     "assets.plotly_js": "a script (plotly.min.js), not a page",
+    "assets.plotly_stylesheet": "a stylesheet (plotly.js's own CSS), not a page",
     "health.healthz": "JSON for load balancers, not a page",
     "reports.export": "a CSV/XLSX download, not a page",
     "board.badge_counts": "the button bar polled by the board: checked inside every board page",

@@ -60,8 +60,12 @@ document.addEventListener("keydown", (event) => {
 // Focus the first field of a form that arrives in the panel, so the caller can type at once.
 document.addEventListener("htmx:afterSwap", (event) => {
   if (event.detail.target && event.detail.target.id === "action-panel") {
-    const field = event.detail.target.querySelector(
-      ".is-invalid, [autofocus], select, textarea, input:not([type=hidden])");
+    // In this order (querySelector with a selector list would take the first in the document): the
+    // field to correct, else the form's own choice (htmx would only autofocus it after settling), else
+    // the first field.
+    const panel = event.detail.target;
+    const field = [".is-invalid", "[autofocus]", "select, textarea, input:not([type=hidden])"]
+      .map((selector) => panel.querySelector(selector)).find(Boolean);
     if (field) field.focus();
   }
 });
