@@ -95,3 +95,11 @@ def problems(screen: dict, per_page: int = 50) -> list[str]:
         elif query.get(name, [counted])[0] == counted and not query.get("campaign", [""])[0] and badge != total:
             out.append(f"badge {button} {badge} vs the list's {total} rows")
     return out
+
+
+def settle(page) -> None:
+    """htmx done, and the CSS transitions its settling starts (a redrawn row's new colours) too."""
+    page.wait_for_load_state("load")
+    page.wait_for_function("!document.querySelector('.htmx-request, .htmx-settling, .htmx-swapping')")
+    page.wait_for_function("document.getAnimations().every(a => a.playState !== 'running'"
+                           " || a.effect.getTiming().iterations === Infinity)")

@@ -27,6 +27,7 @@ from boxes.campaigns.selection import Searches
 from boxes.db import utcnow
 from boxes.models import Campaign, DiscardReason, Membership, OutboundMessage, SyncRun, User
 from tests import factories
+from tests.board_screen import settle
 from tests.conftest import missing
 from tests.test_tenancy import ID_ARGS, QUERY_VARIANTS, populate
 
@@ -73,14 +74,6 @@ def axe_violations(page, include: list[str] | None = None) -> list[dict]:
         page.evaluate(AXE_JS.read_text())
     found = page.evaluate(RUN_AXE, include)
     return [v for v in found if v["impact"] in BLOCKING_IMPACTS or v["id"] in BLOCKING_RULES]
-
-
-def settle(page) -> None:
-    """htmx done, and the CSS transitions its settling starts (a redrawn row's new colours) too."""
-    page.wait_for_load_state("load")
-    page.wait_for_function("!document.querySelector('.htmx-request, .htmx-settling, .htmx-swapping')")
-    page.wait_for_function("document.getAnimations().every(a => a.playState !== 'running'"
-                           " || a.effect.getTiming().iterations === Infinity)")
 
 
 @dataclass

@@ -65,6 +65,9 @@ def check(page, db, dealer, what: str):
 
 def open_list(page, db, dealer, button, **query):
     page.click(f'a[data-button="{button}"]')
+    # The list arrives after the button lights up (and on the list already shown, the button already is):
+    # a link clicked before the swap belongs to the list being replaced, and its click is lost.
+    board_screen.settle(page)
     page.wait_for_function("k => document.querySelector(`a[data-button='${k}']`).classList.contains('active')",
                            arg=button)
     if query:

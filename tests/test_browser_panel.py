@@ -114,3 +114,33 @@ def test_a_laptop_screen_shows_ten_rows_and_the_open_panel_hides_no_action(brows
     page.locator("#board-list tbody tr[data-row] >> nth=0").locator("text=Ver cliente").click()
     page.wait_for_selector("#client-name")
     assert page.evaluate(COVERED_BUTTONS) == []
+
+
+SUBMIT_AS_SOON_AS_SHOWN = """() => {
+  // A fast keyboard user: Enter on the form in the very task that shows it (a microtask after the swap).
+  const panel = document.querySelector("#action-panel");
+  new MutationObserver((_, observer) => {
+    const form = panel.querySelector("form");
+    if (!form) return;
+    observer.disconnect();
+    form.querySelector("select[name=outcome]").value = "no_answer";
+    form.requestSubmit();
+  }).observe(panel, {childList: true, subtree: true});
+}"""
+
+
+def test_a_form_answers_the_moment_it_is_shown(browser, live_server, db, dealers):
+    """htmx took a swapped-in form in only when it settled (a 20 ms timer, and Chromium runs input before
+    timers): an Enter in between submitted it natively, the board reloaded and the panel's answer was lost."""
+    ar = dealers[0]
+    row = factories.delivery(db, ar, utcnow() - timedelta(days=1), name="Llamada Rápida")
+    factories.user(db, role="caller", dealer=ar, email="caller@test.example")
+    page = browser.new_page()
+    login(page, live_server)
+    page.click('a[data-button="deliveries"]')
+    page.wait_for_selector(f"#delivery-{row.id}")
+    page.evaluate("window.samePage = true")
+    page.evaluate(SUBMIT_AS_SOON_AS_SHOWN)
+    page.locator(f"#delivery-{row.id}").locator("text=Registrar llamado").click()
+    page.wait_for_selector("#action-done")
+    assert page.evaluate("window.samePage === true"), "the form was submitted natively: the board reloaded"
