@@ -62,7 +62,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("BOXES_CONNECTOR_ROOT", "<instance>/connectors",
             "Folder of the DMS connectors' files: each dealer's folders live in `<root>/<dealer code>/`."),
     Setting("BOXES_CONNECTOR_ALLOWED_HOSTS", "(empty: any address)",
-            "Comma-separated host[:port] names and CIDRs the http and sql connectors may connect to."),
+            "Comma-separated host[:port] names and CIDRs the http and sql connectors and dealers' own SMTP servers "
+            "may connect to."),
     Setting("BOXES_CONNECTOR_SQL_TIMEOUT_SECONDS", "300", "Statement timeout of the sql connector's queries."),
     Setting("BOXES_LOGIN_MAX_FAILURES", "5",
             "Failed logins for one account from one address before that address waits (the account's "

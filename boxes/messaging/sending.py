@@ -33,7 +33,7 @@ from boxes.audit import record
 from boxes.db import utcnow
 from boxes.messaging import content
 from boxes.messaging.outbox import recipient_problem
-from boxes.messaging.settings import Effective, SmtpServer, effective
+from boxes.messaging.settings import Effective, SmtpServer, effective, server_allowed
 from boxes.models import Appointment, Customer, Dealer, OutboundMessage, Vehicle
 from boxes.settings.dealer import is_open, next_opening
 
@@ -46,6 +46,19 @@ MAX_ERROR = 1000
 
 class TemporaryFailure(Exception):
     """Raised so RQ retries the job after its backoff interval (``Retry``)."""
+
+
+class ServerUnreachable(OSError):
+    """A dealer's own server did not answer as an SMTP server. One message whatever happened (no answer,
+    a closed port, a service that is not SMTP, a failed TLS handshake): the outbox shows errors to the
+    dealer, whose admin typed the address, and must not tell a port scan's answers apart. The details go
+    to the server log. Once the server has greeted, its replies (535, 550…) are shown as they are."""
+
+    def __init__(self):
+        super().__init__("the mail server could not be reached (details in the server log)")
+
+
+NOT_ALLOWED = "the operator does not allow connections to this mail server (BOXES_CONNECTOR_ALLOWED_HOSTS)"
 
 
 def claim(session: Session, dealer_id: int, message_id: int, lease_seconds: int) -> str | None:
@@ -113,11 +126,18 @@ def _cap_allows(redis, dealer: Dealer, settings: Effective) -> bool:
 def smtp_send(server: SmtpServer, mail, sender: str, recipient: str) -> None:
     """Hand the message to the SMTP server (every network step bounded by the timeout)."""
     # local_hostname: without it smtplib asks DNS for our FQDN, which can hang on an intranet.
-    if server.security == "ssl":
-        smtp = smtplib.SMTP_SSL(server.host, server.port, timeout=server.timeout, local_hostname="boxes",
-                                context=ssl.create_default_context())
-    else:
-        smtp = smtplib.SMTP(server.host, server.port, timeout=server.timeout, local_hostname="boxes")
+    try:
+        if server.security == "ssl":
+            smtp = smtplib.SMTP_SSL(server.host, server.port, timeout=server.timeout, local_hostname="boxes",
+                                    context=ssl.create_default_context())
+        else:  # connects and reads the greeting
+            smtp = smtplib.SMTP(server.host, server.port, timeout=server.timeout, local_hostname="boxes")
+    except (smtplib.SMTPException, OSError) as exc:
+        if not server.own:
+            raise
+        log.warning("dealer's mail server %s:%s did not answer as SMTP: %s", server.host, server.port,
+                    _error_text(exc))
+        raise ServerUnreachable() from None
     with smtp:
         if server.security == "starttls":
             smtp.starttls(context=ssl.create_default_context())
@@ -169,6 +189,12 @@ def deliver(session: Session, dealer_id: int, message_id: int, *, config, redis,
                 requeue(msg, (opening - utcnow()).total_seconds())
             return "outside-working-hours"
         settings = effective(session, dealer, config)
+        if settings.smtp.own and not server_allowed(config, dealer, settings.smtp.host, settings.smtp.port):
+            # Saved before the operator set the allow-list (or edited in the database): not connected, final.
+            if _finish(session, message_id, token, status="failed", reason="smtp_error", error=NOT_ALLOWED,
+                       lease_until=None):
+                _audit(session, msg, "message.fail", reason="smtp_error", error=NOT_ALLOWED)
+            return "failed:smtp_error"
         wait = _rate_allows(redis, dealer, settings)
         if wait:
             # Not an attempt: give the claim back and come again after the minute.

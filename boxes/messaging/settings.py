@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from boxes import inputs
 from boxes.audit import record
+from boxes.dms.connectors.boundaries import Boundaries, OutOfBounds
 from boxes.errors import ActionError
 from boxes.messaging.addresses import address_problem
 from boxes.models import Dealer, MailSettings, User
@@ -24,6 +25,10 @@ class SmtpServer:
     username: str
     password: str = field(repr=False)
     timeout: float = 30.0
+    own: bool = False  # the dealer's own server: an address a dealer's admin typed
+
+
+DEFAULT_PORTS = {"ssl": 465, "starttls": 587}
 
 
 @dataclass(frozen=True)
@@ -46,9 +51,9 @@ def effective(session: Session, dealer: Dealer, config) -> Effective:
     own = stored(session, dealer.id)
     use_own = bool(own and own.use_own_smtp and own.smtp_host)
     if use_own:
-        default_port = {"ssl": 465, "starttls": 587}.get(own.smtp_security, 25)
-        smtp = SmtpServer(own.smtp_host, own.smtp_port or default_port, own.smtp_security, own.smtp_username,
-                          own.smtp_password, config.smtp_timeout_seconds)
+        smtp = SmtpServer(own.smtp_host, own.smtp_port or DEFAULT_PORTS.get(own.smtp_security, 25),
+                          own.smtp_security, own.smtp_username, own.smtp_password, config.smtp_timeout_seconds,
+                          own=True)
     else:
         smtp = SmtpServer(config.smtp_host, config.smtp_port, config.smtp_security, config.smtp_username,
                           config.smtp_password, config.smtp_timeout_seconds)
@@ -64,6 +69,17 @@ def effective(session: Session, dealer: Dealer, config) -> Effective:
     )
 
 
+def server_allowed(config, dealer: Dealer, host: str, port: int) -> bool:
+    """A dealer's own SMTP server is an address its admin types, like the DMS connector's: the operator's
+    allow-list (BOXES_CONNECTOR_ALLOWED_HOSTS) bounds both, so that in a multi-dealer installation an admin
+    cannot point Boxes at the network behind it. Checked at save time and again before each connection."""
+    try:
+        Boundaries.of(config, dealer.code).check_host(host, port, "smtp_host")
+    except OutOfBounds:
+        return False
+    return True
+
+
 def _int(raw, low: int, high: int, *, optional: bool = False):
     raw = (str(raw) if raw is not None else "").strip()
     if not raw and optional:
@@ -75,9 +91,9 @@ def _int(raw, low: int, high: int, *, optional: bool = False):
     return value, low <= value <= high
 
 
-def update(session: Session, dealer: Dealer, actor: User, form: dict) -> MailSettings:
+def update(session: Session, dealer: Dealer, actor: User, form: dict, *, config) -> MailSettings:
     """Save the dealer's mail settings. An empty password keeps the stored one (write-only field);
-    ``clear_password`` removes it."""
+    ``clear_password`` removes it. ``config``: the operator's settings (the allow-list)."""
     # Texts bounded by their columns; anything no database can store is refused (boxes.inputs).
     errors: dict = inputs.unstorable_fields(form)
     use_own = form.get("use_own_smtp") in ("1", "on", "true", True)
@@ -109,6 +125,9 @@ def update(session: Session, dealer: Dealer, actor: User, form: dict) -> MailSet
     rate, ok = _int(form.get("rate_per_minute"), 1, 100_000, optional=True)
     if not ok:
         errors["rate_per_minute"] = _l("Enter a whole number, or leave it empty for the default.")
+    if use_own and host and "smtp_host" not in errors and "smtp_port" not in errors and not server_allowed(
+            config, dealer, host, port or DEFAULT_PORTS.get(security, 25)):
+        errors["smtp_host"] = _l("The operator does not allow connections to this address.")
     if len(username) > 200:
         errors["smtp_username"] = inputs.too_long(200)
     if len(password) > 500:

@@ -155,7 +155,7 @@ def mail_settings_page():
 def save_mail_settings():
     form = request.form.to_dict()
     try:
-        mail_settings.update(db(), g.dealer, current_user, form)
+        mail_settings.update(db(), g.dealer, current_user, form, config=_config())
     except ActionError as exc:
         db().rollback()
         form.pop("smtp_password", None)  # write-only: never sent back, even in an error page
