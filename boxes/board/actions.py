@@ -14,21 +14,32 @@ functions; these views only parse and render.
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from dataclasses import dataclass, field
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from flask import abort, flash, g, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
 
-from boxes import inputs
 from boxes.board import appointments, completed, deliveries, in_process, opportunities
 from boxes.board.badges import badges
 from boxes.board.client import client_history
 from boxes.board.common import get_owned
-from boxes.board.contact import SUBJECTS, CallInput
+from boxes.board.contact import SUBJECTS, CallInput, current_version, subject_origin
 from boxes.board.contact import register_call as register_call_service
+from boxes.board.forms import (
+    ActionForm,
+    CallForm,
+    ConfirmForm,
+    CourtesyCallForm,
+    DiscardForm,
+    OpportunityForm,
+    ReplanForm,
+    SoldForm,
+    UnitDeliveredForm,
+    field_errors,
+)
 from boxes.board.views import (
     BOARD_ROLES,
     TEMPLATE,
@@ -41,7 +52,7 @@ from boxes.board.views import (
     windows,
 )
 from boxes.errors import ActionError, Conflict, NotFound
-from boxes.models import Appointment, Customer, Membership, Opportunity, RepairOrder, User, Vehicle
+from boxes.models import Appointment, Customer, Opportunity, RepairOrder, Vehicle
 from boxes.web import db, is_fragment_request, render_blocks, render_page, requires_role
 
 # The lists that show each kind of row (the first is the row's own list, when the request names none).
@@ -80,19 +91,6 @@ def _local_input(instant: datetime | None) -> str:
     return instant.astimezone(ZoneInfo(g.dealer.time_zone)).strftime("%Y-%m-%dT%H:%M")
 
 
-def _parse_local(name: str, errors: dict) -> datetime | None:
-    """A datetime-local field, in the dealer's time zone → UTC, bounded (``boxes.inputs``: a year-9999
-    date would overflow here and in every later job). Empty → None. Whether it must be in the future
-    is the service's rule."""
-    return inputs.local_instant(request.form.get(name), name, errors, ZoneInfo(g.dealer.time_zone))
-
-
-def _tomorrow_at_ten() -> datetime:
-    tz = ZoneInfo(g.dealer.time_zone)
-    day = windows().today + timedelta(days=1)
-    return datetime.combine(day, time(10, 0), tzinfo=tz)
-
-
 def _subject_label(customer: Customer | None, vehicle: Vehicle | None) -> str:
     parts = []
     if customer is not None:
@@ -106,12 +104,6 @@ def _label_for(customer_id, vehicle_id) -> str:
     customer = db().get(Customer, customer_id) if customer_id else None
     vehicle = db().get(Vehicle, vehicle_id) if vehicle_id else None
     return _subject_label(customer, vehicle)
-
-
-def _assignees() -> list[tuple[int, str]]:
-    return list(db().execute(
-        select(User.id, User.name).join(Membership, Membership.user_id == User.id)
-        .where(Membership.dealer_id == g.dealer.id, User.active.is_(True)).distinct().order_by(User.name)))
 
 
 def _owned_or_404(model, row_id: int):
@@ -152,35 +144,54 @@ def _done(view: ListView, subject: str, row_id: int, message: str):
     return redirect(view.url, code=303)
 
 
-def _run(view: ListView, subject: str, action: str, row_id: int, render_form: dict, service, message: str,
-         parse_errors: dict | None = None):
-    """POST: call the service; map its errors to 422 / 409 / 404. ``parse_errors`` (fields the view
-    could not even parse, e.g. a date) are answered exactly like the service's own field errors,
-    and the service is not called."""
+@dataclass
+class Panel:
+    """One row action: on which list, for which row, and what its form shows (title, the row's label, the
+    version seen, choices); ``initial``: the form's values when it opens."""
+
+    view: ListView
+    subject: str
+    action: str
+    row_id: int
+    context: dict
+    initial: dict = field(default_factory=dict)
+
+
+def _panel(subject: str, row, action: str, title: str, *, version: int | None = None,
+           default_list: str | None = None, initial=None, **context) -> Panel:
+    """The panel of ``action`` on ``row``; its form posts back to this URL. ``version``: the row's, for the
+    actions that change a row several callers edit (checked when the form comes back)."""
+    return Panel(view=_list_view(subject, default_list), subject=subject, action=action, row_id=row.id,
+                 initial=initial or {},
+                 context=dict(panel_title=title, version=version,
+                              subject_label=_label_for(row.customer_id, getattr(row, "vehicle_id", None)),
+                              post_url=url_for(request.endpoint, **request.view_args), **context))
+
+
+def _act(panel: Panel, form_class: type[ActionForm], service, message: str):
+    """GET: the form. POST: the form parsed (a value that is not even one: 422, no service called), then
+    ``service(form)`` with typed values; its ``ActionError`` → 422 with the field messages, ``Conflict`` →
+    409 with the fresh row and version, ``NotFound`` → 404; done → the panel's confirmation and the row,
+    numbers and buttons redrawn."""
+    view, subject, action, row_id = panel.view, panel.subject, panel.action, panel.row_id
+    if request.method == "GET":
+        return _respond(view, action, form=panel.initial, **panel.context)
+    form = form_class()
     try:
-        if parse_errors:
-            raise ActionError(parse_errors)
-        service()
+        if not form.validate():
+            raise ActionError(field_errors(form))
+        service(form)
     except NotFound:
         abort(404)
     except ActionError as exc:
         db().rollback()
-        return _respond(view, action, status=422, form=request.form.to_dict(), errors=exc.errors, **render_form)
+        return _respond(view, action, status=422, form=request.form.to_dict(), errors=exc.errors, **panel.context)
     except Conflict:
         db().rollback()
-        fresh = _fresh_version(subject, row_id)
+        fresh = current_version(db(), subject, row_id)
         return _respond(view, action, status=409, subject=subject, row_id=row_id, conflict=True,
-                        form=request.form.to_dict() | {"version": fresh}, **(render_form | {"version": fresh}))
+                        form=request.form.to_dict() | {"version": fresh}, **(panel.context | {"version": fresh}))
     return _done(view, subject, row_id, message)
-
-
-def _fresh_version(subject: str, row_id: int) -> int | None:
-    db().expire_all()
-    model = Opportunity if subject == "opportunities" else Appointment if subject == "appointments" else None
-    if model is None:
-        return None
-    row = db().get(model, row_id)
-    return row.version if row is not None else None
 
 
 # --- everywhere: register call, create opportunity, view client ------------------------------
@@ -189,50 +200,29 @@ def _fresh_version(subject: str, row_id: int) -> int | None:
 @requires_role(*BOARD_ROLES)
 def register_call(subject: str, subject_id: int):
     row = _owned_or_404(SUBJECTS[subject][0], subject_id)
-    view = _list_view(subject)
-    version = getattr(row, "version", None) if subject == "opportunities" else None
-    render_form = dict(panel_title=_("Register call"), version=version,
-                       subject_label=_label_for(row.customer_id, getattr(row, "vehicle_id", None)),
-                       post_url=url_for("board.register_call", subject=subject, subject_id=subject_id))
-    if request.method == "GET":
-        return _respond(view, "call", **render_form)
-    errors: dict = {}
-    data = CallInput(channel=request.form.get("channel", ""), outcome=request.form.get("outcome", ""),
-                     comment=request.form.get("comment", ""), next_contact_at=_parse_local("next_contact_at", errors),
-                     version=request.form.get("version"))
+    panel = _panel(subject, row, "call", _("Register call"),
+                   version=row.version if subject == "opportunities" else None)
+    return _act(panel, CallForm, lambda f: register_call_service(db(), g.dealer, current_user, subject, subject_id,
+                                                                 _call_input(f)), _("Call registered."))
 
-    def service():
-        register_call_service(db(), g.dealer, current_user, subject, subject_id, data)
 
-    return _run(view, subject, "call", subject_id, render_form, service, _("Call registered."), parse_errors=errors)
+def _call_input(f: CallForm) -> CallInput:
+    return CallInput(channel=f.channel.data, outcome=f.outcome.data, comment=f.comment.data,
+                     next_contact_at=f.next_contact_at.data, version=f.version.data)
 
 
 @bp.route(f"/<{SUBJECT_PATTERN}:subject>/<int:subject_id>/opportunity", methods=["GET", "POST"])
 @requires_role(*BOARD_ROLES)
 def create_opportunity(subject: str, subject_id: int):
-    from boxes.board.contact import subject_origin
-
     row = _owned_or_404(SUBJECTS[subject][0], subject_id)
-    view = _list_view(subject)
-    vehicle_id = getattr(row, "vehicle_id", None)
-    default_due = (deliveries.first_service_due(g.dealer, row.delivered_at) if subject == "deliveries"
-                   else _tomorrow_at_ten())
-    render_form = dict(panel_title=_("Create opportunity"), assignees=_assignees(),
-                       subject_label=_label_for(row.customer_id, vehicle_id),
-                       post_url=url_for("board.create_opportunity", subject=subject, subject_id=subject_id))
-    if request.method == "GET":
-        return _respond(view, "opportunity", form={"due_at": _local_input(default_due)}, **render_form)
-    errors: dict = {}
-    due_at = _parse_local("due_at", errors)
-
-    def service():
-        opportunities.create_opportunity(
-            db(), g.dealer, current_user, origin=subject_origin(subject, row), due_at=due_at,
-            note=request.form.get("note", ""), customer_id=row.customer_id, vehicle_id=vehicle_id,
-            assigned_user_id=request.form.get("assigned_user_id"))
-
-    return _run(view, subject, "opportunity", subject_id, render_form, service, _("Opportunity created."),
-                parse_errors=errors)
+    due = (deliveries.first_service_due(g.dealer, row.delivered_at) if subject == "deliveries"
+           else opportunities.default_due(g.dealer, windows()))
+    panel = _panel(subject, row, "opportunity", _("Create opportunity"), initial={"due_at": _local_input(due)},
+                   assignees=opportunities.assignees(db(), g.dealer))
+    return _act(panel, OpportunityForm, lambda f: opportunities.create_opportunity(
+        db(), g.dealer, current_user, origin=subject_origin(subject, row), due_at=f.due_at.data, note=f.note.data,
+        customer_id=row.customer_id, vehicle_id=getattr(row, "vehicle_id", None),
+        assigned_user_id=f.assigned_user_id.data), _("Opportunity created."))
 
 
 @bp.get("/customers/<int:customer_id>")
@@ -247,61 +237,36 @@ def client_view(customer_id: int):
 
 # --- 2 New opportunities: discard, replan, appointment sold ----------------------------------
 
-def _opportunity_form(opp: Opportunity, endpoint: str, title: str, **extra) -> dict:
-    return dict(panel_title=title, version=opp.version, subject_label=_label_for(opp.customer_id, opp.vehicle_id),
-                post_url=url_for(endpoint, opportunity_id=opp.id), **extra)
-
-
 @bp.route("/opportunities/<int:opportunity_id>/discard", methods=["GET", "POST"])
 @requires_role(*BOARD_ROLES)
 def discard(opportunity_id: int):
     opp = _owned_or_404(Opportunity, opportunity_id)
-    view = _list_view("opportunities")
-    render_form = _opportunity_form(opp, "board.discard", _("Discard"),
-                                    reasons=opportunities.discard_reasons(db(), g.dealer))
-    if request.method == "GET":
-        return _respond(view, "discard", **render_form)
-    return _run(view, "opportunities", "discard", opportunity_id, render_form, lambda: opportunities.discard(
-        db(), g.dealer, current_user, opportunity_id, reason_id=request.form.get("reason_id"),
-        comment=request.form.get("comment", ""), version=request.form.get("version")), _("Opportunity discarded."))
+    panel = _panel("opportunities", opp, "discard", _("Discard"), version=opp.version,
+                   reasons=opportunities.discard_reasons(db(), g.dealer))
+    return _act(panel, DiscardForm, lambda f: opportunities.discard(
+        db(), g.dealer, current_user, opportunity_id, reason_id=f.reason_id.data, comment=f.comment.data,
+        version=f.version.data), _("Opportunity discarded."))
 
 
 @bp.route("/opportunities/<int:opportunity_id>/replan", methods=["GET", "POST"])
 @requires_role(*BOARD_ROLES)
 def replan(opportunity_id: int):
     opp = _owned_or_404(Opportunity, opportunity_id)
-    view = _list_view("opportunities")
-    render_form = _opportunity_form(opp, "board.replan", _("Replan"))
-    if request.method == "GET":
-        return _respond(view, "replan", form={"due_at": _local_input(_tomorrow_at_ten())}, **render_form)
-    errors: dict = {}
-    due_at = _parse_local("due_at", errors)
-
-    def service():
-        opportunities.replan(db(), g.dealer, current_user, opportunity_id, due_at=due_at,
-                             comment=request.form.get("comment", ""), version=request.form.get("version"))
-
-    return _run(view, "opportunities", "replan", opportunity_id, render_form, service, _("Opportunity replanned."),
-                parse_errors=errors)
+    panel = _panel("opportunities", opp, "replan", _("Replan"), version=opp.version,
+                   initial={"due_at": _local_input(opportunities.default_due(g.dealer, windows()))})
+    return _act(panel, ReplanForm, lambda f: opportunities.replan(
+        db(), g.dealer, current_user, opportunity_id, due_at=f.due_at.data, comment=f.comment.data,
+        version=f.version.data), _("Opportunity replanned."))
 
 
 @bp.route("/opportunities/<int:opportunity_id>/sold", methods=["GET", "POST"])
 @requires_role(*BOARD_ROLES)
 def mark_sold(opportunity_id: int):
     opp = _owned_or_404(Opportunity, opportunity_id)
-    view = _list_view("opportunities")
-    render_form = _opportunity_form(opp, "board.mark_sold", _("Appointment sold"))
-    if request.method == "GET":
-        return _respond(view, "sold", **render_form)
-    errors: dict = {}
-    appointment_at = _parse_local("appointment_at", errors)
-
-    def service():
-        opportunities.mark_sold(db(), g.dealer, current_user, opportunity_id, appointment_at=appointment_at,
-                                comment=request.form.get("comment", ""), version=request.form.get("version"))
-
-    return _run(view, "opportunities", "sold", opportunity_id, render_form, service,
-                _("Appointment sold registered."), parse_errors=errors)
+    panel = _panel("opportunities", opp, "sold", _("Appointment sold"), version=opp.version)
+    return _act(panel, SoldForm, lambda f: opportunities.mark_sold(
+        db(), g.dealer, current_user, opportunity_id, appointment_at=f.appointment_at.data, comment=f.comment.data,
+        version=f.version.data), _("Appointment sold registered."))
 
 
 # --- 3 Upcoming appointments: confirm, recovery opportunity ------------------------------------
@@ -310,37 +275,21 @@ def mark_sold(opportunity_id: int):
 @requires_role(*BOARD_ROLES)
 def confirm_appointment(appointment_id: int):
     appt = _owned_or_404(Appointment, appointment_id)
-    view = _list_view("appointments")
-    render_form = dict(panel_title=_("Confirm appointment"), version=appt.version,
-                       subject_label=_label_for(appt.customer_id, appt.vehicle_id),
-                       post_url=url_for("board.confirm_appointment", appointment_id=appointment_id))
-    if request.method == "GET":
-        return _respond(view, "confirm", **render_form)
-    return _run(view, "appointments", "confirm", appointment_id, render_form, lambda: appointments.confirm(
-        db(), g.dealer, current_user, appointment_id, comment=request.form.get("comment", ""),
-        version=request.form.get("version")), _("Appointment confirmed."))
+    panel = _panel("appointments", appt, "confirm", _("Confirm appointment"), version=appt.version)
+    return _act(panel, ConfirmForm, lambda f: appointments.confirm(
+        db(), g.dealer, current_user, appointment_id, comment=f.comment.data, version=f.version.data),
+        _("Appointment confirmed."))
 
 
 @bp.route("/appointments/<int:appointment_id>/recovery", methods=["GET", "POST"])
 @requires_role(*BOARD_ROLES)
 def recovery_opportunity(appointment_id: int):
-    appt = _owned_or_404(Appointment, appointment_id)
-    view = _list_view("appointments")
-    render_form = dict(panel_title=_("Recovery opportunity"), assignees=_assignees(),
-                       subject_label=_label_for(appt.customer_id, appt.vehicle_id),
-                       post_url=url_for("board.recovery_opportunity", appointment_id=appointment_id))
-    if request.method == "GET":
-        return _respond(view, "recovery", form={"due_at": _local_input(_tomorrow_at_ten())}, **render_form)
-    errors: dict = {}
-    due_at = _parse_local("due_at", errors)
-
-    def service():
-        appointments.create_recovery_opportunity(db(), g.dealer, current_user, appointment_id, due_at=due_at,
-                                                 note=request.form.get("note", ""),
-                                                 assigned_user_id=request.form.get("assigned_user_id"))
-
-    return _run(view, "appointments", "recovery", appointment_id, render_form, service,
-                _("Recovery opportunity created."), parse_errors=errors)
+    panel = _panel("appointments", _owned_or_404(Appointment, appointment_id), "recovery",
+                   _("Recovery opportunity"), assignees=opportunities.assignees(db(), g.dealer),
+                   initial={"due_at": _local_input(opportunities.default_due(g.dealer, windows()))})
+    return _act(panel, OpportunityForm, lambda f: appointments.create_recovery_opportunity(
+        db(), g.dealer, current_user, appointment_id, due_at=f.due_at.data, note=f.note.data,
+        assigned_user_id=f.assigned_user_id.data), _("Recovery opportunity created."))
 
 
 # --- 4 In process: unit delivered; 5 Services completed: courtesy call -----------------------
@@ -348,29 +297,17 @@ def recovery_opportunity(appointment_id: int):
 @bp.route("/repair-orders/<int:repair_order_id>/delivered", methods=["GET", "POST"])
 @requires_role(*BOARD_ROLES)
 def unit_delivered(repair_order_id: int):
-    ro = _owned_or_404(RepairOrder, repair_order_id)
-    view = _list_view("repair-orders", "in_process")
-    render_form = dict(panel_title=_("Unit delivered"), subject_label=_label_for(ro.customer_id, ro.vehicle_id),
-                       post_url=url_for("board.unit_delivered", repair_order_id=repair_order_id))
-    if request.method == "GET":
-        return _respond(view, "delivered", **render_form)
-    return _run(view, "repair-orders", "delivered", repair_order_id, render_form,
-                lambda: in_process.mark_unit_delivered(db(), g.dealer, current_user, repair_order_id),
-                _("Unit delivered: it moved to Services completed."))
+    panel = _panel("repair-orders", _owned_or_404(RepairOrder, repair_order_id), "delivered", _("Unit delivered"),
+                   default_list="in_process")
+    return _act(panel, UnitDeliveredForm, lambda f: in_process.mark_unit_delivered(
+        db(), g.dealer, current_user, repair_order_id), _("Unit delivered: it moved to Services completed."))
 
 
 @bp.route("/repair-orders/<int:repair_order_id>/courtesy", methods=["GET", "POST"])
 @requires_role(*BOARD_ROLES)
 def courtesy_call(repair_order_id: int):
-    ro = _owned_or_404(RepairOrder, repair_order_id)
-    view = _list_view("repair-orders", "completed")
-    render_form = dict(panel_title=_("Courtesy call"), subject_label=_label_for(ro.customer_id, ro.vehicle_id),
-                       post_url=url_for("board.courtesy_call", repair_order_id=repair_order_id))
-    if request.method == "GET":
-        return _respond(view, "courtesy", **render_form)
-    data = CallInput(channel=request.form.get("channel", ""), outcome=request.form.get("outcome", ""),
-                     comment=request.form.get("comment", ""))
-    return _run(view, "repair-orders", "courtesy", repair_order_id, render_form,
-                lambda: completed.register_courtesy_call(db(), g.dealer, current_user, repair_order_id, data,
-                                                         request.form.get("satisfaction")),
-                _("Courtesy call registered."))
+    panel = _panel("repair-orders", _owned_or_404(RepairOrder, repair_order_id), "courtesy", _("Courtesy call"),
+                   default_list="completed")
+    return _act(panel, CourtesyCallForm, lambda f: completed.register_courtesy_call(
+        db(), g.dealer, current_user, repair_order_id, _call_input(f), f.satisfaction.data),
+        _("Courtesy call registered."))

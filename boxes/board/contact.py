@@ -113,3 +113,14 @@ def register_call(session: Session, dealer: Dealer, actor: User, subject: str, s
     if commit:
         session.commit()
     return activity
+
+
+def current_version(session: Session, subject: str, row_id: int) -> int | None:
+    """The row's version as committed now (after a conflict: what the caller's next try must carry); rows
+    that several callers edit (opportunities, appointments) have one, the others ``None``."""
+    model = SUBJECTS[subject][0]
+    if model not in (Opportunity, Appointment):
+        return None
+    session.expire_all()
+    row = session.get(model, row_id)
+    return row.version if row is not None else None

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Integer, bindparam, select
@@ -290,3 +291,17 @@ def discard_reasons(session: Session, dealer: Dealer) -> list[DiscardReason]:
     return list(session.scalars(select(DiscardReason).where(
         DiscardReason.dealer_id == dealer.id, DiscardReason.active.is_(True)).order_by(
         DiscardReason.position, DiscardReason.id)))
+
+
+def default_due(dealer: Dealer, w: BoardWindows) -> datetime:
+    """When a new or replanned opportunity is proposed for: tomorrow at ten, the dealer's time (the caller
+    changes it; morning calls reach most customers)."""
+    return datetime.combine(w.today + timedelta(days=1), time(10, 0), tzinfo=ZoneInfo(dealer.time_zone))
+
+
+def assignees(session: Session, dealer: Dealer) -> list[tuple[int, str]]:
+    """Whom an opportunity can be assigned to: the dealer's active users (the form's choices; the same rule
+    as ``_assignable``)."""
+    return list(session.execute(
+        select(User.id, User.name).join(Membership, Membership.user_id == User.id)
+        .where(Membership.dealer_id == dealer.id, User.active.is_(True)).distinct().order_by(User.name)))
