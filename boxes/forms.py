@@ -2,9 +2,10 @@
 ``boxes.inputs``: what reaches a service is typed and something both databases can hold.
 
 - ``ActionForm``: the base of every form. CSRF is checked app-wide (``boxes.web.csrf``), not per form.
-  Its ``validate`` refuses, on every field, text a database cannot store (a NUL), with the message
+  Its ``validate`` refuses, in every text field, what a database cannot store (a NUL), with the message
   ``boxes.inputs`` gives it everywhere.
 - ``RowIdField``: an id or a version; ``None`` when empty, ``NO_ROW`` when it is no id at all.
+- ``WholeNumberField``: a number as people write it; ``None`` when empty, ``NOT_A_NUMBER`` when it is none.
 - ``LocalDateTimeField``: a ``datetime-local`` input on the dealer's wall clock → UTC, bounded.
 - ``field_errors``: field → first message, the shape of ``ActionError`` and the templates.
 
@@ -29,6 +30,7 @@ def strip(value):
 
 
 NO_ROW = 0  # no row has id 0, nor version 0: what a value that is not an id becomes (see RowIdField)
+NOT_A_NUMBER = -(2**63)  # outside every range a service accepts: what a value that is no number becomes
 
 
 class RowIdField(Field):
@@ -55,6 +57,27 @@ class ScoreField(RowIdField):
     is outside every range the service accepts."""
 
 
+class WholeNumberField(Field):
+    """A whole number as people write it ("10.000", "10,000", " 60 "): ``None`` when empty, ``NOT_A_NUMBER``
+    when it is no number (the service then says what range it wants, one message per rule). Missing from
+    the form: the field's default."""
+
+    widget = TextInput()
+
+    def process_formdata(self, valuelist):
+        if not valuelist:
+            return
+        raw = str(valuelist[0]).replace(".", "").replace(",", "").strip()
+        if raw == "":
+            self.data = None
+            return
+        number = inputs.whole(raw, self.name, {}, lo=-inputs.MAX_INT, hi=inputs.MAX_INT, message="")
+        self.data = NOT_A_NUMBER if number is None else number
+
+    def _value(self):
+        return "" if self.data is None else str(self.data)
+
+
 class LocalDateTimeField(Field):
     """A ``datetime-local`` input on the dealer's wall clock → an aware UTC instant, bounded (a year-9999
     date would overflow here and in every later job); empty → ``None``."""
@@ -77,8 +100,9 @@ class ActionForm(FlaskForm):
     def validate(self, extra_validators=None) -> bool:
         """The fields' own checks, then no text a database cannot store in any field posted."""
         ok = super().validate(extra_validators)
-        for field in self:
-            if any(isinstance(raw, str) and not inputs.storable(raw) for raw in field.raw_data or ()):
+        for field in self:  # texts only: a field parsed into a number, a date or a time has its own answer
+            if isinstance(field.data, str) and any(
+                    isinstance(raw, str) and not inputs.storable(raw) for raw in field.raw_data or ()):
                 field.errors = [inputs.UNSTORABLE]
                 ok = False
         return ok
