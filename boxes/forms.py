@@ -26,7 +26,13 @@ from boxes import inputs
 
 
 def strip(value):
-    return value.strip() if isinstance(value, str) else value
+    """A text field's filter: stripped; left out of the form, it reads as empty."""
+    return value.strip() if isinstance(value, str) else "" if value is None else value
+
+
+def as_typed(value):
+    """A password's filter: as typed (spaces are part of it); left out of the form, empty."""
+    return "" if value is None else value
 
 
 NO_ROW = 0  # no row has id 0, nor version 0: what a value that is not an id becomes (see RowIdField)

@@ -7,7 +7,7 @@ from wtforms import PasswordField, SelectMultipleField, StringField
 from wtforms.validators import Length
 
 from boxes import inputs
-from boxes.forms import ActionForm, strip
+from boxes.forms import ActionForm, as_typed, strip
 
 NAME_MAX = 200  # User.name
 
@@ -15,7 +15,7 @@ NAME_MAX = 200  # User.name
 class AddMemberForm(ActionForm):
     email = StringField(filters=[strip])
     name = StringField(filters=[strip], validators=[Length(max=NAME_MAX, message=inputs.too_long(NAME_MAX))])
-    password = PasswordField()
+    password = PasswordField(filters=[as_typed])
     # Which roles exist is the service's rule ("Unknown role."), not a second message here.
     roles = SelectMultipleField(validate_choice=False)
     locale = StringField(filters=[strip])
@@ -24,4 +24,4 @@ class AddMemberForm(ActionForm):
 class ChangeMemberForm(ActionForm):
     operation = StringField()
     roles = SelectMultipleField(validate_choice=False)
-    password = PasswordField()
+    password = PasswordField(filters=[as_typed])

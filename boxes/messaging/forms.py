@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from wtforms import BooleanField, PasswordField, StringField
 
-from boxes.forms import ActionForm, WholeNumberField, strip
+from boxes.forms import ActionForm, WholeNumberField, as_typed, strip
 from boxes.messaging.settings import MailSettingsInput
 
 
@@ -15,7 +15,7 @@ class MailSettingsForm(ActionForm):
     smtp_port = WholeNumberField()
     smtp_security = StringField(default="none", filters=[lambda v: v or "none"])
     smtp_username = StringField(filters=[strip])
-    smtp_password = PasswordField()  # write-only: an empty one keeps the stored password
+    smtp_password = PasswordField(filters=[as_typed])  # write-only: an empty one keeps the stored password
     clear_password = BooleanField()
     sender = StringField(filters=[strip])
     auto_reminders = BooleanField()
