@@ -8,7 +8,8 @@ import pytest
 from flask import g
 from werkzeug.datastructures import MultiDict
 
-from boxes.board.forms import NO_ROW, CourtesyCallForm, DiscardForm, ReplanForm, field_errors
+from boxes.board.forms import CourtesyCallForm, DiscardForm, ReplanForm
+from boxes.forms import NO_ROW, field_errors
 
 
 @pytest.fixture

@@ -6,9 +6,10 @@ from flask import abort, flash, g, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from boxes import inputs
 from boxes.admin import users
+from boxes.admin.forms import AddMemberForm, ChangeMemberForm
 from boxes.errors import ActionError, NotFound
+from boxes.forms import field_errors
 from boxes.models.tenancy import ROLES
 from boxes.web import db, dealer_blueprint, render_page, requires_role
 
@@ -32,21 +33,16 @@ def users_index():
 @bp.post("/users")
 @requires_role("admin")
 def add_user():
-    f = request.form
-    # Bounded like every input (boxes.inputs): the name by its column, nothing a database cannot store.
-    problems = inputs.unstorable_fields(f)
-    inputs.text(f.get("name"), "name", problems, max_len=200)
-    if problems:
-        return _page(422, errors={f"new_{k}": v for k, v in problems.items()},
-                     form={k: v for k, v in f.to_dict().items() if k != "password"})
+    form = AddMemberForm()
+    shown = {k: v for k, v in request.form.to_dict().items() if k != "password"}  # never sent back
     try:
-        added = users.add_member(db(), g.dealer, current_user, email=f.get("email", ""), name=f.get("name", ""),
-                                 password=f.get("password", ""), roles=f.getlist("roles"),
-                                 locale=f.get("locale") or None)
+        if not form.validate():
+            raise ActionError(field_errors(form))
+        added = users.add_member(db(), g.dealer, current_user, email=form.email.data, name=form.name.data,
+                                 password=form.password.data, roles=form.roles.data, locale=form.locale.data or None)
     except ActionError as exc:
         db().rollback()
-        return _page(422, errors={f"new_{k}": v for k, v in exc.errors.items()},
-                     form={k: v for k, v in f.to_dict().items() if k != "password"})
+        return _page(422, errors={f"new_{k}": v for k, v in exc.errors.items()}, form=shown)
     if added.invitation is not None:
         flash(_("%(email)s already has a Boxes account: they are invited, and get these roles when they accept. "
                 "Their password stays theirs.", email=added.user.email), "success")
@@ -69,19 +65,21 @@ def revoke_invitation(invitation_id: int):
 @bp.post("/users/<int:user_id>")
 @requires_role("admin")
 def change_user(user_id: int):
-    f = request.form
-    operation = f.get("operation")
+    form = ChangeMemberForm()
+    operation = form.operation.data
     try:
         users.member(db(), g.dealer, user_id)  # 404 before anything else for users of other dealers
+        if not form.validate():
+            raise ActionError(field_errors(form))
         if operation == "roles":
-            users.set_roles(db(), g.dealer, current_user, user_id, f.getlist("roles"))
+            users.set_roles(db(), g.dealer, current_user, user_id, form.roles.data)
             message = _("Roles saved.")
         elif operation == "deactivate":
             user = users.deactivate(db(), g.dealer, current_user, user_id)
             message = (_("User deactivated: their open sessions ended.") if not user.active
                        else _("User removed from this dealer; they keep working for their other dealers."))
         elif operation == "password":
-            users.reset_password(db(), g.dealer, current_user, user_id, f.get("password", ""))
+            users.reset_password(db(), g.dealer, current_user, user_id, form.password.data)
             message = _("Password reset: their open sessions ended.")
         else:
             raise ActionError.field("operation", _("Unknown operation."))

@@ -1,6 +1,6 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, SelectField
+from wtforms import EmailField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, ValidationError
 
 from boxes.inputs import UNSTORABLE, storable
@@ -21,3 +21,4 @@ class LoginForm(FlaskForm):
 
 class LocaleForm(FlaskForm):
     locale = SelectField(_l("Language"), choices=list(LOCALES))
+    next = StringField()  # the page to go back to; only a same-site path is followed (safe_next)

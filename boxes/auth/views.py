@@ -98,7 +98,7 @@ def set_locale():
         abort(422)
     service.set_locale(db(), current_user, form.locale.data)
     flash(_("Language changed."), "success")
-    return redirect(safe_next(request.form.get("next")) or url_for("auth.home"))
+    return redirect(safe_next(form.next.data) or url_for("auth.home"))
 
 
 @bp.get("/invitations")

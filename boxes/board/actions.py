@@ -29,7 +29,6 @@ from boxes.board.common import get_owned
 from boxes.board.contact import SUBJECTS, CallInput, current_version, subject_origin
 from boxes.board.contact import register_call as register_call_service
 from boxes.board.forms import (
-    ActionForm,
     CallForm,
     ConfirmForm,
     CourtesyCallForm,
@@ -38,7 +37,6 @@ from boxes.board.forms import (
     ReplanForm,
     SoldForm,
     UnitDeliveredForm,
-    field_errors,
 )
 from boxes.board.views import (
     BOARD_ROLES,
@@ -52,6 +50,7 @@ from boxes.board.views import (
     windows,
 )
 from boxes.errors import ActionError, Conflict, NotFound
+from boxes.forms import ActionForm, field_errors
 from boxes.models import Appointment, Customer, Opportunity, RepairOrder, Vehicle
 from boxes.web import db, is_fragment_request, render_blocks, render_page, requires_role
 

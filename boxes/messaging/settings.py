@@ -80,50 +80,55 @@ def server_allowed(config, dealer: Dealer, host: str, port: int) -> bool:
     return True
 
 
-def _int(raw, low: int, high: int, *, optional: bool = False):
-    raw = (str(raw) if raw is not None else "").strip()
-    if not raw and optional:
-        return None, True
-    try:
-        value = int(raw)
-    except ValueError:
-        return None, False
-    return value, low <= value <= high
+@dataclass(frozen=True)
+class MailSettingsInput:
+    """What Settings → Mail posts, typed (``boxes.messaging.forms.MailSettingsForm``). Numbers: ``None`` when
+    left empty (the default applies), anything outside their range is refused here."""
+
+    use_own_smtp: bool = False
+    smtp_host: str = ""
+    smtp_port: int | None = None
+    smtp_security: str = "none"
+    smtp_username: str = ""
+    smtp_password: str = field(default="", repr=False)  # empty: keep the stored one
+    clear_password: bool = False
+    sender: str = ""
+    auto_reminders: bool = False
+    reminder_days_before: int | None = 1
+    reminder_hour: int | None = 10
+    daily_cap: int | None = None
+    rate_per_minute: int | None = None
 
 
-def update(session: Session, dealer: Dealer, actor: User, form: dict, *, config) -> MailSettings:
+def _within(value: int | None, low: int, high: int, *, optional: bool = False) -> bool:
+    return optional if value is None else low <= value <= high
+
+
+def update(session: Session, dealer: Dealer, actor: User, data: MailSettingsInput, *, config) -> MailSettings:
     """Save the dealer's mail settings. An empty password keeps the stored one (write-only field);
     ``clear_password`` removes it. ``config``: the operator's settings (the allow-list)."""
     # Texts bounded by their columns; anything no database can store is refused (boxes.inputs).
-    errors: dict = inputs.unstorable_fields(form)
-    use_own = form.get("use_own_smtp") in ("1", "on", "true", True)
-    host = (form.get("smtp_host") or "").strip()
-    security = form.get("smtp_security") or "none"
+    errors: dict = inputs.unstorable_fields({k: v for k, v in vars(data).items() if isinstance(v, str)})
+    use_own, host, security, port = data.use_own_smtp, data.smtp_host.strip(), data.smtp_security, data.smtp_port
     if security not in SMTP_SECURITY:
         errors["smtp_security"] = _l("Choose none, STARTTLS or SSL.")
-    port, ok = _int(form.get("smtp_port"), 1, 65535, optional=True)
-    if not ok:
+    if not _within(port, 1, 65535, optional=True):
         errors["smtp_port"] = _l("Enter a port from 1 to 65535.")
     if use_own and not host:
         errors["smtp_host"] = _l("Enter the SMTP server's name or address.")
     if len(host) > 200 or any(c.isspace() for c in host):
         errors["smtp_host"] = _l("Enter the SMTP server's name or address.")
-    username = (form.get("smtp_username") or "").strip()
-    password = form.get("smtp_password") or ""
-    sender = (form.get("sender") or "").strip()
+    username, password, sender = data.smtp_username.strip(), data.smtp_password, data.sender.strip()
     if sender and (len(sender) > 200 or address_problem(sender)):
         errors.setdefault("sender", _l("Enter a valid email address."))
-    days, ok = _int(form.get("reminder_days_before", 1), 0, 14)
-    if not ok:
+    days, hour, cap, rate = data.reminder_days_before, data.reminder_hour, data.daily_cap, data.rate_per_minute
+    if not _within(days, 0, 14):
         errors["reminder_days_before"] = _l("Enter a number of days from 0 to 14.")
-    hour, ok = _int(form.get("reminder_hour", 10), 0, 23)
-    if not ok:
+    if not _within(hour, 0, 23):
         errors["reminder_hour"] = _l("Enter an hour from 0 to 23.")
-    cap, ok = _int(form.get("daily_cap"), 0, 1_000_000, optional=True)
-    if not ok:
+    if not _within(cap, 0, 1_000_000, optional=True):
         errors["daily_cap"] = _l("Enter a whole number, or leave it empty for the default.")
-    rate, ok = _int(form.get("rate_per_minute"), 1, 100_000, optional=True)
-    if not ok:
+    if not _within(rate, 1, 100_000, optional=True):
         errors["rate_per_minute"] = _l("Enter a whole number, or leave it empty for the default.")
     if use_own and host and "smtp_host" not in errors and "smtp_port" not in errors and not server_allowed(
             config, dealer, host, port or DEFAULT_PORTS.get(security, 25)):
@@ -144,14 +149,14 @@ def update(session: Session, dealer: Dealer, actor: User, form: dict, *, config)
     row.smtp_security = security
     row.smtp_username = username
     password_changed = False
-    if form.get("clear_password"):
+    if data.clear_password:
         password_changed = bool(row.smtp_password)
         row.smtp_password = ""
     elif password:
         password_changed = True
         row.smtp_password = password
     row.sender = sender
-    row.auto_reminders = form.get("auto_reminders") in ("1", "on", "true", True)
+    row.auto_reminders = data.auto_reminders
     row.reminder_days_before = days
     row.reminder_hour = hour
     row.daily_cap = cap

@@ -14,8 +14,10 @@ from flask_login import current_user
 
 from boxes.board.common import clamp_page
 from boxes.errors import ActionError, NotFound
+from boxes.forms import field_errors
 from boxes.messaging import content, outbox
 from boxes.messaging import settings as mail_settings
+from boxes.messaging.forms import MailSettingsForm
 from boxes.models.messaging import FINAL_STATUSES, MESSAGE_STATUSES, SMTP_SECURITY
 from boxes.web import db, dealer_blueprint, is_fragment_request, redis_client, render_page, requires_role
 
@@ -153,12 +155,15 @@ def mail_settings_page():
 @bp.post("/admin/mail")
 @requires_role("admin")
 def save_mail_settings():
-    form = request.form.to_dict()
+    form = MailSettingsForm()
     try:
-        mail_settings.update(db(), g.dealer, current_user, form, config=_config())
+        if not form.validate():
+            raise ActionError(field_errors(form))
+        mail_settings.update(db(), g.dealer, current_user, form.typed(), config=_config())
     except ActionError as exc:
         db().rollback()
-        form.pop("smtp_password", None)  # write-only: never sent back, even in an error page
-        return _settings_page(422, errors=exc.errors, form=form)
+        shown = request.form.to_dict()
+        shown.pop("smtp_password", None)  # write-only: never sent back, even in an error page
+        return _settings_page(422, errors=exc.errors, form=shown)
     flash(_("Mail settings saved."), "success")
     return redirect(url_for("messaging.mail_settings_page"), code=303)

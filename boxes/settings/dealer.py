@@ -3,7 +3,6 @@ support contact shown to its users."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -17,27 +16,26 @@ from boxes.errors import ActionError
 from boxes.models import Dealer, User
 
 WEEKDAYS = tuple(range(7))  # 0 = Monday
-_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
 
 @dataclass
 class DealerSettings:
-    first_service_months: str
-    first_service_km: str
+    first_service_months: int | None
+    first_service_km: int | None
     workshop_address: str
     phone: str
     email: str
     support_contact: str
-    working_hours: dict[int, tuple[str, str] | None]  # None: closed that day
+    working_hours: dict[int, tuple[time | None, time | None] | None]  # None: closed that day
 
 
 def update(session: Session, dealer: Dealer, actor: User, data: DealerSettings) -> Dealer:
     errors: dict = {}
-    months = _int(data.first_service_months, 1, 60)
-    if months is None:
+    months = data.first_service_months
+    if months is None or not 1 <= months <= 60:
         errors["first_service_months"] = _l("Enter a number of months from 1 to 60.")
-    km = _int(data.first_service_km, 500, 100000)
-    if km is None:
+    km = data.first_service_km
+    if km is None or not 500 <= km <= 100000:
         errors["first_service_km"] = _l("Enter a distance from 500 to 100,000 km.")
     # Each text bounded by its column (boxes.inputs); what cannot be stored is refused, never cut.
     address = inputs.text(data.workshop_address, "workshop_address", errors, max_len=300,
@@ -53,10 +51,10 @@ def update(session: Session, dealer: Dealer, actor: User, data: DealerSettings) 
         if span is None:
             continue
         start, end = span
-        if not (_HHMM.match(start or "") and _HHMM.match(end or "")) or start >= end:
+        if start is None or end is None or start >= end:
             errors[f"hours_{day}"] = _l("Opening must be before closing (HH:MM).")
         else:
-            hours[str(day)] = [start, end]
+            hours[str(day)] = [start.strftime("%H:%M"), end.strftime("%H:%M")]
     if errors:
         raise ActionError(errors)
     before = {"first_service_months": dealer.first_service_months, "first_service_km": dealer.first_service_km,
@@ -73,14 +71,6 @@ def update(session: Session, dealer: Dealer, actor: User, data: DealerSettings) 
            entity_id=dealer.id, data={"before": before})
     session.commit()
     return dealer
-
-
-def _int(value, low: int, high: int) -> int | None:
-    try:
-        number = int(str(value).replace(".", "").replace(",", "").strip())
-    except (TypeError, ValueError):
-        return None
-    return number if low <= number <= high else None
 
 
 # --- working hours ------------------------------------------------------------------------------

@@ -8,9 +8,11 @@ from flask_login import current_user
 
 from boxes.board.common import get_owned
 from boxes.errors import ActionError, NotFound
+from boxes.forms import field_errors
 from boxes.models import DiscardReason
 from boxes.settings import dealer as dealer_settings
 from boxes.settings import discard_reasons
+from boxes.settings.forms import DealerSettingsForm, DiscardReasonForm
 from boxes.web import db, dealer_blueprint, render_page, requires_role
 
 bp = dealer_blueprint("settings", __name__, "/settings")
@@ -32,18 +34,18 @@ def index():
 @bp.post("/dealer")
 @requires_role("manager")
 def update_dealer():
-    f = request.form
+    form = DealerSettingsForm()
     data = dealer_settings.DealerSettings(
-        first_service_months=f.get("first_service_months", ""), first_service_km=f.get("first_service_km", ""),
-        workshop_address=f.get("workshop_address", ""), phone=f.get("phone", ""), email=f.get("email", ""),
-        support_contact=f.get("support_contact", ""),
-        working_hours={day: (f.get(f"open_{day}", ""), f.get(f"close_{day}", "")) if f.get(f"works_{day}") else None
-                       for day in dealer_settings.WEEKDAYS})
+        first_service_months=form.first_service_months.data, first_service_km=form.first_service_km.data,
+        workshop_address=form.workshop_address.data, phone=form.phone.data, email=form.email.data,
+        support_contact=form.support_contact.data, working_hours=form.working_hours())
     try:
+        if not form.validate():
+            raise ActionError(field_errors(form))
         dealer_settings.update(db(), g.dealer, current_user, data)
     except ActionError as exc:
         db().rollback()
-        return _page(422, errors=exc.errors, form=f.to_dict())
+        return _page(422, errors=exc.errors, form=request.form.to_dict())
     flash(_("Settings saved."), "success")
     return redirect(url_for("settings.index"), code=303)
 
@@ -51,14 +53,16 @@ def update_dealer():
 @bp.post("/discard-reasons")
 @requires_role("manager")
 def add_reason():
-    f = request.form
+    form = DiscardReasonForm()
     try:
-        discard_reasons.add(db(), g.dealer, current_user, label_es=f.get("label_es", ""),
-                            label_pt_br=f.get("label_pt_br", ""), label_en=f.get("label_en", ""),
-                            oem_reason=f.get("oem_reason", ""))
+        if not form.validate():
+            raise ActionError(field_errors(form))
+        discard_reasons.add(db(), g.dealer, current_user, label_es=form.label_es.data,
+                            label_pt_br=form.label_pt_br.data, label_en=form.label_en.data,
+                            oem_reason=form.oem_reason.data)
     except ActionError as exc:
         db().rollback()
-        return _page(422, errors={f"new_{k}": v for k, v in exc.errors.items()}, form=f.to_dict())
+        return _page(422, errors={f"new_{k}": v for k, v in exc.errors.items()}, form=request.form.to_dict())
     flash(_("Reason added."), "success")
     return redirect(url_for("settings.index"), code=303)
 
@@ -66,14 +70,16 @@ def add_reason():
 @bp.post("/discard-reasons/<int:reason_id>")
 @requires_role("manager")
 def change_reason(reason_id: int):
-    f = request.form
-    operation = f.get("operation")
+    form = DiscardReasonForm()
+    operation = form.operation.data
     try:
         get_owned(db(), DiscardReason, g.dealer.id, reason_id)
+        if not form.validate():
+            raise ActionError(field_errors(form))
         if operation == "rename":
-            discard_reasons.rename(db(), g.dealer, current_user, reason_id, label_es=f.get("label_es", ""),
-                                   label_pt_br=f.get("label_pt_br", ""), label_en=f.get("label_en", ""),
-                                   oem_reason=f.get("oem_reason", ""))
+            discard_reasons.rename(db(), g.dealer, current_user, reason_id, label_es=form.label_es.data,
+                                   label_pt_br=form.label_pt_br.data, label_en=form.label_en.data,
+                                   oem_reason=form.oem_reason.data)
         elif operation in ("activate", "deactivate"):
             discard_reasons.set_active(db(), g.dealer, current_user, reason_id, operation == "activate")
         elif operation == "delete":
@@ -84,6 +90,7 @@ def change_reason(reason_id: int):
         abort(404)
     except ActionError as exc:
         db().rollback()
-        return _page(422, errors={f"reason_{reason_id}_{k}": v for k, v in exc.errors.items()}, form=f.to_dict())
+        return _page(422, errors={f"reason_{reason_id}_{k}": v for k, v in exc.errors.items()},
+                     form=request.form.to_dict())
     flash(_("Catalog updated."), "success")
     return redirect(url_for("settings.index"), code=303)
