@@ -1,7 +1,7 @@
 """Row actions of buttons 1–5, on the board blueprint.
 
 Every action URL answers GET with its form and POST with the change. An action is made on a list
-(button, filters, page: ``views.ListView``), which the request names — the form's ``list`` field,
+(button, filters, page: ``lists.ListView``), which the request names — the form's ``list`` field,
 else htmx's ``HX-Current-URL`` (list navigation pushes the list's URL) — else the row's own list.
 For htmx a GET answers the action panel alone; a change answers the panel, the row as it is now
 drawn as a row of *that* list (its columns and actions; marked when it left the list), that list's
@@ -23,17 +23,15 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from boxes import inputs
-from boxes.board import appointments, completed, deliveries, in_process, opportunities
+from boxes.board import appointments, bp, completed, deliveries, in_process, opportunities
 from boxes.board.badges import badges
 from boxes.board.client import client_history
-from boxes.board.common import get_owned
-from boxes.board.contact import SUBJECTS, CallInput
+from boxes.board.contact import SUBJECTS, CallInput, subject_origin
 from boxes.board.contact import register_call as register_call_service
-from boxes.board.views import (
+from boxes.board.lists import (
     BOARD_ROLES,
     TEMPLATE,
     ListView,
-    bp,
     list_numbers,
     list_view_of,
     page_context,
@@ -42,6 +40,7 @@ from boxes.board.views import (
 )
 from boxes.errors import ActionError, Conflict, NotFound
 from boxes.models import Appointment, Customer, Membership, Opportunity, RepairOrder, User, Vehicle
+from boxes.owned import get_owned
 from boxes.web import db, is_fragment_request, render_blocks, render_page, requires_role
 
 # The lists that show each kind of row (the first is the row's own list, when the request names none).
@@ -210,8 +209,6 @@ def register_call(subject: str, subject_id: int):
 @bp.route(f"/<{SUBJECT_PATTERN}:subject>/<int:subject_id>/opportunity", methods=["GET", "POST"])
 @requires_role(*BOARD_ROLES)
 def create_opportunity(subject: str, subject_id: int):
-    from boxes.board.contact import subject_origin
-
     row = _owned_or_404(SUBJECTS[subject][0], subject_id)
     view = _list_view(subject)
     vehicle_id = getattr(row, "vehicle_id", None)

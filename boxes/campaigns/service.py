@@ -23,12 +23,13 @@ from sqlalchemy.orm import Session
 
 from boxes import inputs
 from boxes.audit import record
-from boxes.board.campaigns import active_campaigns_condition
-from boxes.board.common import Page, get_owned, list_query, paginate
+from boxes.board.badges import active_campaigns_condition
 from boxes.db import utcnow
 from boxes.errors import ActionError
 from boxes.models import Campaign, CampaignUnit, Customer, Dealer, Membership, Opportunity, User, Vehicle
 from boxes.models.campaigns import CAMPAIGN_KINDS
+from boxes.owned import get_owned
+from boxes.paging import Page, list_query, paginate
 from boxes.textmatch import fold, folded
 
 ASSIGNMENTS = ("one", "round_robin")

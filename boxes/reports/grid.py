@@ -17,7 +17,8 @@ from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
 from boxes import inputs
-from boxes.board.windows import BoardWindows, local_midnight
+from boxes.board.windows import BoardWindows
+from boxes.localtime import local_midnight
 from boxes.models import Dealer
 from boxes.reports.definitions import CATEGORY, DATETIME, NUMBER, REPORTS, ROWS, Column, Report
 from boxes.reports.ranges import DateRange

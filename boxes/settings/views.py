@@ -6,9 +6,9 @@ from flask import abort, flash, g, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from boxes.board.common import get_owned
 from boxes.errors import ActionError, NotFound
 from boxes.models import DiscardReason
+from boxes.owned import get_owned
 from boxes.settings import dealer as dealer_settings
 from boxes.settings import discard_reasons
 from boxes.web import db, dealer_blueprint, render_page, requires_role
