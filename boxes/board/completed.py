@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from boxes.board.contact import FINAL_OUTCOMES, CallInput, register_call
 from boxes.board.in_process import repair_order_rows
-from boxes.board.statements import DEALER, WINDOWS, board_parameters
+from boxes.board.statements import DEALER, WINDOWS, board_parameters, call_filter
 from boxes.board.windows import BoardWindows
 from boxes.db import utcnow
 from boxes.errors import ActionError
@@ -39,11 +39,7 @@ def _query(courtesy: str) -> ListQuery:
 
 @cache
 def _list(courtesy: str) -> ListQuery:
-    conds = in_window(DEALER, WINDOWS)
-    if courtesy == "pending":
-        conds.append(pending_courtesy_call())
-    elif courtesy == "done":
-        conds.append(RepairOrder.courtesy_call_at.is_not(None))
+    conds = [*in_window(DEALER, WINDOWS), *call_filter(RepairOrder.courtesy_call_at, courtesy)]
     return list_query(select(RepairOrder.id).where(*conds), repair_order_rows(DEALER),
                       (RepairOrder.delivered_at.desc(), RepairOrder.id.desc()))
 

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from boxes.board.statements import DEALER, WINDOWS, board_parameters, has_open_opportunity, last_note
+from boxes.board.statements import DEALER, WINDOWS, board_parameters, call_filter, has_open_opportunity, last_note
 from boxes.board.windows import BoardWindows
 from boxes.models import Customer, Dealer, Delivery, Vehicle
 from boxes.paging import ListQuery, Page, count_rows, in_list, list_query, paginate
@@ -66,11 +66,7 @@ def _query(welcome: str) -> ListQuery:
 
 @cache
 def _list(welcome: str) -> ListQuery:
-    conds = in_window(DEALER, WINDOWS)
-    if welcome == "pending":
-        conds.append(pending_welcome_call())
-    elif welcome == "done":
-        conds.append(Delivery.welcome_call_at.is_not(None))
+    conds = [*in_window(DEALER, WINDOWS), *call_filter(Delivery.welcome_call_at, welcome)]
     return list_query(select(Delivery.id).where(*conds), _rows(DEALER),
                       (Delivery.delivered_at.desc(), Delivery.id.desc()))
 

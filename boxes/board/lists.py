@@ -4,7 +4,9 @@ numbers after an action and whether a row is still in it, and the badges a page 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from flask import current_app, g, request, url_for
@@ -56,10 +58,14 @@ def _filters(button: str, args) -> dict:
 
 # Each button's list, as template context built from the filters.
 
-def deliveries_context(w: BoardWindows, args) -> dict:
-    f = _filters("deliveries", args)
-    page = deliveries.deliveries(db(), g.dealer, w, welcome=f["welcome"], page=_page(args), per_page=_per_page())
-    return dict(page=page, filters=f)
+def _filtered_list(button: str, rows_of) -> Callable[[BoardWindows, Any], dict]:
+    """The context of a list whose filters are its function's keyword arguments (Deliveries,
+    In process, Services completed)."""
+    def context(w: BoardWindows, args) -> dict:
+        f = _filters(button, args)
+        return dict(page=rows_of(db(), g.dealer, w, **f, page=_page(args), per_page=_per_page()), filters=f)
+
+    return context
 
 
 def opportunities_context(w: BoardWindows, args) -> dict:
@@ -83,24 +89,12 @@ def appointments_context(w: BoardWindows, args) -> dict:
     return dict(page=page, sub_counts=sub_counts, filters=f)
 
 
-def in_process_context(w: BoardWindows, args) -> dict:
-    f = _filters("in_process", args)
-    page = in_process.in_process(db(), g.dealer, w, opened=f["opened"], page=_page(args), per_page=_per_page())
-    return dict(page=page, filters=f)
-
-
-def completed_context(w: BoardWindows, args) -> dict:
-    f = _filters("completed", args)
-    page = completed.completed(db(), g.dealer, w, courtesy=f["courtesy"], page=_page(args), per_page=_per_page())
-    return dict(page=page, filters=f)
-
-
 LIST_CONTEXT = {
-    "deliveries": deliveries_context,
+    "deliveries": _filtered_list("deliveries", deliveries.deliveries),
     "opportunities": opportunities_context,
     "appointments": appointments_context,
-    "in_process": in_process_context,
-    "completed": completed_context,
+    "in_process": _filtered_list("in_process", in_process.in_process),
+    "completed": _filtered_list("completed", completed.completed),
 }
 LIST_ENDPOINT = {
     "deliveries": "board.deliveries_list",

@@ -42,6 +42,16 @@ def count_of(model, *conds):
     return select(func.count()).select_from(model).where(*conds).scalar_subquery()
 
 
+def call_filter(called_at, choice: str) -> list:
+    """The welcome / courtesy call filter of Deliveries and Services completed on the column that
+    records the call: "pending" (not called yet), "done", anything else all."""
+    if choice == "pending":
+        return [called_at.is_(None)]
+    if choice == "done":
+        return [called_at.is_not(None)]
+    return []
+
+
 def last_note(dealer_id: int, customer_col):
     """The customer's most recent non-empty comment, as a correlated subquery (no N+1)."""
     return (

@@ -217,6 +217,7 @@ class Grid:
         yield buffer.getvalue()
 
     def xlsx_file(self, session: Session, target) -> None:
+        # Imported on the first export, not with the reports: openpyxl takes ~0.4 s to import.
         from openpyxl import Workbook
         from openpyxl.cell import WriteOnlyCell
         from openpyxl.utils import get_column_letter
