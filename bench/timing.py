@@ -33,8 +33,8 @@ from sqlalchemy.orm import Session
 
 from boxes import create_app
 from boxes.auth import sessions as login_sessions
-from boxes.board import activity, appointments, completed, deliveries, in_process, opportunities
-from boxes.board.badges import badges
+from boxes.board import appointments, completed, deliveries, in_process, opportunities
+from boxes.board.badges import badges, count_contacts_today
 from boxes.board.windows import BoardWindows
 from boxes.campaigns import service as campaign_service
 from boxes.config import Config
@@ -49,7 +49,7 @@ def reports_page(session: Session, dealer: Dealer, w: BoardWindows):
     from boxes.reports.ranges import DEFAULT_PRESET, make_range
 
     grid = Grid(report_of(None), make_range(dealer.time_zone, DEFAULT_PRESET), dealer, dealer.locale, w=w)
-    return grid.chart(session, grid.report.pie), activity.count_today(session, dealer, w)
+    return grid.chart(session, grid.report.pie), count_contacts_today(session, dealer, w)
 
 
 @dataclass

@@ -13,11 +13,14 @@ from boxes.config import ROOT, Config
 
 
 def create_app(config: Config | None = None) -> Flask:
+    # Imported here, not at the top: every ``import boxes.<module>`` (a job, the CLI, a migration) runs
+    # this package first and must not load the whole web app with it.
     from boxes import web
     from boxes.admin.views import bp as admin_bp
     from boxes.assets import bp as assets_bp
     from boxes.auth.views import bp as auth_bp
-    from boxes.board.views import bp as board_bp
+    from boxes.board import actions, views  # noqa: F401  (importing them puts their routes on the board's bp)
+    from boxes.board import bp as board_bp
     from boxes.campaigns.views import bp as campaigns_bp
     from boxes.dms.views import bp as integrations_bp
     from boxes.health import bp as health_bp

@@ -1,7 +1,7 @@
 """Row actions of buttons 1–5, on the board blueprint.
 
 Every action URL answers GET with its form and POST with the change. An action is made on a list
-(button, filters, page: ``views.ListView``), which the request names — the form's ``list`` field,
+(button, filters, page: ``lists.ListView``), which the request names — the form's ``list`` field,
 else htmx's ``HX-Current-URL`` (list navigation pushes the list's URL) — else the row's own list.
 For htmx a GET answers the action panel alone; a change answers the panel, the row as it is now
 drawn as a row of *that* list (its columns and actions; marked when it left the list), that list's
@@ -22,10 +22,9 @@ from flask import abort, flash, g, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from boxes.board import appointments, completed, deliveries, in_process, opportunities
+from boxes.board import appointments, bp, completed, deliveries, in_process, opportunities
 from boxes.board.badges import badges
 from boxes.board.client import client_history
-from boxes.board.common import get_owned
 from boxes.board.contact import SUBJECTS, CallInput, current_version, subject_origin
 from boxes.board.contact import register_call as register_call_service
 from boxes.board.forms import (
@@ -38,11 +37,10 @@ from boxes.board.forms import (
     SoldForm,
     UnitDeliveredForm,
 )
-from boxes.board.views import (
+from boxes.board.lists import (
     BOARD_ROLES,
     TEMPLATE,
     ListView,
-    bp,
     list_numbers,
     list_view_of,
     page_context,
@@ -52,6 +50,7 @@ from boxes.board.views import (
 from boxes.errors import ActionError, Conflict, NotFound
 from boxes.forms import ActionForm, field_errors
 from boxes.models import Appointment, Customer, Opportunity, RepairOrder, Vehicle
+from boxes.owned import get_owned
 from boxes.web import db, is_fragment_request, render_blocks, render_page, requires_role
 
 # The lists that show each kind of row (the first is the row's own list, when the request names none).

@@ -3,32 +3,24 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, select
+from sqlalchemy import Select, and_, select
 from sqlalchemy.orm import Session
 
 from boxes import inputs
 from boxes.audit import record
-from boxes.board.common import (
-    Page,
-    board_parameters,
-    board_statement,
-    check_version,
-    commit_or_conflict,
-    count_of,
-    get_owned,
-    has_open_opportunity,
-    in_list,
-    last_note,
-    list_query,
-    paginate,
-)
+from boxes.board import opportunities
+from boxes.board.statements import DEALER, WINDOWS, board_parameters, count_of, has_open_opportunity, last_note
 from boxes.board.windows import BoardWindows
 from boxes.db import utcnow
 from boxes.errors import ActionError
+from boxes.messaging.outbox import reminder_columns
 from boxes.models import Appointment, Customer, Dealer, Opportunity, User, Vehicle
 from boxes.models.workshop import UNCONFIRMED
+from boxes.owned import check_version, commit_or_conflict, get_owned
+from boxes.paging import ListQuery, Page, in_list, list_query, paginate
 
 MAX_COMMENT = 2000
 
@@ -62,19 +54,23 @@ def appointments(session: Session, dealer: Dealer, w: BoardWindows, *, view: str
     cap = None
     if view == "arrivals":  # only the last ten arrivals of the day, on one page
         page, per_page, cap = 1, LAST_ARRIVALS, LAST_ARRIVALS
-    return paginate(session, _query(view), page, per_page, params=board_parameters(dealer, w), total=total, cap=cap)
+    return paginate(session, _list(view), page, per_page, params=board_parameters(dealer, w), total=total, cap=cap)
 
 
-def _query(view: str):
-    order = {
-        "to_confirm": (Appointment.scheduled_at, Appointment.id),
-        "confirmed": (Appointment.scheduled_at, Appointment.id),
-        "not_arrived": (Appointment.scheduled_at, Appointment.id),
-        "no_shows": (Appointment.scheduled_at.desc(), Appointment.id.desc()),
-        "arrivals": (Appointment.arrived_at.desc(), Appointment.id.desc()),
-    }[view]
-    return board_statement(("appointments", view), lambda d, bw: list_query(
-        select(Appointment.id).where(sub_view_condition(view, d, bw)), _rows(d), order))
+ORDER = {
+    "to_confirm": (Appointment.scheduled_at, Appointment.id),
+    "confirmed": (Appointment.scheduled_at, Appointment.id),
+    "not_arrived": (Appointment.scheduled_at, Appointment.id),
+    "no_shows": (Appointment.scheduled_at.desc(), Appointment.id.desc()),
+    "arrivals": (Appointment.arrived_at.desc(), Appointment.id.desc()),
+}
+
+
+@cache
+def _list(view: str) -> ListQuery:
+    """A sub-view's statements (``view`` is one of ``SUB_VIEWS``: callers fall back to "to confirm")."""
+    return list_query(select(Appointment.id).where(sub_view_condition(view, DEALER, WINDOWS)), _rows(DEALER),
+                      ORDER[view])
 
 
 def contains(session: Session, dealer: Dealer, w: BoardWindows, appointment_id: int, *,
@@ -84,12 +80,10 @@ def contains(session: Session, dealer: Dealer, w: BoardWindows, appointment_id: 
     if view == "arrivals":
         last_ten = appointments(session, dealer, w, view=view).rows
         return any(row.Appointment.id == int(appointment_id) for row in last_ten)
-    return in_list(session, _query(view), board_parameters(dealer, w), appointment_id)
+    return in_list(session, _list(view), board_parameters(dealer, w), appointment_id)
 
 
 def _rows(dealer: Dealer):
-    from boxes.messaging.outbox import reminder_columns
-
     return (
         select(
             Appointment,
@@ -111,12 +105,15 @@ def one(session: Session, dealer: Dealer, appointment_id: int):
     ).one_or_none()
 
 
+@cache
+def _sub_view_counts() -> Select:
+    return select(*[count_of(Appointment, sub_view_condition(v, DEALER, WINDOWS)) for v in SUB_VIEWS])
+
+
 def sub_view_counts(session: Session, dealer: Dealer, w: BoardWindows) -> dict[str, int]:
     """All five sub-view counts in one statement, each from its own index (arrivals capped at ten,
     as the list is)."""
-    stmt = board_statement(("appointment_counts",), lambda d, bw: select(
-        *[count_of(Appointment, sub_view_condition(v, d, bw)) for v in SUB_VIEWS]))
-    row = session.execute(stmt, board_parameters(dealer, w)).one()
+    row = session.execute(_sub_view_counts(), board_parameters(dealer, w)).one()
     counts = dict(zip(SUB_VIEWS, row, strict=True))
     counts["arrivals"] = min(counts["arrivals"], LAST_ARRIVALS)
     return counts
@@ -159,8 +156,6 @@ def is_no_show(appt: Appointment, w: BoardWindows) -> bool:
 def create_recovery_opportunity(session: Session, dealer: Dealer, actor: User, appointment_id, *,
                                 due_at: datetime | None, note: str = "", assigned_user_id=None) -> Opportunity:
     """From a no-show: an opportunity to call the customer back and book again."""
-    from boxes.board import opportunities
-
     appt = get_owned(session, Appointment, dealer.id, appointment_id)
     if not is_no_show(appt, BoardWindows.at(dealer.time_zone)):
         raise ActionError.field("status", _l("Only a missed appointment can get a recovery opportunity."))

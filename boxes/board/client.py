@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from sqlalchemy import case, select, union
 from sqlalchemy.orm import Session
 
-from boxes.board.common import get_owned
 from boxes.models import (
     Activity,
     Appointment,
@@ -21,6 +20,7 @@ from boxes.models import (
     User,
     Vehicle,
 )
+from boxes.owned import get_owned
 
 RECENT_CONTACTS = 20
 

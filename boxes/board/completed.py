@@ -2,26 +2,21 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from boxes.board.common import (
-    Page,
-    board_parameters,
-    board_statement,
-    count_rows,
-    get_owned,
-    in_list,
-    list_query,
-    paginate,
-)
 from boxes.board.contact import FINAL_OUTCOMES, CallInput, register_call
 from boxes.board.in_process import repair_order_rows
+from boxes.board.statements import DEALER, WINDOWS, board_parameters, call_filter
 from boxes.board.windows import BoardWindows
 from boxes.db import utcnow
 from boxes.errors import ActionError
 from boxes.models import Activity, Dealer, RepairOrder, User
+from boxes.owned import get_owned
+from boxes.paging import ListQuery, Page, count_rows, in_list, list_query, paginate
 
 COURTESY_FILTERS = ("pending", "done", "all")
 
@@ -38,19 +33,15 @@ def pending_courtesy_call():
     return RepairOrder.courtesy_call_at.is_(None)
 
 
-def _query(courtesy: str):
-    courtesy = courtesy if courtesy in COURTESY_FILTERS else "all"
+def _query(courtesy: str) -> ListQuery:
+    return _list(courtesy if courtesy in COURTESY_FILTERS else "all")
 
-    def build(d, bw):
-        conds = in_window(d, bw)
-        if courtesy == "pending":
-            conds.append(pending_courtesy_call())
-        elif courtesy == "done":
-            conds.append(RepairOrder.courtesy_call_at.is_not(None))
-        return list_query(select(RepairOrder.id).where(*conds), repair_order_rows(d),
-                          (RepairOrder.delivered_at.desc(), RepairOrder.id.desc()))
 
-    return board_statement(("completed", courtesy), build)
+@cache
+def _list(courtesy: str) -> ListQuery:
+    conds = [*in_window(DEALER, WINDOWS), *call_filter(RepairOrder.courtesy_call_at, courtesy)]
+    return list_query(select(RepairOrder.id).where(*conds), repair_order_rows(DEALER),
+                      (RepairOrder.delivered_at.desc(), RepairOrder.id.desc()))
 
 
 def completed(session: Session, dealer: Dealer, w: BoardWindows, *, courtesy: str = "pending",

@@ -16,11 +16,11 @@ from sqlalchemy.orm import Session
 
 from boxes import inputs
 from boxes.audit import record
-from boxes.board.common import check_version, get_owned
 from boxes.db import utcnow
 from boxes.errors import ActionError
 from boxes.models import Activity, Appointment, Customer, Dealer, Delivery, Opportunity, RepairOrder, User
 from boxes.models.opportunities import ACTIVITY_CHANNELS, ACTIVITY_OUTCOMES
+from boxes.owned import check_version, get_owned
 
 FINAL_OUTCOMES = ("contacted", "wrong_number", "do_not_contact")
 MAX_COMMENT = 2000

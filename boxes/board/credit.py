@@ -9,37 +9,29 @@ idempotent (a matched opportunity is never re-matched, a credit is never given t
 
 from __future__ import annotations
 
-from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from boxes.audit import record
-from boxes.board.windows import local_midnight
 from boxes.db import utcnow
+from boxes.localtime import local_days_around
 from boxes.models import Appointment, Dealer, Opportunity
 from boxes.models.workshop import ARRIVED
-
-
-def _window(dealer: Dealer, instant, tolerance_days: int):
-    from zoneinfo import ZoneInfo
-
-    tz = ZoneInfo(dealer.time_zone)
-    day = instant.astimezone(tz).date()
-    return (local_midnight(day - timedelta(days=tolerance_days), tz),
-            local_midnight(day + timedelta(days=tolerance_days + 1), tz))
 
 
 def match_and_credit(session: Session, dealer: Dealer, *, tolerance_days: int = 0) -> tuple[int, int]:
     """Returns (matched, credited) counts of this pass."""
     matched = credited = 0
+    tz = ZoneInfo(dealer.time_zone)
     unmatched = session.scalars(select(Opportunity).where(
         Opportunity.dealer_id == dealer.id, Opportunity.status == "sold",
         Opportunity.matched_appointment_id.is_(None), Opportunity.vehicle_id.is_not(None),
         Opportunity.sold_appointment_at.is_not(None)))
     for opp in unmatched:
         try:
-            start, end = _window(dealer, opp.sold_appointment_at, tolerance_days)
+            start, end = local_days_around(opp.sold_appointment_at, tz, tolerance_days)
         except OverflowError:
             # A date no appointment can be on (stored before inputs were bounded, e.g. year 9999): it
             # never matches, and it must not stop the credit of every other opportunity.

@@ -4,24 +4,16 @@ from __future__ import annotations
 
 import calendar
 from datetime import UTC, datetime
+from functools import cache
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from boxes.board.common import (
-    Page,
-    board_parameters,
-    board_statement,
-    count_rows,
-    has_open_opportunity,
-    in_list,
-    last_note,
-    list_query,
-    paginate,
-)
+from boxes.board.statements import DEALER, WINDOWS, board_parameters, call_filter, has_open_opportunity, last_note
 from boxes.board.windows import BoardWindows
 from boxes.models import Customer, Dealer, Delivery, Vehicle
+from boxes.paging import ListQuery, Page, count_rows, in_list, list_query, paginate
 
 WELCOME_FILTERS = ("pending", "done", "all")
 
@@ -68,29 +60,25 @@ def first_service_due(dealer: Dealer, delivered_at: datetime) -> datetime:
     return datetime(year, month, day, 10, 0, tzinfo=tz).astimezone(UTC)
 
 
-def _query(welcome: str):
-    def build(d, bw):
-        conds = in_window(d, bw)
-        if welcome == "pending":
-            conds.append(pending_welcome_call())
-        elif welcome == "done":
-            conds.append(Delivery.welcome_call_at.is_not(None))
-        return list_query(select(Delivery.id).where(*conds), _rows(d),
-                          (Delivery.delivered_at.desc(), Delivery.id.desc()))
+def _query(welcome: str) -> ListQuery:
+    return _list(welcome if welcome in WELCOME_FILTERS else "all")
 
-    return board_statement(("deliveries", welcome), build)
+
+@cache
+def _list(welcome: str) -> ListQuery:
+    conds = [*in_window(DEALER, WINDOWS), *call_filter(Delivery.welcome_call_at, welcome)]
+    return list_query(select(Delivery.id).where(*conds), _rows(DEALER),
+                      (Delivery.delivered_at.desc(), Delivery.id.desc()))
 
 
 def deliveries(session: Session, dealer: Dealer, w: BoardWindows, *, welcome: str = "pending",
                page: int = 1, per_page: int = 50) -> Page:
-    welcome = welcome if welcome in WELCOME_FILTERS else "all"
     return paginate(session, _query(welcome), page, per_page, params=board_parameters(dealer, w))
 
 
 def count(session: Session, dealer: Dealer, w: BoardWindows, *, welcome: str = "pending") -> int:
-    return count_rows(session, _query(welcome if welcome in WELCOME_FILTERS else "all"), board_parameters(dealer, w))
+    return count_rows(session, _query(welcome), board_parameters(dealer, w))
 
 
 def contains(session: Session, dealer: Dealer, w: BoardWindows, delivery_id: int, *, welcome: str = "pending") -> bool:
-    return in_list(session, _query(welcome if welcome in WELCOME_FILTERS else "all"), board_parameters(dealer, w),
-                   delivery_id)
+    return in_list(session, _query(welcome), board_parameters(dealer, w), delivery_id)

@@ -2,27 +2,20 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from boxes.audit import record
-from boxes.board.common import (
-    Page,
-    board_parameters,
-    board_statement,
-    count_rows,
-    get_owned,
-    has_open_opportunity,
-    in_list,
-    last_note,
-    list_query,
-    paginate,
-)
+from boxes.board.statements import DEALER, WINDOWS, board_parameters, has_open_opportunity, last_note
 from boxes.board.windows import BoardWindows
 from boxes.db import utcnow
 from boxes.errors import ActionError
 from boxes.models import Customer, Dealer, RepairOrder, User, Vehicle
+from boxes.owned import get_owned
+from boxes.paging import ListQuery, Page, count_rows, in_list, list_query, paginate
 
 OPENED_FILTERS = ("all", "today", "yesterday", "week", "older")
 
@@ -64,15 +57,14 @@ def one(session: Session, dealer: Dealer, repair_order_id: int):
     ).one_or_none()
 
 
-def _query(opened: str):
-    opened = opened if opened in OPENED_FILTERS else "all"
+def _query(opened: str) -> ListQuery:
+    return _list(opened if opened in OPENED_FILTERS else "all")
 
-    def build(d, bw):
-        conds = open_orders(d) + opened_condition(opened, bw)
-        return list_query(select(RepairOrder.id).where(*conds), repair_order_rows(d),
-                          (RepairOrder.opened_at.desc(), RepairOrder.id.desc()))
 
-    return board_statement(("in_process", opened), build)
+@cache
+def _list(opened: str) -> ListQuery:
+    return list_query(select(RepairOrder.id).where(*open_orders(DEALER), *opened_condition(opened, WINDOWS)),
+                      repair_order_rows(DEALER), (RepairOrder.opened_at.desc(), RepairOrder.id.desc()))
 
 
 def in_process(session: Session, dealer: Dealer, w: BoardWindows, *, opened: str = "all", page: int = 1,

@@ -3,32 +3,23 @@
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
+from functools import cache
 from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Integer, bindparam, select
+from sqlalchemy import Integer, Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from boxes import inputs
 from boxes.audit import record
-from boxes.board.common import (
-    Page,
-    board_parameters,
-    board_statement,
-    check_version,
-    commit_or_conflict,
-    count_of,
-    get_owned,
-    in_list,
-    last_note,
-    list_query,
-    paginate,
-)
+from boxes.board.statements import DEALER, WINDOWS, board_parameters, count_of, last_note
 from boxes.board.windows import BoardWindows
 from boxes.db import utcnow
 from boxes.errors import ActionError
 from boxes.models import Campaign, Customer, Dealer, DiscardReason, Membership, Opportunity, User, Vehicle
 from boxes.models.opportunities import OPPORTUNITY_ORIGINS
+from boxes.owned import check_version, commit_or_conflict, get_owned
+from boxes.paging import ListQuery, Page, in_list, list_query, paginate
 
 MAX_NOTE = 2000
 
@@ -53,27 +44,33 @@ def _filters(dealer, w, origin: str | None, by_campaign: bool) -> list:
     return conds
 
 
-def _filter_key(origin: str | None, campaign_id: int | None) -> tuple:
+def _shape(origin: str | None, campaign_id: int | None) -> tuple[str | None, bool]:
+    """The filter choices that shape the list's statements (``_list`` and co. are cached on them):
+    the origin (an unknown one is no filter) and whether a campaign is chosen (which one is the
+    ``campaign_id`` parameter)."""
     return (origin if origin in OPPORTUNITY_ORIGINS else None, campaign_id is not None)
+
+
+ORDER = (Opportunity.due_at, Opportunity.id)
+
+
+@cache
+def _list(origin: str | None, by_campaign: bool) -> ListQuery:
+    return list_query(select(Opportunity.id).where(*_filters(DEALER, WINDOWS, origin, by_campaign)), _rows(DEALER),
+                      ORDER)
 
 
 def opportunities(session: Session, dealer: Dealer, w: BoardWindows, *, origin: str | None = None,
                   campaign_id: int | None = None, page: int = 1, per_page: int = 50,
                   total: int | None = None) -> Page:
     """``total``: the list's count when the caller has it already (the sum of ``group_counts``)."""
-    return paginate(session, _query(origin, campaign_id), page, per_page, total=total,
+    return paginate(session, _list(*_shape(origin, campaign_id)), page, per_page, total=total,
                     params=board_parameters(dealer, w, campaign_id=campaign_id))
-
-
-def _query(origin: str | None, campaign_id: int | None):
-    key = _filter_key(origin, campaign_id)
-    return board_statement(("opportunities", *key), lambda d, bw: list_query(
-        select(Opportunity.id).where(*_filters(d, bw, *key)), _rows(d), (Opportunity.due_at, Opportunity.id)))
 
 
 def contains(session: Session, dealer: Dealer, w: BoardWindows, opportunity_id: int, *, origin: str | None = None,
              campaign_id: int | None = None) -> bool:
-    return in_list(session, _query(origin, campaign_id), board_parameters(dealer, w, campaign_id=campaign_id),
+    return in_list(session, _list(*_shape(origin, campaign_id)), board_parameters(dealer, w, campaign_id=campaign_id),
                    opportunity_id)
 
 
@@ -95,23 +92,36 @@ def _rows(dealer: Dealer):
 GROUPS = ("overdue", "today", "upcoming")
 
 
-def _group_counts(d, bw, key) -> list:
+def _group_counts(origin: str | None, by_campaign: bool) -> list:
     """Overdue / today / upcoming as three index range counts (not a CASE per opportunity)."""
+    d, bw = DEALER, WINDOWS
     return [
-        count_of(Opportunity, *_filters(d, bw, *key), Opportunity.due_at < bw.today_start).label("overdue"),
-        count_of(Opportunity, *_filters(d, bw, *key), Opportunity.due_at >= bw.today_start,
+        count_of(Opportunity, *_filters(d, bw, origin, by_campaign), Opportunity.due_at < bw.today_start)
+        .label("overdue"),
+        count_of(Opportunity, *_filters(d, bw, origin, by_campaign), Opportunity.due_at >= bw.today_start,
                  Opportunity.due_at < bw.tomorrow_start).label("today"),
-        count_of(Opportunity, *_filters(d, bw, *key), Opportunity.due_at >= bw.tomorrow_start).label("upcoming"),
+        count_of(Opportunity, *_filters(d, bw, origin, by_campaign), Opportunity.due_at >= bw.tomorrow_start)
+        .label("upcoming"),
     ]
+
+
+@cache
+def _groups(origin: str | None, by_campaign: bool) -> Select:
+    return select(*_group_counts(origin, by_campaign))
 
 
 def group_counts(session: Session, dealer: Dealer, w: BoardWindows, *, origin: str | None = None,
                  campaign_id: int | None = None) -> dict[str, int]:
     """Overdue / today / upcoming counts in one statement."""
-    key = _filter_key(origin, campaign_id)
-    stmt = board_statement(("opportunity_groups", *key), lambda d, bw: select(*_group_counts(d, bw, key)))
+    stmt = _groups(*_shape(origin, campaign_id))
     return dict(zip(GROUPS, session.execute(stmt, board_parameters(dealer, w, campaign_id=campaign_id)).one(),
                     strict=True))
+
+
+@cache
+def _list_and_groups(origin: str | None, by_campaign: bool) -> ListQuery:
+    return list_query(select(Opportunity.id).where(*_filters(DEALER, WINDOWS, origin, by_campaign)),
+                      _rows(DEALER).add_columns(*_group_counts(origin, by_campaign)), ORDER)
 
 
 def opportunities_and_groups(session: Session, dealer: Dealer, w: BoardWindows, *, origin: str | None = None,
@@ -121,10 +131,7 @@ def opportunities_and_groups(session: Session, dealer: Dealer, w: BoardWindows, 
     sub-selects of the page's statement, computed once by the database and carried on each row.
     The groups add up to the list's total. An empty page (no opportunity, or a page past the end)
     asks the counts on their own, then the last page."""
-    key = _filter_key(origin, campaign_id)
-    query = board_statement(("opportunities_and_groups", *key), lambda d, bw: list_query(
-        select(Opportunity.id).where(*_filters(d, bw, *key)), _rows(d).add_columns(*_group_counts(d, bw, key)),
-        (Opportunity.due_at, Opportunity.id)))
+    query = _list_and_groups(*_shape(origin, campaign_id))
     params = board_parameters(dealer, w, campaign_id=campaign_id)
     page = max(1, page)
     rows = session.execute(query.page, {**params, "page_limit": per_page, "page_offset": (page - 1) * per_page}).all()
@@ -135,11 +142,15 @@ def opportunities_and_groups(session: Session, dealer: Dealer, w: BoardWindows, 
     return paginate(session, query, page, per_page, params=params, total=sum(groups.values())), groups
 
 
+@cache
+def _campaign_choices() -> Select:
+    return select(Campaign.id, Campaign.name).where(Campaign.dealer_id == DEALER.id).order_by(
+        Campaign.created_at.desc())
+
+
 def campaigns_with_open_opportunities(session: Session, dealer: Dealer) -> list[tuple[int, str]]:
     """For the "Op. Campaña" filter."""
-    stmt = board_statement(("campaign_choices",), lambda d, bw: select(Campaign.id, Campaign.name)
-                           .where(Campaign.dealer_id == d.id).order_by(Campaign.created_at.desc()))
-    return list(session.execute(stmt, {"dealer_id": dealer.id}).all())
+    return list(session.execute(_campaign_choices(), {"dealer_id": dealer.id}).all())
 
 
 # --- actions ------------------------------------------------------------------------------------

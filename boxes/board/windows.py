@@ -18,15 +18,14 @@ Buenos Aires starts at 00:00 in Buenos Aires whatever the server's clock says. T
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import cached_property
 from zoneinfo import ZoneInfo
 
-from boxes.db import utcnow
+from sqlalchemy import bindparam
 
-
-def local_midnight(day: date, tz: ZoneInfo) -> datetime:
-    return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
+from boxes.db import UTCDateTime, utcnow
+from boxes.localtime import local_midnight
 
 
 @dataclass(frozen=True)
@@ -104,9 +103,5 @@ class WindowParameters:
     def __getattr__(self, name: str):
         if name not in BoardWindows.BOUNDARIES:
             raise AttributeError(name)
-        from sqlalchemy import bindparam
-
-        from boxes.db import UTCDateTime
-
         return bindparam(f"w_{name}", type_=UTCDateTime)
 

@@ -15,9 +15,9 @@ from sqlalchemy import and_, bindparam, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from boxes import inputs
-from boxes.board.windows import local_midnight
 from boxes.errors import ActionError
 from boxes.identifiers import normalize_plate, plate_variants, split_pasted, validate_plate, validate_vin
+from boxes.localtime import local_midnight
 from boxes.models import Campaign, Customer, Dealer, Opportunity, RepairOrder, Vehicle
 from boxes.textmatch import contains_folded
 

@@ -19,16 +19,18 @@ from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import bindparam, case, func, insert, literal, or_, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from boxes import inputs
 from boxes.audit import record
-from boxes.board.campaigns import active_campaigns_condition
-from boxes.board.common import Page, get_owned, list_query, paginate
+from boxes.board.badges import active_campaigns_condition
 from boxes.db import utcnow
 from boxes.errors import ActionError
 from boxes.models import Campaign, CampaignUnit, Customer, Dealer, Membership, Opportunity, User, Vehicle
 from boxes.models.campaigns import CAMPAIGN_KINDS
+from boxes.owned import get_owned
+from boxes.paging import Page, list_query, paginate
 from boxes.textmatch import fold, folded
 
 ASSIGNMENTS = ("one", "round_robin")
@@ -288,11 +290,7 @@ def process(session: Session, campaign_id: int, *, batch: int = BATCH,
 
 
 def _insert(session: Session):
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    return dialect_insert
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
 def mark_failed(session: Session, campaign_id: int, error: str) -> None:

@@ -14,14 +14,14 @@ from flask_htmx.responses import HTMXResponseStopPolling
 from flask_login import current_user
 
 from boxes import outage
-from boxes.board.common import Page, clamp_page
-from boxes.board.views import nav_badges
+from boxes.board.lists import nav_badges
 from boxes.board.windows import BoardWindows
 from boxes.campaigns import search, service
 from boxes.campaigns.selection import Searches
 from boxes.errors import ActionError, NotFound
 from boxes.inputs import row_id
 from boxes.models.campaigns import CAMPAIGN_KINDS
+from boxes.paging import Page, clamp_page
 from boxes.web import db, dealer_blueprint, redis_client, render_page, requires_role
 
 bp = dealer_blueprint("campaigns", __name__, "/campaigns")

@@ -24,8 +24,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
 from boxes.audit import record
-from boxes.board.windows import local_midnight
 from boxes.db import utcnow
+from boxes.localtime import local_days_around
 from boxes.models import Appointment, Dealer, RepairOrder, Vehicle
 from boxes.models.workshop import ARRIVED
 
@@ -33,12 +33,6 @@ EXPECTED = ("requested", "confirmation_pending", "confirmed")
 ARRIVAL_CANDIDATES = (*EXPECTED, "no_show")
 # How far back arrival matching looks: an RO synced late still finds its appointment.
 LOOKBACK_DAYS = 31
-
-
-def arrival_window(scheduled_at: datetime, tz: ZoneInfo, tolerance_days: int) -> tuple[datetime, datetime]:
-    day = scheduled_at.astimezone(tz).date()
-    return (local_midnight(day - timedelta(days=tolerance_days), tz),
-            local_midnight(day + timedelta(days=tolerance_days + 1), tz))
 
 
 def _vehicle_key(vin: str, plate: str) -> tuple[str, str] | None:
@@ -87,7 +81,7 @@ def derive(session: Session, dealer: Dealer, *, tolerance_days: int = 0, now: da
             key = _vehicle_key(vin, plate)
             if key is None:
                 continue
-            lo, hi = arrival_window(appt.scheduled_at, tz, tolerance_days)
+            lo, hi = local_days_around(appt.scheduled_at, tz, tolerance_days)
             options = [ro for ro in by_key.get(key, []) if lo <= ro[1] < hi and ro[0] not in taken]
             if not options:
                 continue
@@ -115,7 +109,7 @@ def derive(session: Session, dealer: Dealer, *, tolerance_days: int = 0, now: da
     for appt in session.scalars(select(Appointment).where(
             Appointment.dealer_id == dealer.id, Appointment.arrived_at.is_(None),
             Appointment.status.in_(EXPECTED), Appointment.scheduled_at < now)):
-        if arrival_window(appt.scheduled_at, tz, tolerance_days)[1] <= now:
+        if local_days_around(appt.scheduled_at, tz, tolerance_days)[1] <= now:
             appt.status = "no_show"
             changed["no_show"] += 1
             record(session, dealer_id=dealer.id, user_id=None, action="appointment.no_show", entity="appointment",

@@ -18,13 +18,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from boxes.audit import record
-from boxes.board.common import Page, get_owned, list_query, paginate
 from boxes.db import utcnow
 from boxes.errors import ActionError
 from boxes.messaging.addresses import address_problem
 from boxes.models import Appointment, Customer, Dealer, OutboundMessage, User, Vehicle
 from boxes.models.messaging import MESSAGE_STATUSES
 from boxes.models.workshop import UNCONFIRMED
+from boxes.owned import get_owned
+from boxes.paging import Page, list_query, paginate
 
 QUEUE = "mail"
 SEND_JOB = "jobs.mail.send_message"

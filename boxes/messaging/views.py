@@ -12,13 +12,13 @@ from flask import abort, current_app, flash, g, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from boxes.board.common import clamp_page
 from boxes.errors import ActionError, NotFound
 from boxes.forms import field_errors
 from boxes.messaging import content, outbox
 from boxes.messaging import settings as mail_settings
 from boxes.messaging.forms import MailSettingsForm
 from boxes.models.messaging import FINAL_STATUSES, MESSAGE_STATUSES, SMTP_SECURITY
+from boxes.paging import clamp_page
 from boxes.web import db, dealer_blueprint, is_fragment_request, redis_client, render_page, requires_role
 
 bp = dealer_blueprint("messaging", __name__)

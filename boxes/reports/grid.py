@@ -17,7 +17,8 @@ from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
 from boxes import inputs
-from boxes.board.windows import BoardWindows, local_midnight
+from boxes.board.windows import BoardWindows
+from boxes.localtime import local_midnight
 from boxes.models import Dealer
 from boxes.reports.definitions import CATEGORY, DATETIME, NUMBER, REPORTS, ROWS, Column, Report
 from boxes.reports.ranges import DateRange
@@ -216,6 +217,7 @@ class Grid:
         yield buffer.getvalue()
 
     def xlsx_file(self, session: Session, target) -> None:
+        # Imported on the first export, not with the reports: openpyxl takes ~0.4 s to import.
         from openpyxl import Workbook
         from openpyxl.cell import WriteOnlyCell
         from openpyxl.utils import get_column_letter

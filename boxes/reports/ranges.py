@@ -9,9 +9,9 @@ from zoneinfo import ZoneInfo
 from flask_babel import lazy_gettext as _l
 
 from boxes import inputs
-from boxes.board.windows import local_midnight
 from boxes.db import utcnow
 from boxes.errors import ActionError
+from boxes.localtime import local_midnight
 
 PRESETS = ("today", "this_week", "this_month", "last_30_days", "custom")
 DEFAULT_PRESET = "this_month"

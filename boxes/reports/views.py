@@ -14,11 +14,11 @@ from flask import Response, g, request, send_file, stream_with_context, url_for
 from flask_babel import format_decimal, format_percent, get_locale
 
 from boxes.assets import style_guards
-from boxes.board import activity
-from boxes.board.common import Page, clamp_page
-from boxes.board.views import nav_badges
+from boxes.board.badges import count_contacts_today
+from boxes.board.lists import nav_badges
 from boxes.board.windows import BoardWindows
 from boxes.errors import ActionError
+from boxes.paging import Page, clamp_page
 from boxes.reports import summaries
 from boxes.reports.definitions import DATETIME, REPORTS
 from boxes.reports.grid import NONE_LABEL, Grid, pie_figure, report_of
@@ -79,7 +79,7 @@ def _pie(grid: Grid, key: str, counts: list) -> dict:
 def _context(view: str, grid: Grid, errors: dict, **extra) -> dict:
     w = BoardWindows.at(g.dealer.time_zone)
     return dict(button="reports", view=view, oob=True, badges=nav_badges(w), grid=grid,
-                contacts_today=activity.count_today(db(), g.dealer, w), report=grid.report, reports=REPORTS,
+                contacts_today=count_contacts_today(db(), g.dealer, w), report=grid.report, reports=REPORTS,
                 rng=grid.rng, presets=PRESETS, errors=errors, range_args=grid.rng.query(), report_link=_link(grid),
                 plotly_style_guards=style_guards(), **extra)
 

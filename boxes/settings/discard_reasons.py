@@ -10,10 +10,10 @@ from sqlalchemy.orm import Session
 
 from boxes import inputs
 from boxes.audit import record
-from boxes.board.common import get_owned
 from boxes.errors import ActionError
 from boxes.models import Dealer, DiscardReason, Opportunity, User
 from boxes.models.opportunities import DEFAULT_DISCARD_REASONS
+from boxes.owned import get_owned
 
 # Every new dealer starts with the product's localized defaults (boxes.models.opportunities).
 DEFAULTS = DEFAULT_DISCARD_REASONS

@@ -6,10 +6,10 @@ from flask import abort, flash, g, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from boxes.board.common import get_owned
 from boxes.errors import ActionError, NotFound
 from boxes.forms import field_errors
 from boxes.models import DiscardReason
+from boxes.owned import get_owned
 from boxes.settings import dealer as dealer_settings
 from boxes.settings import discard_reasons
 from boxes.settings.forms import DealerSettingsForm, DiscardReasonForm
