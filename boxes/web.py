@@ -16,6 +16,7 @@ from flask import Blueprint, Flask, abort, current_app, g, redirect, render_temp
 from flask_babel import Babel
 from flask_babel import gettext as _
 from flask_htmx import HTMX
+from flask_htmx.responses import HTMXResponseClientRedirect
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from jinja2 import Undefined, nodes
@@ -312,9 +313,8 @@ def _unauthorized():
     if htmx:
         current = urlsplit(request.headers.get("HX-Current-URL", ""))
         back = safe_next(f"{current.path}?{current.query}" if current.query else current.path)
-        response = current_app.response_class(status=401)
-        response.headers["HX-Redirect"] = url_for("auth.login", next=back) if back else url_for("auth.login")
-        return response
+        return HTMXResponseClientRedirect(url_for("auth.login", next=back) if back else url_for("auth.login"),
+                                          status=401)
     return redirect(url_for("auth.login", next=safe_next(request.full_path.rstrip("?"))))
 
 
