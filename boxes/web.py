@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from boxes import formatting, inputs, outage
 from boxes.db import make_engine, make_sessionmaker
-from boxes.models import Dealer, campaigns, opportunities, tenancy, workshop
+from boxes.models import Dealer
 
 csrf = CSRFProtect()
 login_manager = LoginManager()
@@ -116,15 +116,6 @@ def init_app(app: Flask, config) -> None:
             db.close()
 
     app.jinja_env.globals.update(url_with=url_with, row_url=row_url, ROW_ID=_ROW_ID)
-    # Each list of values with its labels, defined beside the values (boxes.models), for every template.
-    app.jinja_env.globals.update(
-        ORIGIN_LABELS=opportunities.ORIGIN_LABELS, OPPORTUNITY_STATUS_LABELS=opportunities.OPPORTUNITY_STATUS_LABELS,
-        CHANNEL_LABELS=opportunities.CHANNEL_LABELS, OUTCOME_LABELS=opportunities.OUTCOME_LABELS,
-        APPOINTMENT_STATUS_LABELS=workshop.APPOINTMENT_STATUS_LABELS,
-        LOCALE_LABELS=tenancy.LOCALE_LABELS, ROLE_LABELS=tenancy.ROLE_LABELS,
-        CAMPAIGN_KIND_LABELS=campaigns.CAMPAIGN_KIND_LABELS, CAMPAIGN_STATUS_LABELS=campaigns.CAMPAIGN_STATUS_LABELS,
-        CAMPAIGN_FAILURE_LABELS=campaigns.CAMPAIGN_FAILURE_LABELS,
-    )
     app.jinja_env.filters["for_row"] = for_row
 
     @app.context_processor

@@ -12,6 +12,7 @@ from babel.support import Translations
 from flask_babel import force_locale, format_datetime, format_decimal
 from flask_babel.speaklater import LazyString
 
+from boxes.board import badges
 from boxes.config import ROOT
 from boxes.models import campaigns, opportunities, tenancy, workshop
 
@@ -74,6 +75,7 @@ LABELLED = {
     "campaign kinds": (campaigns.CAMPAIGN_KINDS, campaigns.CAMPAIGN_KIND_LABELS),
     "campaign statuses": (campaigns.CAMPAIGN_STATUSES, campaigns.CAMPAIGN_STATUS_LABELS),
     "campaign failures": (campaigns.CAMPAIGN_FAILURES, campaigns.CAMPAIGN_FAILURE_LABELS),
+    "board buttons": (badges.BUTTONS, badges.BUTTON_LABELS),
 }
 
 
@@ -92,3 +94,8 @@ def test_every_value_has_a_label_in_every_locale(name):
                 assert compiled.get(key), f"{name}: {value!r} ({message!r}) has no label in {locale}"
             else:
                 assert isinstance(label, str) and label, f"{name}: {value!r}"
+
+
+def test_every_button_has_its_roles():
+    assert tuple(badges.BUTTON_ROLES) == badges.BUTTONS
+    assert all(set(roles) <= set(tenancy.ROLES) for roles in badges.BUTTON_ROLES.values())

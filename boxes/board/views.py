@@ -16,7 +16,7 @@ from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.exceptions import HTTPException
 
 from boxes.board import appointments, completed, deliveries, in_process, opportunities
-from boxes.board.badges import badges
+from boxes.board.badges import BOARD_ROLES, badges
 from boxes.board.common import Page, clamp_page
 from boxes.board.windows import BoardWindows
 from boxes.inputs import row_id
@@ -29,7 +29,6 @@ bp.add_app_template_global(appointments.is_to_confirm, "is_to_confirm")
 bp.add_app_template_global(appointments.is_no_show, "is_no_show")
 
 TEMPLATE = "board/board.html"
-BOARD_ROLES = ("caller", "manager", "campaigns")
 
 
 def windows() -> BoardWindows:

@@ -15,6 +15,7 @@ from flask_htmx.responses import HTMXResponseClientRedirect, HTMXResponseStopPol
 from flask_login import current_user
 
 from boxes import outage
+from boxes.board.badges import BUTTON_ROLES
 from boxes.board.common import Page, clamp_page
 from boxes.board.views import nav_badges
 from boxes.board.windows import BoardWindows
@@ -27,7 +28,7 @@ from boxes.web import db, dealer_blueprint, htmx, redis_client, render_page, req
 
 bp = dealer_blueprint("campaigns", __name__, "/campaigns")
 TEMPLATE = "campaigns/campaigns.html"
-ROLES = ("campaigns", "manager")
+ROLES = BUTTON_ROLES["campaigns"]
 PER_PAGE = 50
 
 

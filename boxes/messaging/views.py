@@ -13,6 +13,7 @@ from flask_babel import gettext as _
 from flask_htmx.responses import HTMXResponseStopPolling
 from flask_login import current_user
 
+from boxes.board.badges import BOARD_ROLES
 from boxes.board.common import clamp_page
 from boxes.errors import ActionError, NotFound
 from boxes.messaging import content, outbox
@@ -27,7 +28,6 @@ bp.add_app_template_global(outbox.reminder_problem, "reminder_problem")
 REMINDER_TEMPLATE = "messaging/reminder.html"
 OUTBOX_TEMPLATE = "messaging/outbox.html"
 SETTINGS_TEMPLATE = "messaging/mail_settings.html"
-BOARD_ROLES = ("caller", "manager", "campaigns")
 
 
 def _config():

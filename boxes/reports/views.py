@@ -15,6 +15,7 @@ from flask_babel import format_decimal, format_percent, get_locale
 
 from boxes.assets import style_guards
 from boxes.board import activity
+from boxes.board.badges import BUTTON_ROLES
 from boxes.board.common import Page, clamp_page
 from boxes.board.views import nav_badges
 from boxes.board.windows import BoardWindows
@@ -27,7 +28,7 @@ from boxes.web import db, dealer_blueprint, render_page, requires_role
 
 bp = dealer_blueprint("reports", __name__, "/reports")
 TEMPLATE = "reports/reports.html"
-ROLES = ("manager",)
+ROLES = BUTTON_ROLES["reports"]
 PER_PAGE = 50
 PERCENT = "#,##0.0%"  # KPIs and pie shares alike
 
