@@ -23,7 +23,7 @@ def create_app(config: Config | None = None) -> Flask:
     from boxes.dms.views import bp as integrations_bp
     from boxes.health import bp as health_bp
     from boxes.messaging.views import bp as messaging_bp
-    from boxes.models import campaigns, opportunities, tenancy, workshop
+    from boxes.models import campaigns, integration, messaging, opportunities, tenancy, workshop
     from boxes.reports.views import bp as reports_bp
     from boxes.settings.views import bp as settings_bp
 
@@ -75,6 +75,10 @@ def create_app(config: Config | None = None) -> Flask:
         LOCALE_LABELS=tenancy.LOCALE_LABELS, ROLE_LABELS=tenancy.ROLE_LABELS,
         CAMPAIGN_KIND_LABELS=campaigns.CAMPAIGN_KIND_LABELS, CAMPAIGN_STATUS_LABELS=campaigns.CAMPAIGN_STATUS_LABELS,
         CAMPAIGN_FAILURE_LABELS=campaigns.CAMPAIGN_FAILURE_LABELS,
+        MESSAGE_KIND_LABELS=messaging.MESSAGE_KIND_LABELS, MESSAGE_ORIGIN_LABELS=messaging.MESSAGE_ORIGIN_LABELS,
+        MESSAGE_REASON_LABELS=messaging.MESSAGE_REASON_LABELS, SMTP_SECURITY_LABELS=messaging.SMTP_SECURITY_LABELS,
+        DMS_ENTITY_LABELS=integration.DMS_ENTITY_LABELS, SYNC_STATUS_LABELS=integration.SYNC_STATUS_LABELS,
+        CONNECTOR_KIND_LABELS=integration.CONNECTOR_KIND_LABELS,
         BUTTONS=badges.BUTTONS, BUTTON_LABELS=badges.BUTTON_LABELS, BUTTON_ROLES=badges.BUTTON_ROLES,
     )
     app.register_blueprint(auth_bp)

@@ -14,7 +14,7 @@ from flask_babel.speaklater import LazyString
 
 from boxes.board import badges
 from boxes.config import ROOT
-from boxes.models import campaigns, opportunities, tenancy, workshop
+from boxes.models import campaigns, integration, messaging, opportunities, tenancy, workshop
 
 TRANSLATIONS = ROOT / "boxes" / "translations"
 
@@ -76,6 +76,13 @@ LABELLED = {
     "campaign statuses": (campaigns.CAMPAIGN_STATUSES, campaigns.CAMPAIGN_STATUS_LABELS),
     "campaign failures": (campaigns.CAMPAIGN_FAILURES, campaigns.CAMPAIGN_FAILURE_LABELS),
     "board buttons": (badges.BUTTONS, badges.BUTTON_LABELS),
+    "message kinds": (messaging.MESSAGE_KINDS, messaging.MESSAGE_KIND_LABELS),
+    "message origins": (messaging.MESSAGE_ORIGINS, messaging.MESSAGE_ORIGIN_LABELS),
+    "message reasons": (messaging.MESSAGE_REASONS, messaging.MESSAGE_REASON_LABELS),
+    "smtp security": (messaging.SMTP_SECURITY, messaging.SMTP_SECURITY_LABELS),
+    "dms entities": (integration.DMS_ENTITIES, integration.DMS_ENTITY_LABELS),
+    "sync statuses": (integration.SYNC_STATUSES, integration.SYNC_STATUS_LABELS),
+    "connector kinds": (integration.CONNECTOR_KINDS, integration.CONNECTOR_KIND_LABELS),
 }
 
 
