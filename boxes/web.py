@@ -16,6 +16,7 @@ from flask import Blueprint, Flask, abort, current_app, g, redirect, render_temp
 from flask_babel import Babel
 from flask_babel import gettext as _
 from flask_htmx import HTMX
+from flask_htmx import make_response as htmx_response
 from flask_htmx.responses import HTMXResponseClientRedirect
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
@@ -260,11 +261,11 @@ def _too_large_fragment(message: str):
     """An htmx form sent more than the app takes: the message goes at the top of that form (the
     element htmx names in ``HX-Trigger``), as a 422 htmx swaps like every bad input; the form and
     what the user typed stay."""
-    form_id = request.headers.get("HX-Trigger") or request.headers.get("HX-Target") or ""
+    form_id = htmx.trigger or htmx.target or ""
     body = Markup('<div class="alert alert-danger py-2" role="alert" data-error="request">{}</div>').format(message)
     if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]*", form_id):
         return body, 413
-    return body, 422, {"HX-Retarget": f"#{form_id}", "HX-Reswap": "afterbegin"}
+    return htmx_response(body, 422, retarget=f"#{form_id}", reswap="afterbegin")
 
 
 def db() -> Session:
@@ -302,7 +303,7 @@ def _unauthorized():
     request (the badge poll of a board left open overnight) gets 401 and ``HX-Redirect``, so the whole
     page goes to the login form instead of a fragment swapped in with the login form inside."""
     if htmx:
-        current = urlsplit(request.headers.get("HX-Current-URL", ""))
+        current = urlsplit(htmx.current_url or "")
         back = safe_next(f"{current.path}?{current.query}" if current.query else current.path)
         return HTMXResponseClientRedirect(url_for("auth.login", next=back) if back else url_for("auth.login"),
                                           status=401)
