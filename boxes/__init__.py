@@ -19,12 +19,13 @@ def create_app(config: Config | None = None) -> Flask:
     from boxes.admin.views import bp as admin_bp
     from boxes.assets import bp as assets_bp
     from boxes.auth.views import bp as auth_bp
-    from boxes.board import actions, views  # noqa: F401  (importing them puts their routes on the board's bp)
+    from boxes.board import actions, badges, views  # noqa: F401  (actions, views: their routes go on the board's bp)
     from boxes.board import bp as board_bp
     from boxes.campaigns.views import bp as campaigns_bp
     from boxes.dms.views import bp as integrations_bp
     from boxes.health import bp as health_bp
     from boxes.messaging.views import bp as messaging_bp
+    from boxes.models import campaigns, integration, messaging, opportunities, tenancy, workshop
     from boxes.reports.views import bp as reports_bp
     from boxes.settings.views import bp as settings_bp
 
@@ -68,6 +69,20 @@ def create_app(config: Config | None = None) -> Flask:
         # does not set it would pass the client's value through.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.proxy_count, x_proto=config.proxy_count)
     web.init_app(app, config)
+    # Each list of values with its labels, defined beside the values, for every template.
+    app.jinja_env.globals.update(
+        ORIGIN_LABELS=opportunities.ORIGIN_LABELS, OPPORTUNITY_STATUS_LABELS=opportunities.OPPORTUNITY_STATUS_LABELS,
+        CHANNEL_LABELS=opportunities.CHANNEL_LABELS, OUTCOME_LABELS=opportunities.OUTCOME_LABELS,
+        APPOINTMENT_STATUS_LABELS=workshop.APPOINTMENT_STATUS_LABELS,
+        LOCALE_LABELS=tenancy.LOCALE_LABELS, ROLE_LABELS=tenancy.ROLE_LABELS,
+        CAMPAIGN_KIND_LABELS=campaigns.CAMPAIGN_KIND_LABELS, CAMPAIGN_STATUS_LABELS=campaigns.CAMPAIGN_STATUS_LABELS,
+        CAMPAIGN_FAILURE_LABELS=campaigns.CAMPAIGN_FAILURE_LABELS,
+        MESSAGE_KIND_LABELS=messaging.MESSAGE_KIND_LABELS, MESSAGE_ORIGIN_LABELS=messaging.MESSAGE_ORIGIN_LABELS,
+        MESSAGE_REASON_LABELS=messaging.MESSAGE_REASON_LABELS, SMTP_SECURITY_LABELS=messaging.SMTP_SECURITY_LABELS,
+        DMS_ENTITY_LABELS=integration.DMS_ENTITY_LABELS, SYNC_STATUS_LABELS=integration.SYNC_STATUS_LABELS,
+        CONNECTOR_KIND_LABELS=integration.CONNECTOR_KIND_LABELS,
+        BUTTONS=badges.BUTTONS, BUTTON_LABELS=badges.BUTTON_LABELS, BUTTON_ROLES=badges.BUTTON_ROLES,
+    )
     app.register_blueprint(auth_bp)
     app.register_blueprint(board_bp)
     app.register_blueprint(health_bp)

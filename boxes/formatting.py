@@ -221,6 +221,20 @@ def template_gettext(eval_ctx, message: str, **variables) -> str:
     return text % variables
 
 
+_LABELS: dict = {}  # (Locale, id of a module's label mapping) → that mapping translated
+
+
+def translated(labels: dict) -> dict:
+    """A module's ``{value: lazy label}`` mapping (``boxes.models``) with its labels translated, once
+    per process and locale: a list shows one per row, and a lazy label translates again each time it
+    is printed. Only for mappings defined once at module level (they are told apart by their id)."""
+    key = (locale_and_zone()[0], id(labels))
+    found = _LABELS.get(key)
+    if found is None:
+        found = _LABELS[key] = {value: str(label) for value, label in labels.items()}
+    return found
+
+
 class PhoneLink(NamedTuple):
     """A phone as a board row shows it: as typed, with its call and WhatsApp links when it is a
     valid number of the dealer's country (both None otherwise). A tuple: the template unpacks it."""
@@ -306,6 +320,7 @@ def init_app(app: Flask) -> None:
         time=lambda v, fmt="short": format_instant(v, fmt, "time"),
         number=lambda v: format_decimal(v) if v is not None else "",
         contact_links=contact_links,
+        translated=translated,
     )
     app.jinja_env.globals.update(
         phone_links=phone_links,

@@ -3,21 +3,24 @@ request ids, and the one way to render a page or its fragments."""
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 import uuid
-from functools import wraps
+from functools import cache, wraps
 from urllib.parse import urlsplit
 
+import jinja2_fragments.flask as fragments
 import redis
 from flask import Blueprint, Flask, abort, current_app, g, redirect, render_template, request, session, url_for
 from flask_babel import Babel
 from flask_babel import gettext as _
 from flask_htmx import HTMX
+from flask_htmx import make_response as htmx_response
+from flask_htmx.responses import HTMXResponseClientRedirect
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
-from jinja2 import Undefined
-from jinja2_fragments.flask import render_block, render_blocks
+from jinja2 import Undefined, nodes
 from markupsafe import Markup, escape
 from sqlalchemy.orm import Session
 
@@ -258,11 +261,11 @@ def _too_large_fragment(message: str):
     """An htmx form sent more than the app takes: the message goes at the top of that form (the
     element htmx names in ``HX-Trigger``), as a 422 htmx swaps like every bad input; the form and
     what the user typed stay."""
-    form_id = request.headers.get("HX-Trigger") or request.headers.get("HX-Target") or ""
+    form_id = htmx.trigger or htmx.target or ""
     body = Markup('<div class="alert alert-danger py-2" role="alert" data-error="request">{}</div>').format(message)
     if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]*", form_id):
         return body, 413
-    return body, 422, {"HX-Retarget": f"#{form_id}", "HX-Reswap": "afterbegin"}
+    return htmx_response(body, 422, retarget=f"#{form_id}", reswap="afterbegin")
 
 
 def db() -> Session:
@@ -300,11 +303,10 @@ def _unauthorized():
     request (the badge poll of a board left open overnight) gets 401 and ``HX-Redirect``, so the whole
     page goes to the login form instead of a fragment swapped in with the login form inside."""
     if htmx:
-        current = urlsplit(request.headers.get("HX-Current-URL", ""))
+        current = urlsplit(htmx.current_url or "")
         back = safe_next(f"{current.path}?{current.query}" if current.query else current.path)
-        response = current_app.response_class(status=401)
-        response.headers["HX-Redirect"] = url_for("auth.login", next=back) if back else url_for("auth.login")
-        return response
+        return HTMXResponseClientRedirect(url_for("auth.login", next=back) if back else url_for("auth.login"),
+                                          status=401)
     return redirect(url_for("auth.login", next=safe_next(request.full_path.rstrip("?"))))
 
 
@@ -392,9 +394,40 @@ def render_page(template: str, blocks: list[str], **context):
     """One template per page: the full page on a direct load, its named blocks for htmx."""
     if is_fragment_request():
         return render_blocks(template, blocks, **context)
-    from flask import render_template
-
     return render_template(template, **context)
+
+
+def render_blocks(template: str, blocks: list[str], **context) -> str:
+    """A page's named blocks, in order, each from the page or from the shell it extends (the board
+    shell's button bar is every board page's): a block is rendered from the template that defines
+    it, as jinja2-fragments renders a block alone only from its own template."""
+    return "".join(fragments.render_blocks(owner, list(group), **context)
+                   for owner, group in itertools.groupby(blocks, key=lambda block: _block_owner(template, block)))
+
+
+def render_block(template: str, block: str, **context) -> str:
+    return fragments.render_block(_block_owner(template, block), block, **context)
+
+
+@cache
+def _block_owner(template: str, block: str) -> str:
+    """The first template that defines ``block``, from ``template`` up the ``{% extends %}`` chain
+    (the page itself when none does: jinja2-fragments then names the missing block)."""
+    env = current_app.jinja_env
+    name = template
+    while name is not None:
+        if block in env.get_template(name).blocks:
+            return name
+        name = _parent_template(name)
+    return template
+
+
+@cache
+def _parent_template(template: str) -> str | None:
+    """The template ``template`` extends, None for a root (an ``{% extends %}`` names it as a constant)."""
+    env = current_app.jinja_env
+    extends = env.parse(env.loader.get_source(env, template)[0]).find(nodes.Extends)
+    return extends.template.value if extends is not None and isinstance(extends.template, nodes.Const) else None
 
 
 __all__ = ["db", "redis_client", "render_block", "render_blocks", "render_page", "session"]

@@ -8,9 +8,13 @@ from datetime import UTC, datetime
 
 import pytest
 from babel.messages.pofile import read_po
+from babel.support import Translations
 from flask_babel import force_locale, format_datetime, format_decimal
+from flask_babel.speaklater import LazyString
 
+from boxes.board import badges
 from boxes.config import ROOT
+from boxes.models import campaigns, integration, messaging, opportunities, tenancy, workshop
 
 TRANSLATIONS = ROOT / "boxes" / "translations"
 
@@ -56,3 +60,49 @@ def test_dates_and_numbers_per_locale(app):
         with force_locale("en"):
             assert format_decimal(12345.5) == "12,345.5"
             assert "3/9/26" in format_datetime(instant, "short")
+
+
+# Each list of values and its labels, side by side where the values are defined.
+LABELLED = {
+    "origins": (opportunities.OPPORTUNITY_ORIGINS, opportunities.ORIGIN_LABELS),
+    "opportunity statuses": (opportunities.OPPORTUNITY_STATUSES, opportunities.OPPORTUNITY_STATUS_LABELS),
+    "channels": (opportunities.ACTIVITY_CHANNELS, opportunities.CHANNEL_LABELS),
+    "outcomes": (opportunities.ACTIVITY_OUTCOMES, opportunities.OUTCOME_LABELS),
+    "activity kinds": (opportunities.ACTIVITY_KINDS, opportunities.ACTIVITY_KIND_LABELS),
+    "appointment statuses": (workshop.APPOINTMENT_STATUSES, workshop.APPOINTMENT_STATUS_LABELS),
+    "locales": (tenancy.LOCALES, tenancy.LOCALE_LABELS),
+    "roles": (tenancy.ROLES, tenancy.ROLE_LABELS),
+    "campaign kinds": (campaigns.CAMPAIGN_KINDS, campaigns.CAMPAIGN_KIND_LABELS),
+    "campaign statuses": (campaigns.CAMPAIGN_STATUSES, campaigns.CAMPAIGN_STATUS_LABELS),
+    "campaign failures": (campaigns.CAMPAIGN_FAILURES, campaigns.CAMPAIGN_FAILURE_LABELS),
+    "board buttons": (badges.BUTTONS, badges.BUTTON_LABELS),
+    "message kinds": (messaging.MESSAGE_KINDS, messaging.MESSAGE_KIND_LABELS),
+    "message origins": (messaging.MESSAGE_ORIGINS, messaging.MESSAGE_ORIGIN_LABELS),
+    "message reasons": (messaging.MESSAGE_REASONS, messaging.MESSAGE_REASON_LABELS),
+    "smtp security": (messaging.SMTP_SECURITY, messaging.SMTP_SECURITY_LABELS),
+    "dms entities": (integration.DMS_ENTITIES, integration.DMS_ENTITY_LABELS),
+    "sync statuses": (integration.SYNC_STATUSES, integration.SYNC_STATUS_LABELS),
+    "connector kinds": (integration.CONNECTOR_KINDS, integration.CONNECTOR_KIND_LABELS),
+}
+
+
+@pytest.mark.parametrize("name", LABELLED)
+def test_every_value_has_a_label_in_every_locale(name):
+    """Every value has a label (in the values' order: menus list them so), and every translatable
+    label is in each compiled catalog. A plain string is a name (WhatsApp, a language's own name)."""
+    values, labels = LABELLED[name]
+    assert tuple(labels) == values
+    for locale in tenancy.LOCALES:
+        compiled = Translations.load(str(TRANSLATIONS), [locale])._catalog
+        for value, label in labels.items():
+            if isinstance(label, LazyString):
+                *context, message = label._args  # lazy_gettext(message) or lazy_pgettext(context, message)
+                key = "\x04".join([*context, message])
+                assert compiled.get(key), f"{name}: {value!r} ({message!r}) has no label in {locale}"
+            else:
+                assert isinstance(label, str) and label, f"{name}: {value!r}"
+
+
+def test_every_button_has_its_roles():
+    assert tuple(badges.BUTTON_ROLES) == badges.BUTTONS
+    assert all(set(roles) <= set(tenancy.ROLES) for roles in badges.BUTTON_ROLES.values())

@@ -23,7 +23,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from boxes.board import appointments, bp, completed, deliveries, in_process, opportunities
-from boxes.board.badges import badges
+from boxes.board.badges import BOARD_ROLES, badges
 from boxes.board.client import client_history
 from boxes.board.contact import SUBJECTS, CallInput, current_version, subject_origin
 from boxes.board.contact import register_call as register_call_service
@@ -38,7 +38,6 @@ from boxes.board.forms import (
     UnitDeliveredForm,
 )
 from boxes.board.lists import (
-    BOARD_ROLES,
     TEMPLATE,
     ListView,
     list_numbers,

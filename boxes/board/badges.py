@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
@@ -20,6 +21,15 @@ from boxes.board.windows import BoardWindows
 from boxes.models import Activity, Appointment, Campaign, Dealer, Delivery, Opportunity, RepairOrder
 
 BUTTONS = ("deliveries", "opportunities", "appointments", "in_process", "completed", "reports", "campaigns")
+BUTTON_LABELS = {"deliveries": _l("Deliveries"), "opportunities": _l("New opportunities"),
+                 "appointments": _l("Upcoming appointments"), "in_process": _l("In process"),
+                 "completed": _l("Services completed"), "reports": _l("Reports"), "campaigns": _l("Campaign manager")}
+# The roles that see each button and open its pages (an admin sees them all): the five lists are
+# every board user's, with the row actions and reminders on them.
+BOARD_ROLES = ("caller", "manager", "campaigns")
+BUTTON_ROLES = {"deliveries": BOARD_ROLES, "opportunities": BOARD_ROLES, "appointments": BOARD_ROLES,
+                "in_process": BOARD_ROLES, "completed": BOARD_ROLES, "reports": ("manager",),
+                "campaigns": ("campaigns", "manager")}
 
 
 @dataclass(frozen=True)

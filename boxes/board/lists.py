@@ -22,7 +22,6 @@ from boxes.paging import Page, clamp_page
 from boxes.web import db, is_fragment_request
 
 TEMPLATE = "board/board.html"
-BOARD_ROLES = ("caller", "manager", "campaigns")
 
 
 def windows() -> BoardWindows:

@@ -11,8 +11,8 @@ from __future__ import annotations
 from flask import g, redirect, request, url_for
 
 from boxes.board import appointments, bp
-from boxes.board.badges import badges
-from boxes.board.lists import BOARD_ROLES, TEMPLATE, page_context, windows
+from boxes.board.badges import BOARD_ROLES, badges
+from boxes.board.lists import TEMPLATE, page_context, windows
 from boxes.web import db, render_block, render_page, requires_role
 
 # The appointment rules a row's buttons follow, from the service module (templates hold no rules).

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import contextlib
 
-from flask import abort, current_app, flash, g, make_response, redirect, request, url_for
+from flask import abort, current_app, flash, g, redirect, request, url_for
 from flask_babel import gettext
-from flask_htmx.responses import HTMXResponseStopPolling
+from flask_htmx import make_response
+from flask_htmx.responses import HTMXResponseClientRedirect, HTMXResponseStopPolling
 from flask_login import current_user
 
 from boxes import outage
+from boxes.board.badges import BUTTON_ROLES
 from boxes.board.lists import nav_badges
 from boxes.board.windows import BoardWindows
 from boxes.campaigns import search, service
@@ -22,11 +24,11 @@ from boxes.errors import ActionError, NotFound
 from boxes.inputs import row_id
 from boxes.models.campaigns import CAMPAIGN_KINDS
 from boxes.paging import Page, clamp_page
-from boxes.web import db, dealer_blueprint, redis_client, render_page, requires_role
+from boxes.web import db, dealer_blueprint, htmx, redis_client, render_page, requires_role
 
 bp = dealer_blueprint("campaigns", __name__, "/campaigns")
 TEMPLATE = "campaigns/campaigns.html"
-ROLES = ("campaigns", "manager")
+ROLES = BUTTON_ROLES["campaigns"]
 PER_PAGE = 50
 
 
@@ -100,10 +102,9 @@ def run_search():
         return render_page(TEMPLATE, ["list"], **_shell("new", **ctx)), 422
     search_id = _searches().save(criteria, report, pasted=request.form.get("ids", ""))
     target = url_for("campaigns.new", search=search_id)
-    if request.headers.get("HX-Request"):
-        response = make_response(render_page(TEMPLATE, ["list"], **_shell("new", **_step_context(search_id))))
-        response.headers["HX-Push-Url"] = target
-        return response
+    if htmx:
+        return make_response(render_page(TEMPLATE, ["list"], **_shell("new", **_step_context(search_id))),
+                             push_url=target)
     return redirect(target)
 
 
@@ -188,10 +189,8 @@ def process():
         with contextlib.suppress(*outage.UNAVAILABLE):  # the selection expires by itself anyway
             searches.clear(search_id)
     target = url_for("campaigns.detail", campaign_id=campaign.id)
-    if request.headers.get("HX-Request"):
-        response = make_response("", 204)
-        response.headers["HX-Redirect"] = target
-        return response
+    if htmx:
+        return HTMXResponseClientRedirect(target, status=204)
     return redirect(target)
 
 
@@ -243,8 +242,6 @@ def rerun(campaign_id: int):
     if campaign.status != "done":
         _enqueue(campaign)
     target = url_for("campaigns.detail", campaign_id=campaign.id)
-    if request.headers.get("HX-Request"):
-        response = make_response("", 204)
-        response.headers["HX-Redirect"] = target
-        return response
+    if htmx:
+        return HTMXResponseClientRedirect(target, status=204)
     return redirect(target)

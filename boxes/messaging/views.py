@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from flask import abort, current_app, flash, g, redirect, request, url_for
 from flask_babel import gettext as _
+from flask_htmx.responses import HTMXResponseStopPolling
 from flask_login import current_user
 
+from boxes.board.badges import BOARD_ROLES
 from boxes.errors import ActionError, NotFound
 from boxes.forms import field_errors
 from boxes.messaging import content, outbox
@@ -28,9 +30,6 @@ bp.add_app_template_global(outbox.reminder_problem, "reminder_problem")
 REMINDER_TEMPLATE = "messaging/reminder.html"
 OUTBOX_TEMPLATE = "messaging/outbox.html"
 SETTINGS_TEMPLATE = "messaging/mail_settings.html"
-BOARD_ROLES = ("caller", "manager", "campaigns")
-# htmx stops polling an element whose request answers 286.
-STOP_POLLING = 286
 
 
 def _config():
@@ -38,11 +37,12 @@ def _config():
 
 
 def _cell(state: outbox.ReminderState, status: int = 200, error: str = ""):
-    code = STOP_POLLING if status == 200 and (state.status in FINAL_STATUSES or state.status is None) else status
     # A click on "Send" (POST) also tells screen readers what became of the reminder; polling does not.
     blocks = ["cell", "announce"] if request.method == "POST" else ["cell"]
     html = render_page(REMINDER_TEMPLATE, blocks, state=state, error=error)
-    return html, code
+    if status == 200 and (state.status in FINAL_STATUSES or state.status is None):
+        return HTMXResponseStopPolling(html)  # nothing more will change: htmx stops polling the cell
+    return html, status
 
 
 @bp.get("/appointments/<int:appointment_id>/reminder")

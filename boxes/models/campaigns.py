@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -20,6 +21,17 @@ from boxes.models.opportunities import Opportunity
 CAMPAIGN_KINDS = ("recall", "technical_note", "service_campaign", "other")
 CAMPAIGN_STATUSES = ("draft", "processing", "done", "failed")
 CAMPAIGN_FAILURES = ("error", "stopped")
+CAMPAIGN_KIND_LABELS = {"recall": _l("Recall"), "technical_note": _l("Technical note"),
+                        "service_campaign": _l("Service campaign"), "other": _l("Other")}
+CAMPAIGN_STATUS_LABELS = {"draft": _l("Draft"), "processing": _l("Processing"), "done": _l("Done"),
+                          "failed": _l("Failed")}
+# Why a failed campaign failed, and what to do about it.
+CAMPAIGN_FAILURE_LABELS = {
+    "error": _l("Its job ended with an error. Run it again: it resumes where it stopped; if it fails again, tell "
+                "your administrator."),
+    "stopped": _l("Its job stopped before the end several times (the worker running it was stopped or restarted). "
+                  "Run it again: it resumes where it stopped."),
+}
 
 
 class Campaign(DealerOwned, Base):

@@ -4,16 +4,22 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from boxes.db import Base, DealerOwned, UTCDateTime, utcnow
 
 DMS_ENTITIES = ("customers", "vehicles", "deliveries", "appointments", "repair_orders")
+DMS_ENTITY_LABELS = {"customers": _l("Customers"), "vehicles": _l("Vehicles"), "deliveries": _l("Sales deliveries"),
+                     "appointments": _l("Appointments"), "repair_orders": _l("Repair orders")}
 # Sync order: references first (an RO needs its vehicle, a vehicle its customer).
 SYNC_ORDER = ("customers", "vehicles", "deliveries", "repair_orders", "appointments")
 SYNC_STATUSES = ("running", "succeeded", "failed")
+SYNC_STATUS_LABELS = {"running": _l("Running"), "succeeded": _l("Succeeded"), "failed": _l("Failed")}
 CONNECTOR_KINDS = ("simulator", "http", "files", "sql")
+CONNECTOR_KIND_LABELS = {"simulator": _l("Simulator (built-in DMS)"), "http": _l("HTTP feed v1"),
+                         "files": _l("Files (CSV/XLSX)"), "sql": _l("SQL database")}
 
 
 class DmsConnector(DealerOwned, Base):

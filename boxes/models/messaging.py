@@ -13,19 +13,34 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from boxes.db import Base, DealerOwned, UTCDateTime, utcnow
 
 MESSAGE_KINDS = ("reminder", "booking_confirmation")
+MESSAGE_KIND_LABELS = {"reminder": _l("Reminder"), "booking_confirmation": _l("Booking confirmation")}
 MESSAGE_STATUSES = ("queued", "sending", "sent", "failed", "skipped")
 FINAL_STATUSES = ("sent", "failed", "skipped")
 MESSAGE_ORIGINS = ("manual", "automatic", "booking")
+MESSAGE_ORIGIN_LABELS = {"manual": _l("Manual"), "automatic": _l("Automatic"), "booking": _l("Online booking")}
 # Why a message was not sent (shown translated on the row and in the Outbox).
 MESSAGE_REASONS = ("opt_out", "no_address", "invalid_address", "no_customer", "daily_cap", "smtp_error",
                    "rejected", "appointment_changed", "internal_error")
+MESSAGE_REASON_LABELS = {
+    "opt_out": _l("The customer asked not to be contacted."),
+    "no_address": _l("The customer has no email address."),
+    "invalid_address": _l("The customer's email address is not valid."),
+    "no_customer": _l("The appointment has no customer."),
+    "daily_cap": _l("The dealer's daily email limit was reached."),
+    "smtp_error": _l("The mail server did not answer or failed."),
+    "rejected": _l("The mail server refused the message."),
+    "appointment_changed": _l("The appointment changed or was cancelled."),
+    "internal_error": _l("Boxes could not prepare the message."),
+}
 SMTP_SECURITY = ("none", "starttls", "ssl")
+SMTP_SECURITY_LABELS = {"none": _l("None"), "starttls": "STARTTLS", "ssl": "SSL/TLS"}
 
 
 class OutboundMessage(DealerOwned, Base):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -20,7 +22,14 @@ OPPORTUNITY_ORIGINS = (
     "oem_lead",  # imported from the OEM's CRM
     "manual",
 )
+ORIGIN_LABELS = {"delivery": _l("Delivery"), "appointment": _l("Appointment"), "no_show": _l("No-show"),
+                 "in_process": _l("In process"), "completed": _l("Service completed"), "campaign": _l("Campaign"),
+                 "oem_lead": _l("OEM lead"), "manual": _l("Manual")}
 OPPORTUNITY_STATUSES = ("open", "sold", "discarded")
+# One opportunity's state (a row's cell); counts and report categories of opportunities are plural
+# strings of their own ("opportunities" context).
+OPPORTUNITY_STATUS_LABELS = {"open": lazy_pgettext("opportunity", "Open"), "sold": lazy_pgettext("opportunity", "Sold"),
+                             "discarded": lazy_pgettext("opportunity", "Discarded")}
 
 
 # Every new dealer's discard catalog: code, es, pt_BR, en, and the OEM CRM's lost-sale reason ("Motivo
@@ -104,6 +113,11 @@ class Opportunity(DealerOwned, Base):
 ACTIVITY_CHANNELS = ("phone", "whatsapp", "email", "in_person")
 ACTIVITY_OUTCOMES = ("contacted", "no_answer", "wrong_number", "call_back_later", "do_not_contact")
 ACTIVITY_KINDS = ("welcome_call", "call", "confirmation", "courtesy_call", "note")
+CHANNEL_LABELS = {"phone": _l("Phone"), "whatsapp": "WhatsApp", "email": _l("Email"), "in_person": _l("In person")}
+OUTCOME_LABELS = {"contacted": _l("Contacted"), "no_answer": _l("No answer"), "wrong_number": _l("Wrong number"),
+                  "call_back_later": _l("Call back later"), "do_not_contact": _l("Do not contact")}
+ACTIVITY_KIND_LABELS = {"welcome_call": _l("Welcome call"), "call": _l("Call"), "confirmation": _l("Confirmation"),
+                        "courtesy_call": _l("Courtesy call"), "note": _l("Note")}
 
 
 class Activity(DealerOwned, Base):

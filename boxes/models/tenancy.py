@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -12,7 +13,10 @@ from boxes.db import Base, DealerOwned, UTCDateTime, utcnow
 
 COUNTRIES = ("AR", "BR")
 LOCALES = ("es", "pt_BR", "en")
+# Each language by its own name (the language menu reads the same in every language).
+LOCALE_LABELS = {"es": "Español", "pt_BR": "Português (Brasil)", "en": "English"}
 ROLES = ("caller", "manager", "campaigns", "admin")
+ROLE_LABELS = {"caller": _l("Caller"), "manager": _l("Manager"), "campaigns": _l("Campaigns"), "admin": _l("Admin")}
 DEFAULT_WORKING_HOURS = {str(day): ["08:00", "18:00"] for day in range(5)} | {"5": ["08:00", "12:00"]}
 
 

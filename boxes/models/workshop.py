@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -21,6 +23,14 @@ APPOINTMENT_STATUSES = (
     "cancelled",
     "no_show",
 )
+# One appointment's status (a row's cell): "confirmed" has its own msgid, apart from the plural tab
+# "Confirmed" of Upcoming appointments.
+APPOINTMENT_STATUS_LABELS = {
+    "requested": _l("Requested"), "confirmation_pending": _l("Confirmation pending"),
+    "confirmed": lazy_pgettext("appointment status", "Confirmed"), "arrived": _l("Arrived"),
+    "in_progress": _l("In progress"), "fulfilled": _l("Fulfilled"), "cancelled": _l("Cancelled"),
+    "no_show": _l("No-show"),
+}
 UNCONFIRMED = ("requested", "confirmation_pending")
 ARRIVED = ("arrived", "in_progress", "fulfilled")
 APPOINTMENT_SOURCES = ("dms", "online", "board")

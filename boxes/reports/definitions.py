@@ -25,19 +25,12 @@ from boxes.models import (
     User,
     Vehicle,
 )
-from boxes.models.workshop import ARRIVED
+from boxes.models.opportunities import ACTIVITY_KIND_LABELS, CHANNEL_LABELS, ORIGIN_LABELS, OUTCOME_LABELS
+from boxes.models.workshop import APPOINTMENT_STATUS_LABELS, ARRIVED
 from boxes.reports.ranges import DateRange
 
 TEXT, CATEGORY, DATETIME, NUMBER = "text", "category", "datetime", "number"
 
-ORIGIN_LABELS = {"delivery": _l("Delivery"), "appointment": _l("Appointment"), "no_show": _l("No-show"),
-                 "in_process": _l("In process"), "completed": _l("Service completed"), "campaign": _l("Campaign"),
-                 "oem_lead": _l("OEM lead"), "manual": _l("Manual")}
-OUTCOME_LABELS = {"contacted": _l("Contacted"), "no_answer": _l("No answer"), "wrong_number": _l("Wrong number"),
-                  "call_back_later": _l("Call back later"), "do_not_contact": _l("Do not contact")}
-CHANNEL_LABELS = {"phone": _l("Phone"), "whatsapp": "WhatsApp", "email": _l("Email"), "in_person": _l("In person")}
-KIND_LABELS = {"welcome_call": _l("Welcome call"), "call": _l("Call"), "confirmation": _l("Confirmation"),
-               "courtesy_call": _l("Courtesy call"), "note": _l("Note")}
 YES_NO = {"yes": _l("Yes"), "no": _l("No")}
 # Beside "Open", "Sold" (translated as plurals: counts and categories of opportunities); the board's
 # "Discarded" is one opportunity's state.
@@ -300,10 +293,10 @@ REPORTS: dict[str, Report] = {r.key: r for r in [
          Column("service_type", _l("Service")),
          Column("source", _l("Source"), CATEGORY, {"dms": "DMS", "online": _l("Online"), "board": _l("Board")}),
          Column("confirmed", _l("Confirmed by a user"), CATEGORY, YES_NO),
-         Column("result", _l("Result"), CATEGORY, {"arrived": _l("Arrived"), "no_show": _l("No-show"),
-                                                   "cancelled": _l("Cancelled"),
-                                                   "confirmed": lazy_pgettext("appointment status", "Confirmed"),
-                                                   "pending": _l("To confirm")})],
+         Column("result", _l("Result"), CATEGORY,
+                {**{status: APPOINTMENT_STATUS_LABELS[status]
+                    for status in ("arrived", "no_show", "cancelled", "confirmed")},
+                 "pending": _l("To confirm")})],
         pie="result",
         kpis=[Kpi("appointments", _l("Appointments"), "*"),
               Kpi("show_rate", _l("Show rate"), "result=arrived", "result=arrived|no_show"),
@@ -346,7 +339,8 @@ REPORTS: dict[str, Report] = {r.key: r for r in [
     Report(
         "callers", _l("Callers' activity"), _l("Calls and contacts registered in the range, per caller."),
         [Column("created_at", _l("Time"), DATETIME), Column("caller", _l("Caller")),
-         Column("kind", _l("Kind"), CATEGORY, KIND_LABELS), Column("channel", _l("Channel"), CATEGORY, CHANNEL_LABELS),
+         Column("kind", _l("Kind"), CATEGORY, ACTIVITY_KIND_LABELS),
+         Column("channel", _l("Channel"), CATEGORY, CHANNEL_LABELS),
          Column("outcome", _l("Outcome"), CATEGORY, OUTCOME_LABELS), CUSTOMER],
         pie="outcome",
         kpis=[Kpi("calls", _l("Calls"), "*"), Kpi("contact_rate", _l("Contact rate"), "outcome=contacted", "*")],

@@ -14,7 +14,7 @@ from flask import Response, g, request, send_file, stream_with_context, url_for
 from flask_babel import format_decimal, format_percent, get_locale
 
 from boxes.assets import style_guards
-from boxes.board.badges import count_contacts_today
+from boxes.board.badges import BUTTON_ROLES, count_contacts_today
 from boxes.board.lists import nav_badges
 from boxes.board.windows import BoardWindows
 from boxes.errors import ActionError
@@ -27,7 +27,7 @@ from boxes.web import db, dealer_blueprint, render_page, requires_role
 
 bp = dealer_blueprint("reports", __name__, "/reports")
 TEMPLATE = "reports/reports.html"
-ROLES = ("manager",)
+ROLES = BUTTON_ROLES["reports"]
 PER_PAGE = 50
 PERCENT = "#,##0.0%"  # KPIs and pie shares alike
 
