@@ -6,7 +6,8 @@
   ``boxes.inputs`` gives it everywhere.
 - ``RowIdField``: an id or a version; ``None`` when empty, ``NO_ROW`` when it is no id at all.
 - ``WholeNumberField``: a number as people write it; ``None`` when empty, ``NOT_A_NUMBER`` when it is none.
-- ``LocalDateTimeField``: a ``datetime-local`` input on the dealer's wall clock → UTC, bounded.
+- ``DayField``: a date input, bounded. ``LocalDateTimeField``: a ``datetime-local`` input on the dealer's wall
+  clock → UTC, bounded.
 - ``field_errors``: field → first message, the shape of ``ActionError`` and the templates.
 
 A form parses; what the values must be (a date in the future, a role that exists, a user of this
@@ -82,6 +83,18 @@ class WholeNumberField(Field):
 
     def _value(self):
         return "" if self.data is None else str(self.data)
+
+
+class DayField(Field):
+    """A date input (``YYYY-MM-DD``) → ``datetime.date``, from 1950 to five years ahead; empty → ``None``."""
+
+    widget = TextInput(input_type="date")
+
+    def process_formdata(self, valuelist):
+        errors: dict = {}
+        self.data = inputs.day(valuelist[0] if valuelist else "", self.name, errors)
+        if errors:
+            raise ValueError(str(errors[self.name]))
 
 
 class LocalDateTimeField(Field):

@@ -67,15 +67,6 @@ class ListReport:
         return asdict(self)
 
 
-def _date(form, name: str, errors: dict) -> str:
-    found = inputs.day(form.get(name), name, errors)
-    return found.isoformat() if found else ""
-
-
-def _year(form, name: str, errors: dict) -> int | None:
-    return inputs.whole(form.get(name), name, errors, lo=1950, hi=2100, message=_l("Enter a year such as 2021."))
-
-
 def read_upload(filename: str, data: bytes) -> str:
     """Every cell of an uploaded CSV or XLSX, one per line, for ``split_pasted``. Read within the
     caps of ``boxes.inputs`` (rows, cells, time, an XLSX's unpacked size): a file beyond them, binary
@@ -84,38 +75,6 @@ def read_upload(filename: str, data: bytes) -> str:
         return "\n".join(inputs.table_cells(filename, data))
     except inputs.UnreadableUpload as exc:
         raise ActionError.field("upload", exc.message) from None
-
-
-def list_text(raw, errors: dict) -> str:
-    """The pasted list (the ``ids`` field): at most ``MAX_LIST_CHARS`` characters, all storable."""
-    return inputs.text(raw, "ids", errors, max_len=MAX_LIST_CHARS, too_long_message=_l(
-        "At most %(n)d entries per list.", n=MAX_LIST))
-
-
-def parse_criteria(form, list_text: str) -> tuple[Criteria, dict]:
-    errors: dict = {}
-    # Bounded by their columns (a search for a longer text could only find nothing).
-    c = Criteria(
-        brand=inputs.text(form.get("brand"), "brand", errors, max_len=60),
-        model=inputs.text(form.get("model"), "model", errors, max_len=80),
-        version=inputs.text(form.get("version"), "version", errors, max_len=120),
-        year_from=_year(form, "year_from", errors),
-        year_to=_year(form, "year_to", errors),
-        sold_from=_date(form, "sold_from", errors),
-        sold_to=_date(form, "sold_to", errors),
-        serviced_before=_date(form, "serviced_before", errors),
-        open_opportunity=form.get("open_opportunity") if form.get("open_opportunity") in OPEN_FILTERS else "any",
-    )
-    if c.year_from and c.year_to and c.year_from > c.year_to:
-        errors["year_to"] = _l("The last year must not be before the first.")
-    if c.sold_from and c.sold_to and c.sold_from > c.sold_to:
-        errors["sold_to"] = _l("The end date must not be before the start date.")
-    kind = form.get("id_kind") if form.get("id_kind") in ("vin", "plate") else ""
-    if list_text.strip():
-        if not kind:
-            errors["id_kind"] = _l("Say whether the list holds VINs or plates.")
-        c.id_kind = kind
-    return c, errors
 
 
 def resolve_list(session: Session, dealer: Dealer, kind: str, text: str) -> tuple[list[int], ListReport]:

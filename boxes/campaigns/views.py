@@ -19,9 +19,10 @@ from boxes.board.badges import BUTTON_ROLES
 from boxes.board.lists import nav_badges
 from boxes.board.windows import BoardWindows
 from boxes.campaigns import search, service
+from boxes.campaigns.forms import CampaignSearchForm, ProcessForm, SelectUnitForm
 from boxes.campaigns.selection import Searches
 from boxes.errors import ActionError, NotFound
-from boxes.inputs import row_id
+from boxes.forms import field_errors
 from boxes.models.campaigns import CAMPAIGN_KINDS
 from boxes.paging import Page, clamp_page
 from boxes.web import db, dealer_blueprint, htmx, redis_client, render_page, requires_role
@@ -85,22 +86,24 @@ def new():
 @bp.post("/new")
 @requires_role(*ROLES)
 def run_search():
-    list_errors: dict = {}
-    text = search.list_text(request.form.get("ids"), list_errors)
-    upload = request.files.get("upload")
+    form = CampaignSearchForm()
+    text = form.ids.data
     try:
-        if upload is not None and upload.filename:
+        errors = {} if form.validate() else field_errors(form)
+        upload = form.upload.data
+        if not errors and upload is not None and upload.filename:
             text = text + "\n" + search.read_upload(upload.filename, upload.read())
-        criteria, errors = search.parse_criteria(request.form, text)
-        if errors or list_errors:
-            raise ActionError(errors | list_errors)
+        errors |= form.list_errors(text)
+        if errors:
+            raise ActionError(errors)
+        criteria = form.criteria(text)
         report = None
         if criteria.id_kind:
             criteria.vehicle_ids, report = search.resolve_list(db(), g.dealer, criteria.id_kind, text)
     except ActionError as exc:
         ctx = _step_context(None, errors=exc.errors, form=request.form)
         return render_page(TEMPLATE, ["list"], **_shell("new", **ctx)), 422
-    search_id = _searches().save(criteria, report, pasted=request.form.get("ids", ""))
+    search_id = _searches().save(criteria, report, pasted=form.ids.data)
     target = url_for("campaigns.new", search=search_id)
     if htmx:
         return make_response(render_page(TEMPLATE, ["list"], **_shell("new", **_step_context(search_id))),
@@ -119,15 +122,17 @@ def _loaded_search_id() -> str:
 @requires_role(*ROLES)
 def select_unit():
     search_id = _loaded_search_id()
-    vehicle_id = row_id(request.form.get("vehicle_id"))
-    if vehicle_id is None:
+    form = SelectUnitForm()
+    form.validate()
+    vehicle_id = form.vehicle_id.data
+    if not vehicle_id:  # none, or no id at all
         abort(404)
     searches = _searches()
     criteria, _ = searches.load(search_id)
     # Only a unit of this search (and so of this dealer) can be selected.
-    if request.form.get("on") and not search.matches(db(), g.dealer, criteria, vehicle_id):
+    if form.on.data and not search.matches(db(), g.dealer, criteria, vehicle_id):
         abort(404)
-    searches.select(search_id, [vehicle_id], on=bool(request.form.get("on")))
+    searches.select(search_id, [vehicle_id], on=form.on.data)
     return render_page(TEMPLATE, ["totals"], **_shell("new", **_step_context(search_id)))
 
 
@@ -157,24 +162,25 @@ def process():
     criteria, _ = searches.load(search_id)
     matching = set(search.matching_ids(db(), g.dealer, criteria))
     chosen = [i for i in searches.selected(search_id) if i in matching]
-    form = request.form
+    form = ProcessForm()
     try:
-        every_unit_confirmed = bool(form.get("confirm_all")) if criteria.is_empty() else None
-        if form.get("mode") == "add":
-            campaign = service.add_units(db(), g.dealer, current_user, form.get("campaign_id"), chosen,
+        if not form.validate():
+            raise ActionError(field_errors(form))
+        every_unit_confirmed = form.confirm_all.data if criteria.is_empty() else None
+        if form.mode.data == "add":
+            campaign = service.add_units(db(), g.dealer, current_user, form.campaign_id.data, chosen,
                                          every_unit_confirmed=every_unit_confirmed)
         else:
             campaign = service.create_campaign(
-                db(), g.dealer, current_user, name=form.get("name", ""), kind=form.get("kind", ""),
-                due_date=form.get("due_date", ""), assignment=form.get("assignment", ""),
-                assigned_user_id=form.get("assigned_user_id"), note=form.get("note", ""), vehicle_ids=chosen,
-                every_unit_confirmed=every_unit_confirmed)
+                db(), g.dealer, current_user, name=form.name.data, kind=form.kind.data, due_date=form.due_date.data,
+                assignment=form.assignment.data, assigned_user_id=form.assigned_user_id.data, note=form.note.data,
+                vehicle_ids=chosen, every_unit_confirmed=every_unit_confirmed)
     except NotFound:
         db().rollback()
         abort(404)
     except ActionError as exc:
         db().rollback()
-        ctx = _step_context(search_id, process_errors=exc.errors, process_form=form)
+        ctx = _step_context(search_id, process_errors=exc.errors, process_form=request.form)
         return render_page(TEMPLATE, ["process_form"], **_shell("new", **ctx)), 422
     try:
         _enqueue(campaign)
