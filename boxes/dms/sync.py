@@ -824,8 +824,9 @@ class _Prefetch:
         self._thread.start()
 
     def _read(self, connector: Connector, entity: str, cursor: str | None) -> None:
-        pages = connector.pages(entity, cursor)
+        pages = ()
         try:
+            pages = connector.pages(entity, cursor)  # inside: an error here must reach the run, not hang it
             for page in pages:
                 if not self._put((page, prepare(entity, page.records))):
                     return  # the run stopped: read no further
@@ -896,7 +897,9 @@ def sync_dealer(session: Session, dealer: Dealer, *, redis=None, trigger: str = 
                 now: datetime | None = None, config=None) -> list[SyncRun]:
     """Every entity in reference order, then the derived state and the appointment credit. Stops at
     the first transport error (the DMS is down or slow: the others would fail the same way),
-    derives what was stored, and re-raises it for the job's retry."""
+    derives what was stored, and re-raises it for the job's retry. Any other error of one entity
+    (a configuration error, a bug no validation foresaw) is recorded on its run and the other
+    entities still run; the first such error is re-raised at the end."""
     from boxes.board.credit import match_and_credit
     from boxes.dms.derived import derive
 
@@ -922,6 +925,8 @@ def sync_dealer(session: Session, dealer: Dealer, *, redis=None, trigger: str = 
                 failure = failure or exc
                 if connector is None:
                     break
+            except Exception as exc:  # recorded on the entity's run (``run``); the others still run
+                failure = failure or exc
     finally:
         if own and connector is not None:
             connector.close()
