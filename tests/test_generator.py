@@ -86,10 +86,12 @@ def records(world) -> dict[str, list]:
 
 
 def _datetimes(record):
-    for f in dataclasses.fields(record):
-        value = getattr(record, f.name)
+    # A dataclass of the world, or one of the feed's own records (a NamedTuple: a customer).
+    names = record._fields if isinstance(record, tuple) else [f.name for f in dataclasses.fields(record)]
+    for name in names:
+        value = getattr(record, name)
         if isinstance(value, datetime):
-            yield f.name, value
+            yield name, value
 
 
 # ------------------------------------------------------------------------------- determinism
