@@ -272,10 +272,11 @@ def sync(codes: tuple[str, ...]) -> None:
 
     from boxes.db import make_engine, make_sessionmaker
     from boxes.dms.connectors.base import ConnectorError
-    from boxes.dms.sync import sync_dealer
+    from boxes.dms.sync.runs import sync_dealer
     from boxes.models import Dealer
-    from jobs.runtime import redis_connection
+    from jobs.runtime import redis_connection, tune_interpreter
 
+    tune_interpreter()  # as the worker runs it
     config = _config()
     session = make_sessionmaker(make_engine(config.database_url))()
     redis = redis_connection(config.redis_url)

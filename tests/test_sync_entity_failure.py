@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from boxes.dms.connectors.boundaries import Boundaries
 from boxes.dms.connectors.files import FilesConnector
-from boxes.dms.sync import sync_dealer
+from boxes.dms.sync.runs import sync_dealer
 from boxes.models import Customer, SyncRun
 from boxes.models.integration import SYNC_ORDER
 

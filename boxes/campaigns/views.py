@@ -23,6 +23,7 @@ from boxes.errors import ActionError, NotFound
 from boxes.inputs import row_id
 from boxes.models.campaigns import CAMPAIGN_KINDS
 from boxes.web import db, dealer_blueprint, redis_client, render_page, requires_role
+from jobs.campaigns import enqueue_campaign
 
 bp = dealer_blueprint("campaigns", __name__, "/campaigns")
 TEMPLATE = "campaigns/campaigns.html"
@@ -196,9 +197,7 @@ def process():
 
 
 def _enqueue(campaign) -> None:
-    from jobs.campaigns import enqueue
-
-    job_id = enqueue(redis_client(), campaign.id, current_app.config["BOXES"].database_url)
+    job_id = enqueue_campaign(redis_client(), campaign.id)
     service.mark_queued(db(), g.dealer, current_user, campaign, job_id)
 
 
