@@ -4,7 +4,7 @@
 Each page is validated record by record (a bad one is quarantined with its reason), deduplicated,
 upserted in batches (``INSERT … ON CONFLICT DO UPDATE`` guarded by ``dms_updated_at`` so an
 older version never overwrites a newer one, and the same version only when its content differs —
-see ``_guard``), and committed *together with* the cursor after the
+see ``tables.guard``), and committed *together with* the cursor after the
 page. A crash or a DMS outage therefore loses nothing and the next run resumes after the last
 stored page; a page read twice only counts as "unchanged". Pages are streamed and nothing is
 kept between them, so memory does not grow with the feed.
@@ -24,7 +24,7 @@ Unknown references (an RO or appointment for a vehicle never seen, a vehicle of 
 customer) are quarantined as ``reference`` entries and retried automatically at the start of
 every run of that entity, so they converge once the DMS sends what they point to. Records that
 are invalid in themselves wait for an admin's "Retry quarantined" (after fixing the mapping) or
-for a newer valid version from the DMS, which resolves th
+for a newer valid version from the DMS, which resolves them.
 
 The engine, one module per concern:
 
