@@ -21,9 +21,11 @@ from boxes.board.windows import BoardWindows
 from boxes.campaigns import service as campaign_service
 from boxes.config import Config
 from boxes.db import Base, make_engine, make_sessionmaker
+from boxes.dms.simulator.catalog import MODELS
 from boxes.dms.simulator.demo import DEMO_DEALERS, DEMO_USERS, load_dataset, load_demo
-from boxes.dms.simulator.generator import MODELS, DealerProfile, World, generate
+from boxes.dms.simulator.generator import World, generate
 from boxes.dms.simulator.vin import AR_MERCOSUR_SINCE, BR_MERCOSUR_SINCE
+from boxes.dms.simulator.world_records import DealerProfile
 from boxes.identifiers import (
     AR_MERCOSUR,
     AR_OLD,
