@@ -15,10 +15,11 @@ import time
 from datetime import datetime
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from boxes.db import upsert, utcnow
-from boxes.dms.connectors.base import ConfigurationError, Connector, ConnectorError, Page, TransportError
+from boxes.dms.connectors.base import ConfigurationError, Connector, ConnectorError, Page, TransportError, build
+from boxes.dms.reach import boundaries
 from boxes.dms.sync.quarantine import resolve_quarantined, retry_quarantined
 from boxes.dms.sync.store import Counts, Prepared, prepare, quarantine_record, store_prepared
 from boxes.inputs import shown, storable
@@ -67,11 +68,6 @@ class _RowTokenStore:
 def open_connector(session: Session, dealer: Dealer, config=None) -> Connector:
     """The dealer's connector, within the boundaries the operator sets (``config``, else the
     environment): see :mod:`boxes.dms.reach`."""
-    from sqlalchemy.orm import sessionmaker
-
-    from boxes.dms.connectors import build
-    from boxes.dms.reach import boundaries
-
     row = connector_row(session, dealer)
     if row is None or not row.enabled:
         raise ConfigurationError("no DMS connector is configured for this dealer")
