@@ -34,6 +34,7 @@ anything pessimistic.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import resource
@@ -190,16 +191,22 @@ def sync_pass(url: str, dealer_id: int, entity: str, path: str) -> tuple[float, 
     from boxes.models import Dealer
     from jobs.runtime import tune_interpreter
 
-    tune_interpreter()  # the interpreter the worker runs a sync in
-    engine = make_engine(url)
-    with make_sessionmaker(engine)() as s:
-        dealer = s.get(Dealer, dealer_id)
-        started = time.perf_counter()
-        sync_run = run(s, dealer, entity, connector=FileFeed(path), trigger="manual")
-        spent = time.perf_counter() - started
-        counts = {"status": sync_run.status, "inserted": sync_run.inserted, "updated": sync_run.updated,
-                  "unchanged": sync_run.unchanged, "quarantined": sync_run.quarantined}
-    engine.dispose()
+    # The interpreter the worker runs a sync in; the COPY passes keep Python's defaults, as before.
+    saved = gc.get_threshold(), sys.getswitchinterval()
+    tune_interpreter()
+    try:
+        engine = make_engine(url)
+        with make_sessionmaker(engine)() as s:
+            dealer = s.get(Dealer, dealer_id)
+            started = time.perf_counter()
+            sync_run = run(s, dealer, entity, connector=FileFeed(path), trigger="manual")
+            spent = time.perf_counter() - started
+            counts = {"status": sync_run.status, "inserted": sync_run.inserted, "updated": sync_run.updated,
+                      "unchanged": sync_run.unchanged, "quarantined": sync_run.quarantined}
+        engine.dispose()
+    finally:
+        gc.set_threshold(*saved[0])
+        sys.setswitchinterval(saved[1])
     return spent, counts
 
 
