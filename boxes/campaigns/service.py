@@ -228,7 +228,8 @@ def mark_queued(session: Session, dealer: Dealer, actor: User | None, campaign: 
     session.commit()
 
 
-def process(session: Session, campaign_id: int, *, batch: int = BATCH, pause: float = 0.0) -> Campaign:
+def process(session: Session, campaign_id: int, *, batch: int = BATCH,
+            progress: Callable[[int, int], None] | None = None, pause: float = 0.0) -> Campaign:
     """Create the campaign's opportunities, batch by batch, from where the last run stopped.
 
     ``pause``: seconds to wait between batches (to spare a busy database during a huge campaign)."""
@@ -273,6 +274,8 @@ def process(session: Session, campaign_id: int, *, batch: int = BATCH, pause: fl
             units_processed=end, opportunities_created=Campaign.__table__.c.opportunities_created + created))
         session.commit()
         session.refresh(campaign)
+        if progress is not None:
+            progress(campaign.units_processed, campaign.units_total)
         if pause:
             _time.sleep(pause)
     campaign.status = "done"
