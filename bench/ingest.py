@@ -34,6 +34,7 @@ anything pessimistic.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import resource
@@ -186,18 +187,26 @@ def _empty(url: str, entity: str) -> None:
 def sync_pass(url: str, dealer_id: int, entity: str, path: str) -> tuple[float, dict]:
     """One ``boxes.dms.sync.run`` over the feed; wall-clock seconds and the run's counts."""
     from boxes.db import make_engine, make_sessionmaker
-    from boxes.dms.sync import run
+    from boxes.dms.sync.runs import run
     from boxes.models import Dealer
+    from jobs.runtime import tune_interpreter
 
-    engine = make_engine(url)
-    with make_sessionmaker(engine)() as s:
-        dealer = s.get(Dealer, dealer_id)
-        started = time.perf_counter()
-        sync_run = run(s, dealer, entity, connector=FileFeed(path), trigger="manual")
-        spent = time.perf_counter() - started
-        counts = {"status": sync_run.status, "inserted": sync_run.inserted, "updated": sync_run.updated,
-                  "unchanged": sync_run.unchanged, "quarantined": sync_run.quarantined}
-    engine.dispose()
+    # The interpreter the worker runs a sync in; the COPY passes keep Python's defaults, as before.
+    saved = gc.get_threshold(), sys.getswitchinterval()
+    tune_interpreter()
+    try:
+        engine = make_engine(url)
+        with make_sessionmaker(engine)() as s:
+            dealer = s.get(Dealer, dealer_id)
+            started = time.perf_counter()
+            sync_run = run(s, dealer, entity, connector=FileFeed(path), trigger="manual")
+            spent = time.perf_counter() - started
+            counts = {"status": sync_run.status, "inserted": sync_run.inserted, "updated": sync_run.updated,
+                      "unchanged": sync_run.unchanged, "quarantined": sync_run.quarantined}
+        engine.dispose()
+    finally:
+        gc.set_threshold(*saved[0])
+        sys.setswitchinterval(saved[1])
     return spent, counts
 
 
@@ -233,14 +242,16 @@ def copy_pass(url: str, dealer_id: int, entity: str, path: str) -> float:
     and commit are timed; reading, validating and resolving happen before the clock starts."""
     import psycopg
 
-    from boxes.dms.sync import COLUMNS, LINE_COLUMNS, MODELS, _copy_type, prepare
+    from boxes.dms.sync.postgres import copy_type
+    from boxes.dms.sync.store import prepare
+    from boxes.dms.sync.tables import COLUMNS, LINE_COLUMNS, MODELS
 
     dsn = url.replace("postgresql+psycopg://", "postgresql://")
     table = MODELS[entity].__table__
     columns = ("dealer_id", "created_at", *COLUMNS[entity])
     if entity == "repair_orders":
         columns = ("id", *columns)
-    types = [_copy_type(table.c[c]) for c in columns]
+    types = [copy_type(table.c[c]) for c in columns]
     spent = 0.0
     with psycopg.connect(dsn) as conn:
         next_id = 1

@@ -40,7 +40,8 @@ from boxes.dms.simulator.demo import (
     insert_campaigns,
     set_campaign_units,
 )
-from boxes.dms.simulator.generator import DealerProfile, World
+from boxes.dms.simulator.generator import World
+from boxes.dms.simulator.world_records import DealerProfile
 from boxes.migrate import upgrade
 from boxes.models import Dealer, User
 

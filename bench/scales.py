@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from boxes.dms.simulator.generator import DealerProfile
+from boxes.dms.simulator.world_records import DealerProfile
 
 
 @dataclass(frozen=True)

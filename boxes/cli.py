@@ -177,9 +177,9 @@ def dms_simulator(host, port, seed, vehicles, dealers, clock, tick_seconds, even
                   client_secret, faults) -> None:
     """The built-in DMS: a living workshop served in the feed v1 format (docs/integrations.md)."""
     from boxes.dms.simulator.demo import DEMO_DEALERS
-    from boxes.dms.simulator.generator import DealerProfile
     from boxes.dms.simulator.living import LivingDms
     from boxes.dms.simulator.server import serve
+    from boxes.dms.simulator.world_records import DealerProfile
 
     profiles = []
     for item in dealers or [f"{d['code']}:{d['country']}:{d['time_zone']}" for d in DEMO_DEALERS]:
@@ -227,7 +227,7 @@ def oem_simulator(host, port, seed, vehicles, dealers, clock, tick_seconds, lead
                   client_secret, faults) -> None:
     """The OEM's CRM (Salesforce-like): leads for the dealers, status events back (docs/integrations.md)."""
     from boxes.dms.simulator.demo import DEMO_DEALERS
-    from boxes.dms.simulator.generator import DealerProfile
+    from boxes.dms.simulator.world_records import DealerProfile
     from boxes.oem.simulator.living import LivingOem
     from boxes.oem.simulator.server import serve
 
@@ -272,10 +272,11 @@ def sync(codes: tuple[str, ...]) -> None:
 
     from boxes.db import make_engine, make_sessionmaker
     from boxes.dms.connectors.base import ConnectorError
-    from boxes.dms.sync import sync_dealer
+    from boxes.dms.sync.runs import sync_dealer
     from boxes.models import Dealer
-    from jobs.runtime import redis_connection
+    from jobs.runtime import redis_connection, tune_interpreter
 
+    tune_interpreter()  # as the worker runs it
     config = _config()
     session = make_sessionmaker(make_engine(config.database_url))()
     redis = redis_connection(config.redis_url)

@@ -1,71 +1,70 @@
-"""Mail jobs (queue ``mail``). Thin: build the app once per process (templates, translations,
-database), open a session, call ``boxes.messaging``.
+"""Mail jobs (queue ``mail``), and how a message's job is queued. Thin: the app gives the templates
+and translations (``job_context(templates=True)``), ``boxes.messaging`` does the work.
 
-- ``send_message(dealer_id, message_id)``: enqueued by a click, the cron window or online booking,
-  with ``Retry`` for SMTP failures; claims the row before sending (see boxes/messaging/sending.py).
+- ``send_message(dealer_id, message_id)``: queued by :func:`enqueue_send` (a click, the cron window,
+  online booking, the recovery sweep), with ``Retry`` for SMTP failures; claims the row before
+  sending (see boxes/messaging/sending.py).
 - ``send_due_reminders()``: cron; the automatic reminders of every dealer.
 - ``recover_messages()``: cron; re-enqueues rows whose worker died or whose job was lost.
 """
 
 from __future__ import annotations
 
-from contextlib import contextmanager
+from datetime import timedelta
 
-_app = None
+from jobs.runtime import job_context
 
-
-def _get_app():
-    global _app
-    if _app is None:
-        from boxes import create_app
-        from boxes.config import Config
-
-        _app = create_app(Config.from_env())
-    return _app
-
-
-@contextmanager
-def _session():
-    app = _get_app()
-    with app.app_context():
-        session = app.extensions["boxes.sessionmaker"]()
-        try:
-            yield app, session
-        finally:
-            session.close()
-
-
-def _connection(app):
-    from rq import get_current_job
-
-    job = get_current_job()
-    return job.connection if job is not None else app.extensions["boxes.redis"]
+# Nothing of boxes at import time: the cron process imports this module for its table (jobs/cron.py)
+# and stays free of Flask.
+QUEUE = "mail"
 
 
 def send_message(dealer_id: int, message_id: int) -> str:
     from rq import get_current_job
 
-    from boxes.messaging import outbox, sending
+    from boxes.messaging import sending
 
-    job = get_current_job()
-    with _session() as (app, session):
-        config = app.config["BOXES"]
-        redis = _connection(app)
+    current = get_current_job()
+    with job_context(templates=True) as job:
         return sending.deliver(
-            session, dealer_id, message_id, config=config, redis=redis,
-            retries_left=job.retries_left if job is not None else None,
-            requeue=lambda msg, delay: outbox.enqueue_send(redis, config, msg, delay=delay))
+            job.session, dealer_id, message_id, config=job.config, redis=job.redis,
+            retries_left=current.retries_left if current is not None else None,
+            requeue=lambda msg, delay: enqueue_send(job.redis, job.config, msg, delay=delay))
+
+
+def enqueue_send(redis, config, message, *, delay: float | None = None, suffix: str = "") -> None:
+    """Start (or schedule) the job that sends the row (an ``OutboundMessage``: its id, dealer and
+    kind). Safe to call more than once: the job claims the row before sending, so an extra job does
+    nothing. ``suffix``: a job id of its own (the recovery sweep's, one per row and attempt)."""
+    from rq import Queue, Retry
+
+    queue = Queue(QUEUE, connection=redis)
+    intervals = list(config.mail_retry_intervals)
+    kwargs = dict(
+        retry=Retry(max=len(intervals), interval=intervals) if intervals else None,
+        # RQ stops a job before its lease runs out, so two workers never send the same row at once.
+        job_timeout=max(5, int(config.mail_lease_seconds * 0.8)),
+        result_ttl=3600,
+        failure_ttl=7 * 24 * 3600,
+        description=f"{message.kind} #{message.id}",
+    )
+    if suffix:
+        kwargs["job_id"] = f"mail-{message.id}-{suffix}"
+    if delay:
+        queue.enqueue_in(timedelta(seconds=delay), send_message, message.dealer_id, message.id, **kwargs)
+    else:
+        queue.enqueue(send_message, message.dealer_id, message.id, **kwargs)
 
 
 def send_due_reminders() -> dict:
     from boxes.messaging import automatic
 
-    with _session() as (app, session):
-        return automatic.send_all_due_reminders(session, config=app.config["BOXES"], redis=_connection(app))
+    with job_context(templates=True) as job:
+        return automatic.send_all_due_reminders(job.session, config=job.config, redis=job.redis)
 
 
 def recover_messages() -> int:
     from boxes.messaging import outbox
 
-    with _session() as (app, session):
-        return outbox.recover(session, _connection(app), app.config["BOXES"])
+    with job_context(templates=True) as job:
+        return outbox.recover(job.session, job.redis, job.config)

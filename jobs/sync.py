@@ -1,54 +1,35 @@
-"""DMS sync jobs (queue ``sync``). Thin: open a session, call ``boxes.dms.sync``.
+"""DMS sync jobs (queue ``sync``), and how they are queued. Thin: the engine is ``boxes.dms.sync``.
 
 - ``sync_dealer(dealer_id, trigger)``: every entity of one dealer; a transport error propagates so
   RQ's ``Retry`` runs it again with backoff (``BOXES_SYNC_RETRY_INTERVALS``). Configuration
-  errors are recorded on the run and not retried.
+  errors are recorded on the run and not retried. Queued by :func:`enqueue_sync` (one job per
+  dealer at a time) and :func:`sync_now` (the admin's "Sync now").
 - ``sync_all()``: cron, every ``BOXES_SYNC_INTERVAL_MINUTES``; queues ``sync_dealer`` per dealer.
 """
 
 from __future__ import annotations
 
-from contextlib import contextmanager
+from datetime import UTC, datetime
 
+from jobs.runtime import job_context
 
-@contextmanager
-def _session():
-    from boxes.config import Config
-    from boxes.db import make_engine, make_sessionmaker
-
-    config = Config.from_env()
-    engine = make_engine(config.database_url)
-    session = make_sessionmaker(engine)()
-    try:
-        yield config, session
-    finally:
-        session.close()
-        engine.dispose()
-
-
-def _redis(config):
-    from rq import get_current_job
-
-    job = get_current_job()
-    if job is not None:
-        return job.connection
-    from jobs.runtime import redis_connection
-
-    return redis_connection(config.redis_url)
+# Nothing of boxes at import time: the cron process imports this module for its table (jobs/cron.py)
+# and stays free of Flask.
+QUEUE = "sync"
 
 
 def sync_dealer(dealer_id: int, trigger: str = "cron") -> dict:
     from boxes.dms.connectors.base import ConfigurationError
-    from boxes.dms.sync import sync_dealer as run_sync
+    from boxes.dms.sync.runs import sync_dealer as run_sync
     from boxes.models import Dealer
 
-    with _session() as (config, session):
-        dealer = session.get(Dealer, dealer_id)
+    with job_context() as job:
+        dealer = job.session.get(Dealer, dealer_id)
         if dealer is None:
             return {"dealer_id": dealer_id, "skipped": "no such dealer"}
         try:
-            runs = run_sync(session, dealer, redis=_redis(config), trigger=trigger,
-                            lock_seconds=config.sync_lock_seconds, config=config)
+            runs = run_sync(job.session, dealer, redis=job.redis, trigger=trigger,
+                            lock_seconds=job.config.sync_lock_seconds, config=job.config)
         except ConfigurationError as exc:  # only an admin can fix it: recorded, not retried
             return {"dealer_id": dealer_id, "error": str(exc)}
         return {"dealer_id": dealer_id, "runs": [(r.entity, r.status, r.inserted, r.updated, r.unchanged,
@@ -56,7 +37,89 @@ def sync_dealer(dealer_id: int, trigger: str = "cron") -> dict:
 
 
 def sync_all() -> int:
-    from boxes.dms.sync import enqueue_all
+    """Cron: queue the sync of every dealer with an enabled connector."""
+    with job_context() as job:
+        return enqueue_all(job.session, job.redis, job.config)
 
-    with _session() as (config, session):
-        return enqueue_all(session, _redis(config), config)
+
+def enqueue_all(session, redis, config) -> int:
+    """Queue the sync of every dealer with an enabled connector (one job each, :func:`enqueue_sync`)."""
+    from sqlalchemy import select
+
+    from boxes.models import DmsConnector
+
+    ids = session.scalars(select(DmsConnector.dealer_id).where(DmsConnector.enabled.is_(True))).all()
+    return sum(enqueue_sync(redis, config, dealer_id) for dealer_id in ids)
+
+
+def job_id(dealer_id: int) -> str:
+    return f"boxes-sync-{dealer_id}"
+
+
+def _alive(job) -> bool:
+    """A started job whose worker still beats (a killed worker's job is taken over by a new one: the
+    locks' leases have expired by then, and the sync resumes from the stored cursors)."""
+    beat = job.last_heartbeat
+    return beat is not None and (datetime.now(UTC) - beat.replace(tzinfo=beat.tzinfo or UTC)).total_seconds() < 120
+
+
+def enqueue_sync(redis, config, dealer_id: int, *, trigger: str = "cron") -> bool:
+    """Queue the dealer's sync on ``sync`` with ``Retry`` (backoff from BOXES_SYNC_RETRY_INTERVALS).
+    One job per dealer at a time: a queued or running one is not queued twice. Returns whether it
+    queued a job. "Sync now" goes through :func:`sync_now` instead."""
+    from rq.exceptions import NoSuchJobError
+    from rq.job import Job, JobStatus
+
+    try:
+        existing = Job.fetch(job_id(dealer_id), connection=redis)
+        status = existing.get_status(refresh=True)
+        if status in (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED):
+            return False
+        if status == JobStatus.STARTED and _alive(existing):
+            return False
+    except NoSuchJobError:
+        pass
+    _enqueue(redis, config, dealer_id, trigger)
+    return True
+
+
+def sync_now(redis, config, dealer_id: int) -> str:
+    """"Sync now": the dealer's sync runs as soon as a worker is free. Returns what happened:
+
+    - ``"queued"``: a new job;
+    - ``"replaced"``: a retry was scheduled for later (the DMS failed a while ago): it is taken off
+      the schedule and the sync is queued now instead (an admin who fixed the cause should not
+      wait up to the last retry interval);
+    - ``"waiting"``: a job is already queued, nothing to add;
+    - ``"running"``: a worker is running the dealer's sync right now (the only refusal)."""
+    from rq.exceptions import NoSuchJobError
+    from rq.job import Job, JobStatus
+    from rq.registry import ScheduledJobRegistry
+
+    outcome = "queued"
+    try:
+        existing = Job.fetch(job_id(dealer_id), connection=redis)
+        status = existing.get_status(refresh=True)
+        if status == JobStatus.QUEUED:
+            return "waiting"
+        if status == JobStatus.STARTED and _alive(existing):
+            return "running"
+        if status in (JobStatus.SCHEDULED, JobStatus.DEFERRED):
+            ScheduledJobRegistry(existing.origin, connection=redis).remove(existing)
+            existing.delete()  # also off the queue, should the scheduler have moved it there meanwhile
+            outcome = "replaced"
+    except NoSuchJobError:
+        pass
+    _enqueue(redis, config, dealer_id, "manual")
+    return outcome
+
+
+def _enqueue(redis, config, dealer_id: int, trigger: str) -> None:
+    from rq import Queue, Retry
+
+    intervals = list(config.sync_retry_intervals)
+    Queue(QUEUE, connection=redis).enqueue(
+        sync_dealer, dealer_id, trigger, job_id=job_id(dealer_id),
+        retry=Retry(max=len(intervals), interval=intervals) if intervals else None,
+        job_timeout=max(600, config.sync_lock_seconds * 10), result_ttl=3600, failure_ttl=86_400,
+    )

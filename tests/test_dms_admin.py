@@ -124,7 +124,7 @@ def test_make_run_points_the_demo_dealers_at_the_simulator(db, config):
 def test_cron_queues_one_sync_per_dealer_with_an_enabled_connector(db, dealers, redis, config):
     from rq.job import Job
 
-    from boxes.dms.sync import enqueue_all, job_id
+    from jobs.sync import enqueue_all, job_id
 
     ar, br = dealers
     db.add(DmsConnector(dealer_id=ar.id, kind="simulator", settings={}, secrets={}))

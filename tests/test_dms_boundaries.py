@@ -29,7 +29,7 @@ import sqlalchemy as sa
 from sqlalchemy import func, select
 
 from boxes.dms.connectors.base import ConnectorError
-from boxes.dms.sync import run, sync_dealer
+from boxes.dms.sync.runs import run, sync_dealer
 from boxes.models import Customer, DmsConnector, SyncCursor, SyncRun
 from tests import factories
 from tests.conftest import csrf_token_of, free_port, scratch_postgres

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from boxes.dms.connectors.files import FilesConnector, sample_xlsx
-from boxes.dms.sync import run, sync_dealer
+from boxes.dms.sync.runs import run, sync_dealer
 from boxes.models import Appointment, Customer, DmsConnector, QuarantinedRecord, RepairOrder, RepairOrderLine, Vehicle
 
 COLUMNS = {

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from boxes.dms.connectors.base import TransportError
 from boxes.dms.connectors.http import HttpConnector, TokenStore
-from boxes.dms.sync import run, sync_dealer
+from boxes.dms.sync.runs import run, sync_dealer
 from boxes.models import Appointment, Customer, DmsConnector, QuarantinedRecord, SyncCursor, SyncRun
 from tests.test_dms_helpers import Simulator, connect, snapshot, table_counts, truth_snapshot
 
@@ -122,7 +122,7 @@ def test_dms_down_fails_the_run_keeps_the_cursor_and_the_next_run_converges(db, 
 
 
 def test_an_older_version_never_overwrites_a_newer_one(db, dealers, sim, redis):
-    from boxes.dms.sync import store_records
+    from boxes.dms.sync.store import store_records
 
     ar = dealers[0]
     connect(db, ar, sim)
@@ -144,7 +144,7 @@ def test_an_older_version_never_overwrites_a_newer_one(db, dealers, sim, redis):
 
 
 def test_one_sync_per_dealer_and_entity_at_a_time(db, dealers, sim, redis):
-    from boxes.dms.sync import LOCK_KEY, SyncBusy
+    from boxes.dms.sync.runs import LOCK_KEY, SyncBusy
 
     ar = dealers[0]
     connect(db, ar, sim)
@@ -171,7 +171,7 @@ def test_appointment_confirmed_in_boxes_is_not_undone_by_an_older_style_dms_stat
     version = appt.version
     appt.status, appt.confirmed_at = "confirmed", utcnow()
     db.commit()
-    from boxes.dms.sync import store_records
+    from boxes.dms.sync.store import store_records
 
     raw = sim.truth(ar.code)["appointments"][appt.dms_id]
     store_records(db, ar.id, "appointments", [{**raw, "status": "requested",

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from boxes.dms.connectors.base import ConfigurationError
 from boxes.dms.connectors.sql import SqlConnector
-from boxes.dms.sync import sync_dealer
+from boxes.dms.sync.runs import sync_dealer
 from boxes.models import Appointment, Customer, DmsConnector, QuarantinedRecord, RepairOrder, RepairOrderLine, Vehicle
 
 MARIADB_ADMIN = "mysql+pymysql://root@127.0.0.1:3306/test"

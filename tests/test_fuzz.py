@@ -380,7 +380,7 @@ def _later_jobs(db, app, dealer, redis, tmp_path) -> None:
     from boxes.campaigns import service as campaigns
     from boxes.dms.connectors.boundaries import Boundaries
     from boxes.dms.connectors.files import FilesConnector
-    from boxes.dms.sync import sync_dealer
+    from boxes.dms.sync.runs import sync_dealer
     from boxes.messaging.automatic import send_due_reminders
 
     db.expire_all()

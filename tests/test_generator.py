@@ -21,9 +21,11 @@ from boxes.board.windows import BoardWindows
 from boxes.campaigns import service as campaign_service
 from boxes.config import Config
 from boxes.db import Base, make_engine, make_sessionmaker
+from boxes.dms.simulator.catalog import MODELS
 from boxes.dms.simulator.demo import DEMO_DEALERS, DEMO_USERS, load_dataset, load_demo
-from boxes.dms.simulator.generator import MODELS, DealerProfile, World, generate
+from boxes.dms.simulator.generator import World, generate
 from boxes.dms.simulator.vin import AR_MERCOSUR_SINCE, BR_MERCOSUR_SINCE
+from boxes.dms.simulator.world_records import DealerProfile
 from boxes.identifiers import (
     AR_MERCOSUR,
     AR_OLD,
@@ -86,10 +88,12 @@ def records(world) -> dict[str, list]:
 
 
 def _datetimes(record):
-    for f in dataclasses.fields(record):
-        value = getattr(record, f.name)
+    # A dataclass of the world, or one of the feed's own records (a NamedTuple: a customer).
+    names = record._fields if isinstance(record, tuple) else [f.name for f in dataclasses.fields(record)]
+    for name in names:
+        value = getattr(record, name)
         if isinstance(value, datetime):
-            yield f.name, value
+            yield name, value
 
 
 # ------------------------------------------------------------------------------- determinism

@@ -15,7 +15,8 @@ from sqlalchemy import func, select
 from boxes.board.credit import match_and_credit
 from boxes.db import utcnow
 from boxes.dms.connectors.files import FilesConnector
-from boxes.dms.sync import store_records, sync_dealer
+from boxes.dms.sync.runs import sync_dealer
+from boxes.dms.sync.store import store_records
 from boxes.models import (
     Appointment,
     Campaign,

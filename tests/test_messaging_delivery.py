@@ -15,6 +15,7 @@ from boxes.db import utcnow
 from boxes.mailsink import free_port, start_smtp_sink
 from boxes.messaging import outbox
 from boxes.models import AuditLog, Customer, MailSettings, OutboundMessage
+from jobs.mail import enqueue_send, recover_messages
 from tests import factories
 from tests.conftest import csrf_token_of
 from tests.messaging_fixtures import *  # noqa: F403
@@ -60,7 +61,7 @@ def test_double_click_sends_one_email(client, db, dealers, login_as, smtp, worke
     assert db.scalar(select(func.count()).select_from(OutboundMessage)) == 1
     assert Queue("mail", connection=redis).count == 1  # the second click enqueued nothing
     # Even an extra job for the same row (a retry, the recovery sweep) sends nothing more.
-    outbox.enqueue_send(redis, client.application.config["BOXES"], _row(db, appt.id))
+    enqueue_send(redis, client.application.config["BOXES"], _row(db, appt.id))
 
     worker.burst()
     assert len(smtp.wait_for(1)) == 1
@@ -88,7 +89,7 @@ def test_smtp_down_then_up_sends_once_after_retries(app, db, dealers, worker, re
     appt = _appointment(db, ar)
     requested = outbox.request_message(db, ar, appt, kind="reminder", origin="manual", actor=None)
     config = dataclasses.replace(app.config["BOXES"], mail_retry_intervals=(1,) * 20)
-    outbox.enqueue_send(redis, config, requested.message)
+    enqueue_send(redis, config, requested.message)
     worker.start(scheduler=True)
 
     row = wait_until(lambda: (r := _row(db, appt.id)).attempts >= 2 and r.status == "queued" and r,
@@ -103,7 +104,7 @@ def test_smtp_down_then_up_sends_once_after_retries(app, db, dealers, worker, re
         assert row.attempts >= 3 and row.error == "" and row.reason == ""
         assert len(sink.wait_for(1)) == 1
         # More retries or sweeps later change nothing.
-        outbox.enqueue_send(redis, config, row)
+        enqueue_send(redis, config, row)
         wait_until(lambda: Queue("mail", connection=redis).count == 0, timeout=10, message="queue drained")
         assert len(sink.messages()) == 1
     finally:
@@ -118,7 +119,7 @@ def test_worker_killed_right_after_claiming_sends_exactly_once(app, db, dealers,
     worker.env["BOXES_SMTP_TIMEOUT_SECONDS"] = "30"
     appt = _appointment(db, ar)
     requested = outbox.request_message(db, ar, appt, kind="reminder", origin="manual", actor=None)
-    outbox.enqueue_send(redis, app.config["BOXES"], requested.message)
+    enqueue_send(redis, app.config["BOXES"], requested.message)
     process = worker.start(scheduler=False)
 
     wait_until(lambda: _row(db, appt.id).status == "sending", timeout=30, interval=0.02, message="claimed")
@@ -136,14 +137,14 @@ def test_worker_killed_right_after_claiming_sends_exactly_once(app, db, dealers,
     wait_until(lambda: utcnow() > row.lease_until, timeout=LEASE_SECONDS + 5, message="lease expiry")
 
     # The cron's sweep runs on a fresh worker: it re-enqueues the row, whose job claims and sends it.
-    Queue("mail", connection=redis).enqueue("jobs.mail.recover_messages")
+    Queue("mail", connection=redis).enqueue(recover_messages)
     worker.burst()
     assert len(smtp.wait_for(1)) == 1
     row = _row(db, appt.id)
     assert row.status == "sent" and row.attempts == 2
 
     # Later sweeps and workers find nothing to do.
-    Queue("mail", connection=redis).enqueue("jobs.mail.recover_messages")
+    Queue("mail", connection=redis).enqueue(recover_messages)
     worker.burst()
     assert len(smtp.messages()) == 1
 
@@ -226,7 +227,7 @@ def test_daily_cap_and_rate_limit_per_dealer(app, db, dealers, smtp, redis):
         session = app.extensions["boxes.sessionmaker"]()
         try:
             result = sending.deliver(session, ar.id, m4.id, config=app.config["BOXES"], redis=redis,
-                                     requeue=lambda msg, delay: outbox.enqueue_send(redis, app.config["BOXES"], msg,
+                                     requeue=lambda msg, delay: enqueue_send(redis, app.config["BOXES"], msg,
                                                                                     delay=delay))
         finally:
             session.close()

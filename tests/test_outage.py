@@ -23,7 +23,7 @@ from boxes.campaigns import service
 from boxes.db import utcnow
 from boxes.embedded import start_redis
 from boxes.models import AuditLog, Campaign, DmsConnector, Opportunity, OutboundMessage
-from jobs.campaigns import enqueue
+from jobs.campaigns import enqueue_campaign
 from tests import factories
 from tests.conftest import csrf_token_of
 from tests.test_campaign_job import _worker
@@ -174,7 +174,7 @@ def test_a_campaign_saved_while_redis_refuses_its_job_is_started_by_the_sweep(we
     assert web.get(f"{response.headers['HX-Redirect']}/progress", headers=HX).status_code == 200  # still polling
 
     redis.config_set("maxmemory", "0")
-    sweep = lambda now: service.recover(db, redis, lambda cid, jid: enqueue(redis, cid, database_url, jid), now=now)  # noqa: E731
+    sweep = lambda now: service.recover(db, redis, lambda cid, jid: enqueue_campaign(redis, cid, jid), now=now)  # noqa: E731
     assert sweep(utcnow()) == {"resumed": [], "failed": []}  # its view may still be queueing it
     assert sweep(utcnow() + service.START_GRACE + timedelta(seconds=1)) == {"resumed": [campaign.id], "failed": []}
     assert _worker(own_redis[0].url, database_url).wait(timeout=60) == 0

@@ -13,7 +13,8 @@ from sqlalchemy import select
 
 from boxes.dms.connectors.base import Page
 from boxes.dms.derived import derive
-from boxes.dms.sync import store_records, sync_dealer
+from boxes.dms.sync.runs import sync_dealer
+from boxes.dms.sync.store import store_records
 from boxes.models import Appointment, DmsConnector, Opportunity, QuarantinedRecord, RepairOrder, Vehicle
 from tests import factories
 

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from boxes.dms.connectors.base import TransportError
-from boxes.dms.sync import sync_dealer
+from boxes.dms.sync.runs import sync_dealer
 from boxes.models import QuarantinedRecord, SyncRun
 from tests.test_dms_helpers import Simulator, connect, snapshot, table_counts, truth_snapshot
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
-from boxes.dms.sync import store_records
+from boxes.dms.sync.store import store_records
 from boxes.models import Appointment, Customer, RepairOrder, Vehicle
 from tests import factories
 

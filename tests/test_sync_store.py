@@ -10,9 +10,10 @@ import threading
 import pytest
 from sqlalchemy import select
 
-from boxes.dms import sync
 from boxes.dms.connectors.base import Page, TransportError
-from boxes.dms.sync import run, store_records
+from boxes.dms.sync import postgres, runs, store
+from boxes.dms.sync.runs import run
+from boxes.dms.sync.store import store_records
 from boxes.models import Customer, QuarantinedRecord, RepairOrder, RepairOrderLine, SyncCursor, SyncRun, Vehicle
 from tests import factories
 
@@ -97,14 +98,14 @@ def test_ids_another_writer_inserted_meanwhile_take_the_upsert_path(pg_db, monke
     store_records(db, ar.id, "customers", [{"dms_id": "C2", "name": "Old name", "dms_updated_at": T1}])
     db.commit()
 
-    real = sync._id_map
+    real = postgres.lookup_ids
 
     def blind(session, model, dealer_id, dms_ids, *extra):
         if model in (RepairOrder, Customer) and extra:  # the page's own lookup: "nothing stored yet"
             return {}
         return real(session, model, dealer_id, dms_ids, *extra)
 
-    monkeypatch.setattr(sync, "_id_map", blind)
+    monkeypatch.setattr(postgres, "lookup_ids", blind)
     counts = store_records(db, ar.id, "repair_orders", [_ro("R1", T2, ["a2"]), _ro("R2", T0, ["older"]),
                                                         _ro("R3", T1, ["c"])])
     customers = store_records(db, ar.id, "customers", [{"dms_id": "C2", "name": "New name", "dms_updated_at": T2},
@@ -167,30 +168,30 @@ def test_the_prefetch_reads_a_bounded_number_of_pages_ahead(db, dealers, monkeyp
     ar = dealers[0]
     feed = _Pages([_customers(10 * k, 10) for k in range(20)])
     ahead = []
-    real = sync._store_page
+    real = runs._store_page
 
     def slow_store(session, dealer_id, entity, page, prepared, sync_run, cursor_row):
         threading.Event().wait(0.02)  # the prefetch thread has all the time it wants to run ahead
         ahead.append(feed.read - int(page.cursor.split("-")[1]))
         real(session, dealer_id, entity, page, prepared, sync_run, cursor_row)
 
-    monkeypatch.setattr(sync, "_store_page", slow_store)
+    monkeypatch.setattr(runs, "_store_page", slow_store)
     sync_run = run(db, ar, "customers", connector=feed)
     assert (sync_run.status, sync_run.pages, sync_run.inserted) == ("succeeded", 20, 200)
-    assert max(ahead) <= sync.PREFETCH_PAGES + 1  # one waiting in the queue, one read and held
+    assert max(ahead) <= runs.PREFETCH_PAGES + 1  # one waiting in the queue, one read and held
 
 
 def test_a_failure_while_storing_stops_the_prefetch_and_closes_the_connector(db, dealers, monkeypatch):
     ar = dealers[0]
     feed = _Pages([_customers(10 * k, 10) for k in range(50)])
-    real = sync._store_page
+    real = runs._store_page
 
     def store(session, dealer_id, entity, page, prepared, sync_run, cursor_row):
         if page.cursor == "page-2":
             raise RuntimeError("disk full")
         real(session, dealer_id, entity, page, prepared, sync_run, cursor_row)
 
-    monkeypatch.setattr(sync, "_store_page", store)
+    monkeypatch.setattr(runs, "_store_page", store)
     with pytest.raises(RuntimeError, match="disk full"):
         run(db, ar, "customers", connector=feed)
     assert feed.closed.wait(5)
@@ -211,7 +212,7 @@ def test_the_lines_of_updated_repair_orders_are_deleted_through_the_index_withou
     raw = db.connection().connection.driver_connection
     ids = [row[0] for row in raw.execute("SELECT id FROM repair_order ORDER BY id LIMIT 2000")]
     with raw.cursor() as cur:
-        cur.execute("EXPLAIN " + sync.DELETE_LINES, (ar.id, ids), prepare=False)
+        cur.execute("EXPLAIN " + postgres.DELETE_LINES, (ar.id, ids), prepare=False)
         plan = "\n".join(r[0] for r in cur)
         assert "Seq Scan" not in plan and "uq_repair_order_line" in plan, plan
     db.rollback()
@@ -225,9 +226,9 @@ def test_a_table_without_statistics_is_analyzed_before_its_ids_are_probed(pg_db)
     _references(db, ar, vehicles=2000)
     raw = db.connection().connection.driver_connection
     raw.execute("SELECT 1")
-    sync._id_map(db, Vehicle, ar.id, {f"W{i}" for i in range(2000)}, Vehicle.dms_updated_at)
+    store.id_map(db, Vehicle, ar.id, {f"W{i}" for i in range(2000)}, Vehicle.dms_updated_at)
     assert raw.execute("SELECT reltuples FROM pg_class WHERE relname = 'vehicle'").fetchone()[0] >= 2000
-    plan = "\n".join(r[0] for r in raw.execute("EXPLAIN " + sync._lookup_sql("vehicle", ["id", "dms_updated_at"]),
+    plan = "\n".join(r[0] for r in raw.execute("EXPLAIN " + postgres.lookup_sql("vehicle", ["id", "dms_updated_at"]),
                                                ([f"W{i}" for i in range(2000)], ar.id), prepare=False))
     assert "uq_vehicle_dealer_id_dms_id" in plan, plan
     db.rollback()

@@ -14,8 +14,9 @@ import pytest
 from sqlalchemy import func, select
 
 from boxes.config import Config
-from boxes.dms.sync import enqueue_sync, sync_dealer
+from boxes.dms.sync.runs import sync_dealer
 from boxes.models import SyncRun
+from jobs.sync import enqueue_sync
 from tests.test_dms_helpers import Simulator, connect, snapshot, table_counts, truth_snapshot
 
 
@@ -114,7 +115,7 @@ def test_sync_now_replaces_a_scheduled_retry_and_runs_now(client, db, dealers, l
     from rq.job import Job, JobStatus
     from rq.registry import ScheduledJobRegistry
 
-    from boxes.dms.sync import job_id
+    from jobs.sync import job_id
     from tests.conftest import csrf_token_of
 
     ar = dealers[0]

@@ -26,6 +26,7 @@ from boxes.forms import field_errors
 from boxes.models.campaigns import CAMPAIGN_KINDS
 from boxes.paging import Page, clamp_page
 from boxes.web import db, dealer_blueprint, htmx, redis_client, render_page, requires_role
+from jobs.campaigns import enqueue_campaign
 
 bp = dealer_blueprint("campaigns", __name__, "/campaigns")
 TEMPLATE = "campaigns/campaigns.html"
@@ -201,9 +202,7 @@ def process():
 
 
 def _enqueue(campaign) -> None:
-    from jobs.campaigns import enqueue
-
-    job_id = enqueue(redis_client(), campaign.id, current_app.config["BOXES"].database_url)
+    job_id = enqueue_campaign(redis_client(), campaign.id)
     service.mark_queued(db(), g.dealer, current_user, campaign, job_id)
 
 

@@ -21,9 +21,12 @@ from boxes.audit import record
 from boxes.db import utcnow
 from boxes.dms.connectors import boundaries as B
 from boxes.dms.records import ENTITIES
+from boxes.dms.sync.quarantine import retry_quarantined
+from boxes.dms.sync.runs import is_running
 from boxes.errors import ActionError, NotFound
 from boxes.models import Dealer, DmsConnector, QuarantinedRecord, SyncCursor, SyncRun, User
 from boxes.models.integration import CONNECTOR_KINDS, SYNC_ORDER
+from jobs.sync import sync_now
 
 # Plain settings per kind (shown and editable) and secrets (write-only).
 FIELDS = {
@@ -168,8 +171,6 @@ def save(session: Session, dealer: Dealer, actor: User, form: dict, cleared: set
     _check_reach(session, dealer, kind, settings, secrets, errors, config)
     reset = _cursors_to_reset(session, dealer, row, kind, settings, secrets)
     if reset and not errors:
-        from boxes.dms.sync import is_running
-
         if is_running(session, dealer.id):
             errors["reset_cursors"] = _l("A sync is running: save this change when it has ended.")
         elif not form.get("reset_cursors"):
@@ -278,9 +279,7 @@ def reset_cursor(session: Session, dealer: Dealer, actor: User, entity: str) -> 
 
 def request_sync(session: Session, dealer: Dealer, actor: User, redis, config) -> str:
     """"Sync now": queued now, replacing a retry scheduled for later; refused only while the
-    dealer's sync is running. Returns :func:`boxes.dms.sync.sync_now`'s outcome."""
-    from boxes.dms.sync import sync_now
-
+    dealer's sync is running. Returns :func:`jobs.sync.sync_now`'s outcome."""
     row = connector(session, dealer)
     if row is None or not row.enabled:
         raise ActionError.field("sync", _l("Configure and enable a connector first."))
@@ -294,44 +293,13 @@ def request_sync(session: Session, dealer: Dealer, actor: User, redis, config) -
 
 
 def retry(session: Session, dealer: Dealer, actor: User, record_id: int | None = None) -> dict:
-    """Feed open quarantined records through the store path again (after the mapping was fixed).
-    Returns the counts; commits with an audit row."""
-    from boxes.dms.sync import _resolve_quarantine, store_records
-
-    q = select(QuarantinedRecord).where(QuarantinedRecord.dealer_id == dealer.id,
-                                        QuarantinedRecord.resolved_at.is_(None),
-                                        QuarantinedRecord.kind.in_(("invalid", "reference")))
-    if record_id is not None:
-        entry = session.scalar(select(QuarantinedRecord).where(QuarantinedRecord.dealer_id == dealer.id,
-                                                               QuarantinedRecord.id == record_id))
-        if entry is None:
-            raise NotFound(record_id)
-        q = q.where(QuarantinedRecord.id == record_id)
-    totals = {"stored": 0, "quarantined": 0}
-    last = 0
-    # What fails again is quarantined anew (a higher id): only what was open when we started.
-    ceiling = session.scalar(select(func.max(QuarantinedRecord.id)).where(
-        QuarantinedRecord.dealer_id == dealer.id)) or 0
-    while True:
-        entries = session.scalars(q.where(QuarantinedRecord.id > last, QuarantinedRecord.id <= ceiling)
-                                  .order_by(QuarantinedRecord.id).limit(500)).all()
-        if not entries:
-            break
-        last = entries[-1].id
-        now = utcnow()
-        by_entity: dict[str, list] = {}
-        for entry in entries:
-            entry.resolved_at = now
-            by_entity.setdefault(entry.entity, []).append(entry.payload)
-        session.flush()
-        from boxes.models.integration import SYNC_ORDER
-
-        for entity in SYNC_ORDER:
-            if entity in by_entity:
-                counts = store_records(session, dealer.id, entity, by_entity[entity], now=now)
-                _resolve_quarantine(session, dealer.id, entity, counts.stored_ids, None, now)
-                totals["stored"] += counts.inserted + counts.updated + counts.unchanged
-                totals["quarantined"] += counts.quarantined
+    """Feed open quarantined records (invalid ones too: the mapping may have been fixed) through the
+    sync's own retry. Returns the counts; commits with an audit row."""
+    if record_id is not None and session.scalar(select(QuarantinedRecord.id).where(
+            QuarantinedRecord.dealer_id == dealer.id, QuarantinedRecord.id == record_id)) is None:
+        raise NotFound(record_id)
+    counts = retry_quarantined(session, dealer.id, kinds=("invalid", "reference"), record_id=record_id)
+    totals = {"stored": counts.inserted + counts.updated + counts.unchanged, "quarantined": counts.quarantined}
     record(session, dealer_id=dealer.id, user_id=actor.id, action="dms_quarantine.retried", entity="dealer",
            entity_id=dealer.id, data={"record_id": record_id, **totals})
     session.commit()

@@ -22,11 +22,12 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from boxes.db import utcnow
-from boxes.messaging.outbox import enqueue_send, request_message
+from boxes.messaging.outbox import request_message
 from boxes.messaging.settings import effective
 from boxes.models import Appointment, Dealer, OutboundMessage
 from boxes.models.workshop import UNCONFIRMED
 from boxes.settings.dealer import is_open
+from jobs.mail import enqueue_send
 
 # No reminder for an appointment that starts sooner than this: the caller phones instead.
 MIN_LEAD = timedelta(hours=2)

@@ -26,9 +26,8 @@ from boxes.models.messaging import MESSAGE_STATUSES
 from boxes.models.workshop import UNCONFIRMED
 from boxes.owned import get_owned
 from boxes.paging import Page, list_query, paginate
+from jobs.mail import enqueue_send
 
-QUEUE = "mail"
-SEND_JOB = "jobs.mail.send_message"
 # A queued row still waiting this long after it was due lost its job: the sweep enqueues it again.
 LOST_JOB_GRACE = timedelta(minutes=2)
 REQUEUABLE = ("failed", "skipped")
@@ -115,29 +114,6 @@ def request_booking_confirmation(session: Session, dealer: Dealer, appointment_i
     if requested.enqueue and redis is not None and config is not None:
         enqueue_send(redis, config, requested.message)
     return requested
-
-
-def enqueue_send(redis, config, message: OutboundMessage, *, delay: float | None = None, suffix: str = "") -> None:
-    """Start (or schedule) the job that sends the row. Safe to call more than once: the job claims
-    the row before sending, so an extra job does nothing."""
-    from rq import Queue, Retry
-
-    queue = Queue(QUEUE, connection=redis)
-    intervals = list(config.mail_retry_intervals)
-    kwargs = dict(
-        retry=Retry(max=len(intervals), interval=intervals) if intervals else None,
-        # RQ stops a job before its lease runs out, so two workers never send the same row at once.
-        job_timeout=max(5, int(config.mail_lease_seconds * 0.8)),
-        result_ttl=3600,
-        failure_ttl=7 * 24 * 3600,
-        description=f"{message.kind} #{message.id}",
-    )
-    if suffix:
-        kwargs["job_id"] = f"mail-{message.id}-{suffix}"
-    if delay:
-        queue.enqueue_in(timedelta(seconds=delay), SEND_JOB, message.dealer_id, message.id, **kwargs)
-    else:
-        queue.enqueue(SEND_JOB, message.dealer_id, message.id, **kwargs)
 
 
 def recover(session: Session, redis, config, now: datetime | None = None) -> int:

@@ -22,6 +22,7 @@ from boxes.messaging.forms import MailSettingsForm
 from boxes.models.messaging import FINAL_STATUSES, MESSAGE_STATUSES, SMTP_SECURITY
 from boxes.paging import clamp_page
 from boxes.web import db, dealer_blueprint, is_fragment_request, redis_client, render_page, requires_role
+from jobs.mail import enqueue_send
 
 bp = dealer_blueprint("messaging", __name__)
 # The rule the board's reminder cell follows (templates hold no rules).
@@ -71,7 +72,7 @@ def send_reminder(appointment_id: int):
         requested = None
     if requested is not None and requested.enqueue:
         try:
-            outbox.enqueue_send(redis_client(), _config(), requested.message)
+            enqueue_send(redis_client(), _config(), requested.message)
         except Exception:  # Redis down: the row stays queued and the recovery sweep enqueues it.
             current_app.logger.exception("could not enqueue message %s", requested.message.id)
     if not is_fragment_request():

@@ -21,7 +21,8 @@ from sqlalchemy import insert, select, text, update
 from sqlalchemy.orm import Session
 
 from boxes.db import make_engine, make_sessionmaker, utcnow
-from boxes.dms.simulator.generator import DealerProfile, VehicleBundle, World
+from boxes.dms.simulator.generator import World
+from boxes.dms.simulator.world_records import DealerProfile, VehicleBundle
 from boxes.models import Campaign, Dealer, DiscardReason, Membership, User
 
 DEMO_PASSWORD = "boxes-demo-2025"  # noqa: S105 - the published demo password

@@ -18,7 +18,8 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from boxes.dms.records import ENTITIES, feed_dict
-from boxes.dms.simulator.generator import DealerProfile, World
+from boxes.dms.simulator.generator import World
+from boxes.dms.simulator.world_records import DealerProfile
 
 FMT = "%Y-%m-%dT%H:%M:%S.%f"
 SLOTS = tuple(8 * 60 + 30 * k for k in range(18))
