@@ -1,5 +1,6 @@
 """The row actions over HTTP: the htmx response (panel, row and badges out of band), the full page
-on a direct load, 422 with field messages, 409 on a stale version, settings and user admin."""
+on a direct load, 422 with field messages, 409 on a stale version. (Settings: test_settings_views.py;
+user admin: test_admin_users.py.)"""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from boxes.db import utcnow
-from boxes.models import Activity, Appointment, AuditLog, DiscardReason, Opportunity, User
+from boxes.models import Activity, Appointment, AuditLog, DiscardReason, Opportunity
 from boxes.settings.discard_reasons import seed_defaults
 from tests import factories
 from tests.conftest import csrf_token_of
@@ -168,101 +169,6 @@ def test_client_history_last_service_first_and_declined_marked(client, db, ar, t
     assert html.index("OR-NEW") < html.index("OR-OLD")
     assert "Ruido en tren delantero" in html
     assert re.search(r'class="table-warning declined"[^>]*>.*?Cambio de pastillas', html, re.S)
-
-
-def test_campaign_creators_may_work_the_board_but_not_settings(client, db, ar, login_as):
-    d = factories.delivery(db, ar, utcnow() - timedelta(days=1))
-    login_as("campaigns", ar)
-    assert client.get(f"/d/{ar.code}/deliveries/{d.id}/call").status_code == 200
-    assert client.get(f"/d/{ar.code}/settings/").status_code == 403
-
-
-# --- settings and admin ----------------------------------------------------------------------
-
-def test_manager_edits_the_discard_catalog(client, db, ar, login_as):
-    login_as("manager", ar)
-    token = csrf_token_of(client, f"/d/{ar.code}/settings/")
-    response = client.post(f"/d/{ar.code}/settings/discard-reasons", data={
-        "csrf_token": token, "label_es": "Sin turno disponible", "label_pt_br": "Sem horário", "label_en": "No slot"})
-    assert response.status_code == 303
-    reason = db.scalar(select(DiscardReason).where(DiscardReason.label_en == "No slot"))
-    client.post(f"/d/{ar.code}/settings/discard-reasons/{reason.id}", data={
-        "csrf_token": token, "operation": "rename", "label_es": "Sin turnos", "label_pt_br": "Sem horário",
-        "label_en": "No slot"})
-    db.expire_all()
-    assert db.get(DiscardReason, reason.id).label_es == "Sin turnos"
-    # A reason in use cannot be deleted: 422 with the reason why; deactivating works.
-    price = db.scalar(select(DiscardReason).where(DiscardReason.code == "price"))
-    factories.opportunity(db, ar, utcnow(), status="discarded", discard_reason_id=price.id)
-    refused = client.post(f"/d/{ar.code}/settings/discard-reasons/{price.id}",
-                          data={"csrf_token": token, "operation": "delete"})
-    assert refused.status_code == 422 and "desactivalo" in refused.get_data(as_text=True)
-    client.post(f"/d/{ar.code}/settings/discard-reasons/{price.id}", data={"csrf_token": token,
-                                                                         "operation": "deactivate"})
-    db.expire_all()
-    assert db.get(DiscardReason, price.id).active is False
-    assert db.get(DiscardReason, price.id) is not None
-
-
-def test_manager_updates_dealer_settings(client, db, ar, login_as):
-    login_as("manager", ar)
-    token = csrf_token_of(client, f"/d/{ar.code}/settings/")
-    data = {"csrf_token": token, "first_service_months": "12", "first_service_km": "15.000",
-            "workshop_address": "Av. Siempreviva 742", "phone": "+54 11 5555-0000", "email": "taller@x.example",
-            "support_contact": "", "works_0": "1", "open_0": "09:00", "close_0": "17:00"}
-    assert client.post(f"/d/{ar.code}/settings/dealer", data=data).status_code == 303
-    db.expire_all()
-    dealer = db.get(type(ar), ar.id)
-    assert (dealer.first_service_months, dealer.first_service_km) == (12, 15000)
-    assert dealer.working_hours == {"0": ["09:00", "17:00"]}
-    bad = client.post(f"/d/{ar.code}/settings/dealer", data={**data, "open_0": "18:00", "workshop_address": ""})
-    assert bad.status_code == 422
-    assert 'data-error="hours_0"' in bad.get_data(as_text=True)
-    assert 'data-error="workshop_address"' in bad.get_data(as_text=True)
-
-
-def test_caller_cannot_open_settings_or_users(client, ar, login_as):
-    login_as("caller", ar)
-    assert client.get(f"/d/{ar.code}/settings/").status_code == 403
-    assert client.get(f"/d/{ar.code}/admin/users").status_code == 403
-
-
-def test_admin_manages_users_and_deactivation_ends_sessions(app, client, db, ar, dealers, login_as):
-    login_as("admin", ar)
-    token = csrf_token_of(client, f"/d/{ar.code}/admin/users")
-    created = client.post(f"/d/{ar.code}/admin/users", data={
-        "csrf_token": token, "name": "Nuevo Agente", "email": "agente@test.example", "password": "una-clave-larga",
-        "roles": ["caller"]})
-    assert created.status_code == 303
-    user = db.scalar(select(User).where(User.email == "agente@test.example"))
-    assert user.password_hash.startswith("$argon2id$")
-    # The new user works on the board in another browser...
-    other = app.test_client()
-    login_as("caller", ar, user=user, on=other)
-    assert other.get(f"/d/{ar.code}/board/deliveries").status_code == 200
-    client.post(f"/d/{ar.code}/admin/users/{user.id}", data={"csrf_token": token, "operation": "roles",
-                                                             "roles": ["caller", "manager"]})
-    db.expire_all()
-    assert sorted(m.role for m in db.get(User, user.id).memberships) == ["caller", "manager"]
-    # ...until the admin deactivates them: the very next request is logged out.
-    client.post(f"/d/{ar.code}/admin/users/{user.id}", data={"csrf_token": token, "operation": "deactivate"})
-    assert other.get(f"/d/{ar.code}/board/deliveries").status_code == 302
-    db.expire_all()
-    assert db.get(User, user.id).active is False
-    assert db.scalar(select(AuditLog).where(AuditLog.action == "membership.deactivate")).entity_id == user.id
-
-
-def test_admin_cannot_touch_users_of_other_dealers(client, db, dealers, login_as):
-    ar, br = dealers
-    login_as("admin", ar)
-    token = csrf_token_of(client, f"/d/{ar.code}/admin/users")
-    outsider = factories.user(db, role="caller", dealer=br, name="Otro Concesionario")
-    assert "Otro Concesionario" not in client.get(f"/d/{ar.code}/admin/users").get_data(as_text=True)
-    response = client.post(f"/d/{ar.code}/admin/users/{outsider.id}", data={"csrf_token": token,
-                                                                            "operation": "deactivate"})
-    assert response.status_code == 404
-    db.expire_all()
-    assert db.get(User, outsider.id).active is True
 
 
 @pytest.mark.parametrize(("locale", "status", "tab"), [("es", "Confirmado", "Confirmados"),
