@@ -6,7 +6,9 @@ matching markup with regular expressions that break when an attribute moves or a
 
 CSS selectors do not look inside ``<template>`` (its content is a separate fragment), but htmx
 responses wrap their out-of-band table rows in one (a ``<tr>`` cannot stand alone): ``one`` and
-``every`` search the content of each template too, as htmx swaps it in.
+``every`` search the content of each template too, as htmx swaps it in. Attribute values are
+strings as written (``class="a b"``, ``sandbox=""``), not BeautifulSoup's lists; selectors still
+match one class of several.
 """
 
 from __future__ import annotations
@@ -17,7 +19,11 @@ from bs4 import BeautifulSoup, Tag
 def parse(page) -> BeautifulSoup:
     """The document of a response (anything with ``get_data``) or of an HTML string."""
     markup = page.get_data(as_text=True) if hasattr(page, "get_data") else page
-    return BeautifulSoup(markup, "html.parser")
+    return _soup(markup)
+
+
+def _soup(markup: str) -> BeautifulSoup:
+    return BeautifulSoup(markup, "html.parser", multi_valued_attributes=None)
 
 
 def _select(root: Tag, selector: str) -> list[Tag]:
@@ -25,7 +31,7 @@ def _select(root: Tag, selector: str) -> list[Tag]:
     for template in root.find_all("template"):
         if template.find_parent("template") is not None:
             continue  # searched with its outer template's content
-        found += _select(BeautifulSoup(template.decode_contents(), "html.parser"), selector)
+        found += _select(_soup(template.decode_contents()), selector)
     return found
 
 
