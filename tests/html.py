@@ -49,8 +49,9 @@ def every(where, selector: str) -> list[Tag]:
 
 
 def text(element: Tag) -> str:
-    """The element's text as a reader sees it: runs of whitespace collapsed to one space."""
-    return " ".join(element.get_text(" ").split())
+    """The element's text as a reader sees it: runs of whitespace collapsed to one space (inline
+    markup adds none: "<a>x</a>." reads "x.")."""
+    return " ".join(element.get_text().split())
 
 
 def field_value(where, name: str) -> str:
