@@ -30,6 +30,7 @@ from boxes.models import (
 )
 from tests import factories
 from tests.conftest import csrf_token_of
+from tests.html import every, text
 from tests.test_fuzz import xlsx_bomb, xlsx_wide
 
 T0 = "2025-01-01T00:00:00+00:00"
@@ -46,8 +47,8 @@ def _post(client, url, token, data, *, htmx=True, **kw):
 
 def _field_error(response, field: str) -> str:
     """The message shown next to ``field`` (the forms' ``data-error`` element), or ''."""
-    found = re.search(rf'data-error="{field}">([^<]*)<', response.get_data(as_text=True))
-    return found.group(1) if found else ""
+    found = every(response, f'[data-error="{field}"]')
+    return text(found[0]) if found else ""
 
 
 def _local(dealer, days: int, fmt="%Y-%m-%dT%H:%M") -> str:
