@@ -13,6 +13,7 @@ from boxes.models import DiscardReason
 from boxes.settings.discard_reasons import seed_defaults
 from tests import factories
 from tests.conftest import csrf_token_of
+from tests.html import every
 
 
 @pytest.fixture
@@ -67,8 +68,8 @@ def test_manager_updates_dealer_settings(client, db, ar, login_as):
     assert dealer.working_hours == {"0": ["09:00", "17:00"]}
     bad = client.post(f"/d/{ar.code}/settings/dealer", data={**data, "open_0": "18:00", "workshop_address": ""})
     assert bad.status_code == 422
-    assert 'data-error="hours_0"' in bad.get_data(as_text=True)
-    assert 'data-error="workshop_address"' in bad.get_data(as_text=True)
+    assert every(bad, '[data-error="hours_0"]')
+    assert every(bad, '[data-error="workshop_address"]')
 
 
 def test_caller_cannot_open_settings_or_users(client, ar, login_as):
