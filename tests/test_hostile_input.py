@@ -30,7 +30,7 @@ from boxes.models import (
 )
 from tests import factories
 from tests.conftest import csrf_token_of
-from tests.html import every, text
+from tests.html import every, parse, text
 from tests.test_fuzz import xlsx_bomb, xlsx_wide
 
 T0 = "2025-01-01T00:00:00+00:00"
@@ -353,7 +353,7 @@ def test_campaign_list_uploads_of_every_shape(client, db, dealers, login_as):
     # "CSV (Macintosh)": CR-only line ends are lines, not one long field.
     response = _upload(client, ar, token, "lista.csv", b"VIN\r9BWZZZ377VT004251\r9BWZZZ377VT004252\r")
     assert response.status_code == 200
-    assert re.search(r"Total: 2\b", response.get_data(as_text=True))
+    assert re.search(r"Total: 2\b", text(parse(response)))
     # Windows-1252 (Excel on a Spanish Windows) reads; a cell over the csv module's limit, binary data,
     # a NUL and a broken workbook are each a clear message at the upload field.
     assert _upload(client, ar, token, "lista.csv", "VIN;Patente ñ\n9BWZZZ377VT004251;\n".encode("cp1252")
