@@ -14,6 +14,7 @@ from sqlalchemy import select
 from boxes.models import AuditLog, Membership, User
 from tests import factories
 from tests.conftest import csrf_token_of
+from tests.html import every, one
 
 ATTACKER_PASSWORD = "attacker-chose-this"
 NEW_PASSWORD = "a-new-long-password"
@@ -67,7 +68,7 @@ def test_adding_an_existing_user_is_an_invitation_they_accept(app, client, db, d
     response = add(client, ar, token, "Invitee@Test.example", roles=("caller", "manager"))
     assert response.status_code == 303
     page = client.get(f"/d/{ar.code}/admin/users").get_data(as_text=True)
-    assert 'id="invitations"' in page and "invitee@test.example" in page
+    assert one(page, "#invitations") and "invitee@test.example" in page
     assert "Invitada Bravo" not in page  # the admin typed the email; the name is B's business
     assert roles_at(db, invitee, ar) == []
     them = app.test_client()
@@ -84,7 +85,7 @@ def test_adding_an_existing_user_is_an_invitation_they_accept(app, client, db, d
     assert accepted.status_code == 303 and accepted.headers["Location"].endswith(f"/d/{ar.code}/")
     assert roles_at(db, invitee, ar) == ["caller", "manager"]
     assert them.get(f"/d/{ar.code}/reports").status_code == 200
-    assert 'id="invitations"' not in client.get(f"/d/{ar.code}/admin/users").get_data(as_text=True)
+    assert not every(client.get(f"/d/{ar.code}/admin/users"), "#invitations")
     actions = set(db.scalars(select(AuditLog.action).where(AuditLog.entity_id.is_not(None))))
     assert {"invitation.create", "invitation.accept"} <= actions
 
@@ -249,3 +250,42 @@ def test_operator_grants_the_group_admin_role_and_resets_passwords_from_the_cli(
     actions = list(db.scalars(select(AuditLog.action).where(AuditLog.entity_id == someone.id)
                               .order_by(AuditLog.id)))
     assert actions == ["user.group_admin", "user.group_admin", "user.password_reset"]
+
+
+def test_admin_manages_users_and_deactivation_ends_sessions(app, client, db, dealers, login_as):
+    ar, _ = dealers
+    login_as("admin", ar)
+    token = csrf_token_of(client, f"/d/{ar.code}/admin/users")
+    created = client.post(f"/d/{ar.code}/admin/users", data={
+        "csrf_token": token, "name": "Nuevo Agente", "email": "agente@test.example", "password": "una-clave-larga",
+        "roles": ["caller"]})
+    assert created.status_code == 303
+    user = db.scalar(select(User).where(User.email == "agente@test.example"))
+    assert user.password_hash.startswith("$argon2id$")
+    # The new user works on the board in another browser...
+    other = app.test_client()
+    login_as("caller", ar, user=user, on=other)
+    assert other.get(f"/d/{ar.code}/board/deliveries").status_code == 200
+    client.post(f"/d/{ar.code}/admin/users/{user.id}", data={"csrf_token": token, "operation": "roles",
+                                                             "roles": ["caller", "manager"]})
+    db.expire_all()
+    assert sorted(m.role for m in db.get(User, user.id).memberships) == ["caller", "manager"]
+    # ...until the admin deactivates them: the very next request is logged out.
+    client.post(f"/d/{ar.code}/admin/users/{user.id}", data={"csrf_token": token, "operation": "deactivate"})
+    assert other.get(f"/d/{ar.code}/board/deliveries").status_code == 302
+    db.expire_all()
+    assert db.get(User, user.id).active is False
+    assert db.scalar(select(AuditLog).where(AuditLog.action == "membership.deactivate")).entity_id == user.id
+
+
+def test_admin_cannot_touch_users_of_other_dealers(client, db, dealers, login_as):
+    ar, br = dealers
+    login_as("admin", ar)
+    token = csrf_token_of(client, f"/d/{ar.code}/admin/users")
+    outsider = factories.user(db, role="caller", dealer=br, name="Otro Concesionario")
+    assert "Otro Concesionario" not in client.get(f"/d/{ar.code}/admin/users").get_data(as_text=True)
+    response = client.post(f"/d/{ar.code}/admin/users/{outsider.id}", data={"csrf_token": token,
+                                                                            "operation": "deactivate"})
+    assert response.status_code == 404
+    db.expire_all()
+    assert db.get(User, outsider.id).active is True

@@ -1,9 +1,9 @@
 """The row actions over HTTP: the htmx response (panel, row and badges out of band), the full page
-on a direct load, 422 with field messages, 409 on a stale version, settings and user admin."""
+on a direct load, 422 with field messages, 409 on a stale version. (Settings: test_settings_views.py;
+user admin: test_admin_users.py.)"""
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
@@ -11,10 +11,11 @@ import pytest
 from sqlalchemy import func, select
 
 from boxes.db import utcnow
-from boxes.models import Activity, Appointment, AuditLog, DiscardReason, Opportunity, User
+from boxes.models import Activity, Appointment, AuditLog, DiscardReason, Opportunity
 from boxes.settings.discard_reasons import seed_defaults
 from tests import factories
 from tests.conftest import csrf_token_of
+from tests.html import every, field_value, one, own_text, text
 
 HX = {"HX-Request": "true"}
 
@@ -37,20 +38,20 @@ def local_input(instant, dealer) -> str:
 
 
 def badge(html: str, key: str) -> int:
-    return int(re.search(rf'data-badge="{key}">(\d+)<', html).group(1))
+    return int(text(one(html, f'[data-badge="{key}"]')))
 
 
 def test_register_welcome_call_returns_row_and_badges(client, db, ar, token):
     d = factories.delivery(db, ar, utcnow() - timedelta(days=1), name="Lucía Bienvenida")
     form_html = client.get(f"/d/{ar.code}/deliveries/{d.id}/call", headers=HX).get_data(as_text=True)
-    assert 'name="outcome"' in form_html and "Lucía Bienvenida" in form_html and "<html" not in form_html
+    assert every(form_html, '[name="outcome"]') and "Lucía Bienvenida" in form_html and not every(form_html, "html")
     response = client.post(f"/d/{ar.code}/deliveries/{d.id}/call", headers={**HX, "X-CSRFToken": token},
                            data={"channel": "phone", "outcome": "contacted", "comment": "Muy contenta"})
     html = response.get_data(as_text=True)
     assert response.status_code == 200
-    assert 'id="action-done"' in html and "Llamado registrado." in html
-    row = re.search(rf'<tr id="delivery-{d.id}".*?</tr>', html, re.S).group(0)
-    assert 'hx-swap-oob="true"' in row and "Realizado" in row and "Muy contenta" in row
+    assert "Llamado registrado." in text(one(html, "#action-done"))
+    row = one(html, f"tr#delivery-{d.id}")
+    assert row.get("hx-swap-oob") == "true" and "Realizado" in text(row) and "Muy contenta" in text(row)
     assert badge(html, "deliveries") == 0
     assert db.scalar(select(func.count()).select_from(Activity)) == 1
 
@@ -58,9 +59,9 @@ def test_register_welcome_call_returns_row_and_badges(client, db, ar, token):
 def test_direct_load_of_an_action_url_renders_the_whole_board(client, db, ar, token):
     opp = factories.opportunity(db, ar, utcnow() + timedelta(days=1), name="Mario Directo")
     html = client.get(f"/d/{ar.code}/opportunities/{opp.id}/discard").get_data(as_text=True)
-    assert "<html" in html and 'id="board-buttons"' in html
-    assert 'data-action="discard"' in html and "Mario Directo" in html
-    assert 'name="reason_id"' in html and "Precio" in html
+    assert one(html, "html") and one(html, "#board-buttons")
+    assert one(html, '[data-action="discard"]') and "Mario Directo" in html
+    assert "Precio" in text(one(html, '[name="reason_id"]'))
 
 
 def test_missing_reason_is_422_with_field_message_and_nothing_changes(client, db, ar, token):
@@ -69,7 +70,7 @@ def test_missing_reason_is_422_with_field_message_and_nothing_changes(client, db
                            data={"reason_id": "", "comment": "x", "version": opp.version})
     assert response.status_code == 422
     html = response.get_data(as_text=True)
-    assert 'data-error="reason_id"' in html and "Elegí por qué el cliente no quiere venir." in html
+    assert text(one(html, '[data-error="reason_id"]')) == "Elegí por qué el cliente no quiere venir."
     db.expire_all()
     assert db.get(Opportunity, opp.id).status == "open"
     # (The user's first visit of the dealer is recorded as where their next login lands.)
@@ -81,7 +82,7 @@ def test_past_date_is_422(client, db, ar, token):
     response = client.post(f"/d/{ar.code}/opportunities/{opp.id}/replan", headers={**HX, "X-CSRFToken": token},
                            data={"due_at": local_input(utcnow() - timedelta(days=1), ar), "version": opp.version})
     assert response.status_code == 422
-    assert 'data-error="due_at"' in response.get_data(as_text=True)
+    assert one(response, '[data-error="due_at"]')
     bad = client.post(f"/d/{ar.code}/opportunities/{opp.id}/replan", headers={**HX, "X-CSRFToken": token},
                       data={"due_at": "mañana", "version": opp.version})
     assert bad.status_code == 422 and "Ingresá una fecha y hora válidas." in bad.get_data(as_text=True)
@@ -107,8 +108,8 @@ def test_two_callers_on_the_same_opportunity_second_gets_conflict(app, client, d
     t2 = csrf_token_of(second, f"/d/{ar.code}/board/opportunities")
     # Both open the form and see version 1.
     for c in (first, second):
-        assert f'name="version" value="{opp.version}"' in c.get(
-            f"/d/{ar.code}/opportunities/{opp.id}/replan", headers=HX).get_data(as_text=True)
+        assert field_value(c.get(f"/d/{ar.code}/opportunities/{opp.id}/replan", headers=HX), "version") == str(
+            opp.version)
     new_due = local_input(utcnow() + timedelta(days=4), ar)
     ok = first.post(f"/d/{ar.code}/opportunities/{opp.id}/replan", headers={**HX, "X-CSRFToken": t1},
                     data={"due_at": new_due, "version": 1})
@@ -117,9 +118,9 @@ def test_two_callers_on_the_same_opportunity_second_gets_conflict(app, client, d
                         data={"reason_id": reason.id, "version": 1})
     html = stale.get_data(as_text=True)
     assert stale.status_code == 409
-    assert 'id="conflict-message"' in html and "Otra persona cambió" in html
-    assert 'name="version" value="2"' in html  # the form now carries the fresh version
-    assert f'id="opportunity-{opp.id}"' in html  # and the fresh row comes along
+    assert "Otra persona cambió" in text(one(html, "#conflict-message"))
+    assert field_value(html, "version") == "2"  # the form now carries the fresh version
+    assert one(html, f"#opportunity-{opp.id}")  # and the fresh row comes along
     db.expire_all()
     fresh = db.get(Opportunity, opp.id)
     assert fresh.status == "open" and fresh.version == 2  # the first write stands
@@ -138,8 +139,8 @@ def test_no_js_post_returns_to_the_list_it_was_made_on_with_its_filters(client, 
     form = client.get(f"/d/{ar.code}/repair-orders/{ro.id}/opportunity", query_string={"list": listed}
                       ).get_data(as_text=True)
     # The whole board on that list, with the panel's form carrying the list back.
-    assert 'aria-current="page"' in form and re.search(r'data-button="completed"[^>]*\saria-current="page"', form)
-    assert f'name="list" value="/d/{ar.code}/board/completed?courtesy=all&amp;page=1"' in form
+    assert one(form, '[data-button="completed"]').get("aria-current") == "page"
+    assert field_value(form, "list") == f"/d/{ar.code}/board/completed?courtesy=all&page=1"
     response = client.post(f"/d/{ar.code}/repair-orders/{ro.id}/opportunity",
                            data={"csrf_token": token, "list": listed,
                                  "due_at": local_input(utcnow() + timedelta(days=2), ar)})
@@ -167,102 +168,7 @@ def test_client_history_last_service_first_and_declined_marked(client, db, ar, t
     html = client.get(f"/d/{ar.code}/customers/{c.id}", headers=HX).get_data(as_text=True)
     assert html.index("OR-NEW") < html.index("OR-OLD")
     assert "Ruido en tren delantero" in html
-    assert re.search(r'class="table-warning declined"[^>]*>.*?Cambio de pastillas', html, re.S)
-
-
-def test_campaign_creators_may_work_the_board_but_not_settings(client, db, ar, login_as):
-    d = factories.delivery(db, ar, utcnow() - timedelta(days=1))
-    login_as("campaigns", ar)
-    assert client.get(f"/d/{ar.code}/deliveries/{d.id}/call").status_code == 200
-    assert client.get(f"/d/{ar.code}/settings/").status_code == 403
-
-
-# --- settings and admin ----------------------------------------------------------------------
-
-def test_manager_edits_the_discard_catalog(client, db, ar, login_as):
-    login_as("manager", ar)
-    token = csrf_token_of(client, f"/d/{ar.code}/settings/")
-    response = client.post(f"/d/{ar.code}/settings/discard-reasons", data={
-        "csrf_token": token, "label_es": "Sin turno disponible", "label_pt_br": "Sem horário", "label_en": "No slot"})
-    assert response.status_code == 303
-    reason = db.scalar(select(DiscardReason).where(DiscardReason.label_en == "No slot"))
-    client.post(f"/d/{ar.code}/settings/discard-reasons/{reason.id}", data={
-        "csrf_token": token, "operation": "rename", "label_es": "Sin turnos", "label_pt_br": "Sem horário",
-        "label_en": "No slot"})
-    db.expire_all()
-    assert db.get(DiscardReason, reason.id).label_es == "Sin turnos"
-    # A reason in use cannot be deleted: 422 with the reason why; deactivating works.
-    price = db.scalar(select(DiscardReason).where(DiscardReason.code == "price"))
-    factories.opportunity(db, ar, utcnow(), status="discarded", discard_reason_id=price.id)
-    refused = client.post(f"/d/{ar.code}/settings/discard-reasons/{price.id}",
-                          data={"csrf_token": token, "operation": "delete"})
-    assert refused.status_code == 422 and "desactivalo" in refused.get_data(as_text=True)
-    client.post(f"/d/{ar.code}/settings/discard-reasons/{price.id}", data={"csrf_token": token,
-                                                                         "operation": "deactivate"})
-    db.expire_all()
-    assert db.get(DiscardReason, price.id).active is False
-    assert db.get(DiscardReason, price.id) is not None
-
-
-def test_manager_updates_dealer_settings(client, db, ar, login_as):
-    login_as("manager", ar)
-    token = csrf_token_of(client, f"/d/{ar.code}/settings/")
-    data = {"csrf_token": token, "first_service_months": "12", "first_service_km": "15.000",
-            "workshop_address": "Av. Siempreviva 742", "phone": "+54 11 5555-0000", "email": "taller@x.example",
-            "support_contact": "", "works_0": "1", "open_0": "09:00", "close_0": "17:00"}
-    assert client.post(f"/d/{ar.code}/settings/dealer", data=data).status_code == 303
-    db.expire_all()
-    dealer = db.get(type(ar), ar.id)
-    assert (dealer.first_service_months, dealer.first_service_km) == (12, 15000)
-    assert dealer.working_hours == {"0": ["09:00", "17:00"]}
-    bad = client.post(f"/d/{ar.code}/settings/dealer", data={**data, "open_0": "18:00", "workshop_address": ""})
-    assert bad.status_code == 422
-    assert 'data-error="hours_0"' in bad.get_data(as_text=True)
-    assert 'data-error="workshop_address"' in bad.get_data(as_text=True)
-
-
-def test_caller_cannot_open_settings_or_users(client, ar, login_as):
-    login_as("caller", ar)
-    assert client.get(f"/d/{ar.code}/settings/").status_code == 403
-    assert client.get(f"/d/{ar.code}/admin/users").status_code == 403
-
-
-def test_admin_manages_users_and_deactivation_ends_sessions(app, client, db, ar, dealers, login_as):
-    login_as("admin", ar)
-    token = csrf_token_of(client, f"/d/{ar.code}/admin/users")
-    created = client.post(f"/d/{ar.code}/admin/users", data={
-        "csrf_token": token, "name": "Nuevo Agente", "email": "agente@test.example", "password": "una-clave-larga",
-        "roles": ["caller"]})
-    assert created.status_code == 303
-    user = db.scalar(select(User).where(User.email == "agente@test.example"))
-    assert user.password_hash.startswith("$argon2id$")
-    # The new user works on the board in another browser...
-    other = app.test_client()
-    login_as("caller", ar, user=user, on=other)
-    assert other.get(f"/d/{ar.code}/board/deliveries").status_code == 200
-    client.post(f"/d/{ar.code}/admin/users/{user.id}", data={"csrf_token": token, "operation": "roles",
-                                                             "roles": ["caller", "manager"]})
-    db.expire_all()
-    assert sorted(m.role for m in db.get(User, user.id).memberships) == ["caller", "manager"]
-    # ...until the admin deactivates them: the very next request is logged out.
-    client.post(f"/d/{ar.code}/admin/users/{user.id}", data={"csrf_token": token, "operation": "deactivate"})
-    assert other.get(f"/d/{ar.code}/board/deliveries").status_code == 302
-    db.expire_all()
-    assert db.get(User, user.id).active is False
-    assert db.scalar(select(AuditLog).where(AuditLog.action == "membership.deactivate")).entity_id == user.id
-
-
-def test_admin_cannot_touch_users_of_other_dealers(client, db, dealers, login_as):
-    ar, br = dealers
-    login_as("admin", ar)
-    token = csrf_token_of(client, f"/d/{ar.code}/admin/users")
-    outsider = factories.user(db, role="caller", dealer=br, name="Otro Concesionario")
-    assert "Otro Concesionario" not in client.get(f"/d/{ar.code}/admin/users").get_data(as_text=True)
-    response = client.post(f"/d/{ar.code}/admin/users/{outsider.id}", data={"csrf_token": token,
-                                                                            "operation": "deactivate"})
-    assert response.status_code == 404
-    db.expire_all()
-    assert db.get(User, outsider.id).active is True
+    assert "Cambio de pastillas" in text(one(html, "tr.table-warning.declined"))
 
 
 @pytest.mark.parametrize(("locale", "status", "tab"), [("es", "Confirmado", "Confirmados"),
@@ -275,9 +181,8 @@ def test_a_confirmed_appointment_reads_in_the_singular_and_its_tab_in_the_plural
     appt = factories.appointment(db, ar, utcnow() + timedelta(days=1), status="requested")
     html = client.post(f"/d/{ar.code}/appointments/{appt.id}/confirm", headers={**HX, "X-CSRFToken": token},
                        data={"comment": "", "version": appt.version}).get_data(as_text=True)
-    row = re.search(rf'<tr id="appointment-{appt.id}".*?</tr>', html, re.S).group(0)
-    assert re.search(r'<td class="status">\s*' + status + r"\s*<div", row)
-    assert re.search(r">\s*" + tab + r" \(1\)\s*<", html)
+    assert own_text(one(one(html, f"tr#appointment-{appt.id}"), "td.status")) == status
+    assert f"{tab} (1)" in [own_text(element) for element in every(html, "*")]
 
 
 def test_client_history_shows_every_vehicle_the_customer_brought(client, db, ar, token):

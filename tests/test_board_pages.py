@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from html import unescape as html_unescape
 
 import pytest
 from sqlalchemy import event
 
 from boxes.db import utcnow
 from tests import factories
+from tests.html import every, one, parse, text
 
 LISTS = [
     ("/board/deliveries", "deliveries"),
@@ -21,6 +21,17 @@ LISTS = [
     ("/reports", "reports"),
     ("/campaigns", "campaigns"),
 ]
+
+
+def badge_counts(html: str) -> dict[str, str]:
+    """Each button's count as its badge shows it."""
+    return {badge["data-badge"]: text(badge) for badge in every(html, "[data-badge]") if text(badge).isdigit()}
+
+
+def group_counts(html: str) -> dict[str, int]:
+    """The count each opportunity group's heading ends with ("Vencidas: 3")."""
+    return {group["data-group-count"]: int(re.search(r": (\d+)$", text(group)).group(1))
+            for group in every(html, "[data-group-count]")}
 
 
 @pytest.fixture
@@ -48,35 +59,34 @@ def test_each_list_full_page_and_fragment(client, login_as, dataset, path, butto
     full = client.get(f"/d/{dataset.code}{path}")
     assert full.status_code == 200
     html = full.get_data(as_text=True)
-    assert "<html" in html and 'id="board-buttons"' in html and 'id="board-list"' in html
-    assert f'data-button="{button}"' in html
+    assert one(html, "html") and one(html, "#board-buttons") and one(html, "#board-list")
+    assert every(html, f'[data-button="{button}"]')
     assert "HX-Request" in full.headers["Vary"]
 
     fragment = client.get(f"/d/{dataset.code}{path}", headers={"HX-Request": "true"})
     body = fragment.get_data(as_text=True)
     assert fragment.status_code == 200
-    assert "<html" not in body
+    assert not every(body, "html")
     # The list does not wait for the counts: it brings a loader that fetches the button bar at once,
     # with this button active.
-    assert 'id="board-buttons"' not in body
-    loader = re.search(r'<div hidden data-badges-loader hx-get="([^"]+)" hx-trigger="load"\s+'
-                       r'hx-target="#board-buttons" hx-swap="outerHTML">', body)
-    assert loader, body[-500:]
-    bar = client.get(html_unescape(loader.group(1)), headers={"HX-Request": "true"}).get_data(as_text=True)
-    assert bar.startswith('<nav id="board-buttons"')
-    assert re.search(rf'class="board-button active" data-button="{button}"', bar)
-    assert re.findall(r'data-badge="(\w+)">(\d+)<', bar)
+    assert not every(body, "#board-buttons")
+    loader = one(body, "div[hidden][data-badges-loader]")
+    assert (loader["hx-trigger"], loader["hx-target"], loader["hx-swap"]) == ("load", "#board-buttons", "outerHTML")
+    bar = client.get(loader["hx-get"], headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert parse(bar).contents[0] == one(bar, "nav#board-buttons")  # the bar itself, nothing before it
+    assert one(bar, f'.board-button.active[data-button="{button}"]')
+    assert badge_counts(bar)
     # A history-restore request gets the whole page back.
     restore = client.get(f"/d/{dataset.code}{path}",
                          headers={"HX-Request": "true", "HX-History-Restore-Request": "true"})
-    assert "<html" in restore.get_data(as_text=True)
+    assert one(restore, "html")
 
 
 def test_rows_show_customer_vehicle_and_phone_links(client, login_as, dataset):
     login_as("caller", dataset)
     html = client.get(f"/d/{dataset.code}/board/deliveries").get_data(as_text=True)
     assert "Juan Delivery" in html
-    assert 'href="tel:+5491155550101"' in html
+    assert every(html, 'a[href="tel:+5491155550101"]')
     assert "https://wa.me/5491155550101?text=" in html
     assert "Onix" in html and "8AGTEST" in html
 
@@ -93,17 +103,14 @@ def test_unparseable_phone_shown_without_links(client, login_as, db, dealers):
 def test_badges_show_counts(client, login_as, dataset):
     login_as("admin", dataset)
     html = client.get(f"/d/{dataset.code}/badges").get_data(as_text=True)
-    import re
-
-    counts = dict(re.findall(r'data-badge="(\w+)">(\d+)<', html))
-    assert counts == {"deliveries": "1", "opportunities": "1", "appointments": "1", "in_process": "1",
+    assert badge_counts(html) == {"deliveries": "1", "opportunities": "1", "appointments": "1", "in_process": "1",
                       "completed": "1", "reports": "0", "campaigns": "0"}
 
 
 def test_roles_limit_buttons(client, login_as, dataset):
     login_as("caller", dataset)
     html = client.get(f"/d/{dataset.code}/board/deliveries").get_data(as_text=True)
-    assert 'data-button="reports"' not in html
+    assert not every(html, '[data-button="reports"]')
     assert client.get(f"/d/{dataset.code}/reports").status_code == 403
 
 
@@ -118,17 +125,17 @@ def test_pagination(client, login_as, db, dealers, app):
     page3 = client.get(f"/d/{ar.code}/board/opportunities?page=3").get_data(as_text=True)
     assert "Paged 0" in page1 and "Paged 3" not in page1
     assert "Paged 6" in page3 and "Paged 0" not in page3
-    assert 'rel="next"' in page1 and 'rel="next"' not in page3
+    assert every(page1, '[rel="next"]') and not every(page3, '[rel="next"]')
     # A page past the end shows the last page, not an empty list, with the groups of the whole list.
     past = client.get(f"/d/{ar.code}/board/opportunities?page=99").get_data(as_text=True)
 
     def groups(html: str) -> int:
-        return sum(int(n) for n in re.findall(r'data-group-count="\w+">[^<]*: (\d+)<', html))
+        return sum(group_counts(html).values())
 
     assert "Paged 6" in past and groups(past) == groups(page1) == groups(page3) == 7
     # An empty list: no rows, every group at zero.
     empty = client.get(f"/d/{ar.code}/board/opportunities?origin=oem_lead").get_data(as_text=True)
-    assert "Paged" not in empty and groups(empty) == 0 and len(re.findall("data-group-count", empty)) == 3
+    assert "Paged" not in empty and groups(empty) == 0 and len(group_counts(empty)) == 3
 
 
 @pytest.mark.parametrize(("path", "button"), LISTS)
@@ -184,13 +191,13 @@ def test_campaign_filter_lists_this_dealers_campaigns_and_filters_by_one(client,
     factories.opportunity(db, ar, now + timedelta(days=2), name="Manuel Manual")
     login_as("caller", ar)
     html = client.get(f"/d/{ar.code}/board/opportunities").get_data(as_text=True)
-    options = re.findall(r'<option value="(\d+)"\s*>([^<]+)</option>', html.split('id="campaign-filter"')[1])
+    options = [(option["value"], text(option)) for option in every(html, "#campaign-filter option[value]")
+               if option["value"].isdigit()]
     assert options == [(str(service.id), "Service campaign"), (str(recall.id), "Recall airbag")]
     assert "Campanha do Brasil" not in html
     filtered = client.get(f"/d/{ar.code}/board/opportunities?campaign={recall.id}").get_data(as_text=True)
     assert "Rita Recall" in filtered and "Sara Service" not in filtered and "Manuel Manual" not in filtered
-    assert re.search(r'data-group-count="overdue">[^<]*: 0<', filtered)
-    assert re.search(r'data-group-count="upcoming">[^<]*: 1<', filtered)
+    assert group_counts(filtered)["overdue"] == 0 and group_counts(filtered)["upcoming"] == 1
 
 
 def test_whatsapp_greeting_is_plain_text_in_the_link(client, login_as, db, dealers):
@@ -200,7 +207,7 @@ def test_whatsapp_greeting_is_plain_text_in_the_link(client, login_as, db, deale
     factories.delivery(db, ar, utcnow() - timedelta(days=1), name="Pérez & Hijos", phone_mobile="+54 9 11 5555-0199")
     login_as("caller", ar, locale="es")
     html = client.get(f"/d/{ar.code}/board/deliveries").get_data(as_text=True)
-    link = html_unescape(re.search(r'href="(https://wa\.me/5491155550199\?text=[^"]+)"', html).group(1))
+    link = one(html, 'a[href^="https://wa.me/5491155550199?text="]')["href"]
     assert "P%C3%A9rez%20%26%20Hijos" in link and "amp" not in link
     assert "Autos%20del%20Plata" in link
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from html import unescape as html_unescape
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -13,6 +12,7 @@ from boxes.db import utcnow
 from boxes.models import AuditLog, Campaign, Opportunity
 from tests import factories
 from tests.conftest import csrf_token_of
+from tests.html import every, one, text
 from tests.test_campaign_job import _worker
 
 
@@ -50,11 +50,11 @@ def test_search_select_all_and_process(client, app, db, dealers, login_as, redis
     base = f"/d/{ar.code}/campaigns/new"
     r = client.post(f"{base}/select?search={search_id}", data={"vehicle_id": cars[0].id, "on": "1"},
                     headers={"X-CSRFToken": token, "HX-Request": "true"})
-    assert r.status_code == 200 and 'id="selection-totals"' in r.get_data(as_text=True)
+    assert r.status_code == 200 and one(r, "#selection-totals")
     page2 = client.get(f"{base}?search={search_id}&page=2").get_data(as_text=True)
-    assert "5" in re.search(r'id="selection-totals"[^>]*>([^<]*)<', page2).group(1)
+    assert "5" in text(one(page2, "#selection-totals"))
     page1 = client.get(f"{base}?search={search_id}&page=1").get_data(as_text=True)
-    assert re.search(rf'data-vehicle="{cars[0].id}">\s*<td><input[^>]*checked', page1)  # survives paging
+    assert one(page1, f'[data-vehicle="{cars[0].id}"] > td:first-child > input').has_attr("checked")  # survives paging
     # Another dealer's vehicle cannot be selected.
     other = factories.vehicle(db, br)
     r = client.post(f"{base}/select?search={search_id}", data={"vehicle_id": other.id, "on": "1"},
@@ -67,7 +67,7 @@ def test_search_select_all_and_process(client, app, db, dealers, login_as, redis
     r = client.post(f"{base}/process?search={search_id}", data={"name": "", "kind": "recall", "due_date": "",
                                                                "assignment": "round_robin"},
                     headers={"X-CSRFToken": token, "HX-Request": "true"})
-    assert r.status_code == 422 and 'data-error="name"' in r.get_data(as_text=True)
+    assert r.status_code == 422 and one(r, '[data-error="name"]')
     assert db.scalar(select(func.count()).select_from(Campaign)) == 0
 
     due = (utcnow().astimezone(ZoneInfo(ar.time_zone)) + timedelta(days=2)).date().isoformat()
@@ -80,7 +80,7 @@ def test_search_select_all_and_process(client, app, db, dealers, login_as, redis
     campaign = db.scalar(select(Campaign))
     assert campaign.units_total == 5 and campaign.status == "processing" and campaign.job_id
     progress = client.get(f"{detail}/progress", headers={"HX-Request": "true"})
-    assert progress.status_code == 200 and "hx-trigger" in progress.get_data(as_text=True)
+    assert progress.status_code == 200 and every(progress, "[hx-trigger]")
 
     assert _worker(redis_url, database_url).wait(timeout=60) == 0
     progress = client.get(f"{detail}/progress", headers={"HX-Request": "true"})
@@ -89,7 +89,8 @@ def test_search_select_all_and_process(client, app, db, dealers, login_as, redis
     assert db.scalar(select(func.count()).select_from(Opportunity).where(
         Opportunity.campaign_id == campaign.id, Opportunity.assigned_user_id == caller.id)) == 5
     listing = client.get(f"/d/{ar.code}/campaigns").get_data(as_text=True)
-    assert f'href="/d/{ar.code}/campaigns/{campaign.id}/opportunities" data-opportunities-link' in listing
+    assert f"/d/{ar.code}/campaigns/{campaign.id}/opportunities" in [
+        link["href"] for link in every(listing, "a[data-opportunities-link]")]
     assert "Titular 0" in client.get(f"/d/{ar.code}/campaigns/{campaign.id}/opportunities").get_data(as_text=True)
     board = client.get(f"/d/{ar.code}/board/opportunities?origin=campaign&campaign={campaign.id}")
     assert "Titular 0" in board.get_data(as_text=True)
@@ -104,7 +105,7 @@ def test_bad_search_input_is_422(client, db, dealers, login_as):
     assert r.status_code == 422
     body = r.get_data(as_text=True)
     for name in ("year_from", "sold_from", "id_kind"):
-        assert f'data-error="{name}"' in body
+        assert one(body, f'[data-error="{name}"]')
 
 
 def test_upload_xlsx_and_csv(client, db, dealers, login_as):
@@ -134,7 +135,7 @@ def test_upload_xlsx_and_csv(client, db, dealers, login_as):
     assert (r.status_code == 200 and "Total: 2" in r.get_data(as_text=True)) or "2" in r.get_data(as_text=True)
     r = client.post(f"/d/{ar.code}/campaigns/new", data={"id_kind": "plate", "upload": (io.BytesIO(b"x"), "a.pdf")},
                     headers={"X-CSRFToken": token, "HX-Request": "true"}, content_type="multipart/form-data")
-    assert r.status_code == 422 and 'data-error="upload"' in r.get_data(as_text=True)
+    assert r.status_code == 422 and one(r, '[data-error="upload"]')
 
 
 def test_roles(client, dealers, login_as):
@@ -159,7 +160,7 @@ def test_run_again_resumes_an_unfinished_campaign(client, db, dealers, login_as,
     campaign.status = "processing"  # as if its worker had died
     db.commit()
     page = client.get(f"/d/{ar.code}/campaigns/{campaign.id}").get_data(as_text=True)
-    assert 'id="rerun-campaign"' in page
+    assert one(page, "#rerun-campaign")
     token = csrf_token_of(client, f"/d/{ar.code}/campaigns/{campaign.id}")
     r = client.post(f"/d/{ar.code}/campaigns/{campaign.id}/run", headers={"X-CSRFToken": token})
     assert r.status_code == 302 and len(Queue("campaigns", connection=redis)) == 1
@@ -184,10 +185,9 @@ def test_the_pasted_list_stays_after_search_units(client, db, dealers, login_as)
     token = csrf_token_of(client, f"/d/{ar.code}/campaigns")
     typed = "aa000bb\nAA001BB, ZZ999ZZ"
     response = _search(client, ar, token, ids=typed, id_kind="plate")
-    textarea = re.compile(r'<textarea[^>]*id="f-ids"[^>]*>([^<]*)</textarea>')
-    assert textarea.search(response.get_data(as_text=True)).group(1) == typed
+    assert one(response, "textarea#f-ids").get_text() == typed
     again = client.get(f"/d/{ar.code}/campaigns/new?search={_search_id(response)}").get_data(as_text=True)
-    assert textarea.search(again).group(1) == typed  # a reload shows it too
+    assert one(again, "textarea#f-ids").get_text() == typed  # a reload shows it too
 
 
 def test_an_open_campaign_name_is_refused_and_units_can_be_added_to_it(client, app, db, dealers, login_as, redis):
@@ -206,8 +206,8 @@ def test_an_open_campaign_name_is_refused_and_units_can_be_added_to_it(client, a
     search_id = _search_id(_search(client, ar, token, model="cronos"))
     step2 = client.get(f"/d/{ar.code}/campaigns/new?search={search_id}").get_data(as_text=True)
     # Step 2 says which campaign a unit's open opportunity belongs to.
-    assert re.search(rf'data-vehicle="{cars[0].id}".*?data-campaign>Recall frenos<', step2, re.S)
-    assert re.search(rf'data-vehicle="{cars[3].id}".*?data-campaign></td>', step2, re.S)
+    assert text(one(step2, f'[data-vehicle="{cars[0].id}"] [data-campaign]')) == "Recall frenos"
+    assert text(one(step2, f'[data-vehicle="{cars[3].id}"] [data-campaign]')) == ""
     base = f"/d/{ar.code}/campaigns/new"
     client.post(f"{base}/select-all?search={search_id}", headers={"X-CSRFToken": token, "HX-Request": "true"})
     r = client.post(f"{base}/process?search={search_id}",
@@ -215,8 +215,8 @@ def test_an_open_campaign_name_is_refused_and_units_can_be_added_to_it(client, a
                           "assignment": "one", "assigned_user_id": str(user.id)},
                     headers={"X-CSRFToken": token, "HX-Request": "true"})
     body = r.get_data(as_text=True)
-    assert r.status_code == 422 and 'data-error="name"' in body and "Recall frenos" in body
-    assert f'<option value="{first.id}"' in body  # the campaign to add the units to is offered
+    assert r.status_code == 422 and one(body, '[data-error="name"]') and "Recall frenos" in body
+    assert one(body, f'option[value="{first.id}"]')  # the campaign to add the units to is offered
     r = client.post(f"{base}/process?search={search_id}", data={"mode": "add", "campaign_id": str(first.id)},
                     headers={"X-CSRFToken": token, "HX-Request": "true"})
     assert r.status_code == 204 and r.headers["HX-Redirect"].endswith(f"/campaigns/{first.id}")
@@ -238,8 +238,8 @@ def test_a_campaign_due_far_ahead_shows_its_opportunities(client, db, dealers, l
     service.process(db, campaign.id)
     for page in (f"/d/{ar.code}/campaigns/{campaign.id}", f"/d/{ar.code}/campaigns"):
         html = client.get(page).get_data(as_text=True)
-        link = re.search(r'href="([^"]+)"[^>]*(?:id="campaign-opportunities"|data-opportunities-link)', html)
-        listing = client.get(html_unescape(link.group(1))).get_data(as_text=True)
+        link = every(html, "#campaign-opportunities, [data-opportunities-link]")[0]
+        listing = client.get(link["href"]).get_data(as_text=True)
         assert all(f"Titular {i}" in listing for i in range(3)), page
 
 
@@ -249,7 +249,7 @@ def test_a_search_without_criteria_needs_a_confirmation_to_process(client, db, d
     user = login_as("campaigns", ar)
     token = csrf_token_of(client, f"/d/{ar.code}/campaigns")
     response = _search(client, ar, token)
-    assert 'id="every-unit-warning"' in response.get_data(as_text=True)
+    assert one(response, "#every-unit-warning")
     search_id = _search_id(response)
     base = f"/d/{ar.code}/campaigns/new"
     client.post(f"{base}/select-all?search={search_id}", headers={"X-CSRFToken": token, "HX-Request": "true"})
@@ -257,13 +257,13 @@ def test_a_search_without_criteria_needs_a_confirmation_to_process(client, db, d
             "assigned_user_id": str(user.id)}
     r = client.post(f"{base}/process?search={search_id}", data=form,
                     headers={"X-CSRFToken": token, "HX-Request": "true"})
-    assert r.status_code == 422 and 'data-error="confirm_all"' in r.get_data(as_text=True)
+    assert r.status_code == 422 and one(r, '[data-error="confirm_all"]')
     assert db.scalar(select(func.count()).select_from(Campaign)) == 0
     r = client.post(f"{base}/process?search={search_id}", data={**form, "confirm_all": "1"},
                     headers={"X-CSRFToken": token, "HX-Request": "true"})
     assert r.status_code == 204
     with_criteria = _search(client, ar, token, model="cronos").get_data(as_text=True)
-    assert 'id="every-unit-warning"' not in with_criteria and 'name="confirm_all"' not in with_criteria
+    assert not every(with_criteria, "#every-unit-warning") and not every(with_criteria, '[name="confirm_all"]')
 
 
 def test_list_report_counts_take_plural_forms(client, db, dealers, login_as):
@@ -272,5 +272,5 @@ def test_list_report_counts_take_plural_forms(client, db, dealers, login_as):
     login_as("campaigns", ar, locale="es")
     token = csrf_token_of(client, f"/d/{ar.code}/campaigns")
     body = _search(client, ar, token, ids="AA000BB\nnot-valid\nZZ999ZZ", id_kind="plate").get_data(as_text=True)
-    text = " ".join(re.sub(r"<[^>]+>", " ", re.search(r'id="list-report">(.*?)</p>', body, re.S).group(1)).split())
-    assert text == "Lista: 3 entradas, 1 encontrada, 1 inválida, 1 no encontrada, 0 repetidas."
+    assert text(one(body, "#list-report > p")) == (
+        "Lista: 3 entradas, 1 encontrada, 1 inválida, 1 no encontrada, 0 repetidas.")

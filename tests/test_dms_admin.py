@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from boxes.models import AuditLog, DmsConnector, QuarantinedRecord, SyncRun
 from tests.conftest import csrf_token_of
+from tests.html import every, one
 
 SECRET = "s3cr3t-never-shown"
 
@@ -75,11 +76,11 @@ def test_sync_now_queues_one_job_and_the_status_block_polls_while_running(client
     db.add(run)
     db.commit()
     block = client.get(_url(ar, "/status"), headers={"HX-Request": "true"}).get_data(as_text=True)
-    assert 'hx-trigger="every 2s"' in block and "Sincronizando" in block and "<html" not in block
+    assert every(block, '[hx-trigger="every 2s"]') and "Sincronizando" in block and not every(block, "html")
     run.status, run.error = "failed", "vehicles: HTTP 500 from the DMS"
     db.commit()
     block = client.get(_url(ar, "/status"), headers={"HX-Request": "true"}).get_data(as_text=True)
-    assert "hx-trigger" not in block and "HTTP 500 from the DMS" in block
+    assert not every(block, "[hx-trigger]") and "HTTP 500 from the DMS" in block
     detail = client.get(_url(ar, f"/runs/{run.id}"))
     assert detail.status_code == 200 and "HTTP 500 from the DMS" in detail.get_data(as_text=True)
 
@@ -176,7 +177,8 @@ def test_changing_the_kind_or_source_resets_the_cursors_once_confirmed(client, d
     ask = client.post(_url(ar), data={**base, "kind": "http", "base_url": NEW_FEED})
     assert ask.status_code == 422
     body = ask.get_data(as_text=True)
-    assert 'data-error="reset_cursors"' in body and "lee todo de nuevo" in body and 'name="reset_cursors"' in body
+    assert every(body, '[data-error="reset_cursors"]') and "lee todo de nuevo" in body
+    assert every(body, '[name="reset_cursors"]')
     assert db.scalar(select(DmsConnector.settings))["base_url"] == OLD_FEED
     assert _cursors(db, ar)["customers"] == "2025-03-01T10:00:00|C9"
 
@@ -195,7 +197,7 @@ def test_changing_the_kind_or_source_resets_the_cursors_once_confirmed(client, d
     db.scalar(select(SyncCursor).where(SyncCursor.entity == "customers")).cursor = "2025-04-01T00:00:00|C1"
     db.commit()
     ask = client.post(_url(ar), data={**base, "kind": "files", "inbox": "exports"})
-    assert ask.status_code == 422 and 'data-error="reset_cursors"' in ask.get_data(as_text=True)
+    assert ask.status_code == 422 and every(ask, '[data-error="reset_cursors"]')
     assert db.scalar(select(DmsConnector.kind)) == "http"
     assert client.post(_url(ar), data={**base, "kind": "files", "inbox": "exports",
                                        "reset_cursors": "1"}).status_code == 303
@@ -230,7 +232,7 @@ def test_admin_resets_one_entitys_cursor(client, db, dealers, login_as):
     assert client.post(_url(ar, "/cursors/customers/reset"), data={"csrf_token": token}).status_code == 403
     login_as("admin", ar)
     page = client.get(_url(ar)).get_data(as_text=True)
-    assert 'id="cursors"' in page and "2025-03-01T10:00:00|C9" in page and "Reiniciar el cursor" in page
+    assert one(page, "#cursors") and "2025-03-01T10:00:00|C9" in page and "Reiniciar el cursor" in page
     done = client.post(_url(ar, "/cursors/customers/reset"), data={"csrf_token": token})
     assert done.status_code == 303
     assert _cursors(db, ar) == {"customers": None, "vehicles": "2025-03-01T10:00:00|V9"}

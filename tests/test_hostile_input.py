@@ -31,6 +31,7 @@ from boxes.models import (
 )
 from tests import factories
 from tests.conftest import csrf_token_of
+from tests.html import every, parse, text
 from tests.test_fuzz import xlsx_bomb, xlsx_wide
 
 T0 = "2025-01-01T00:00:00+00:00"
@@ -47,8 +48,8 @@ def _post(client, url, token, data, *, htmx=True, **kw):
 
 def _field_error(response, field: str) -> str:
     """The message shown next to ``field`` (the forms' ``data-error`` element), or ''."""
-    found = re.search(rf'data-error="{field}">([^<]*)<', response.get_data(as_text=True))
-    return found.group(1) if found else ""
+    found = every(response, f'[data-error="{field}"]')
+    return text(found[0]) if found else ""
 
 
 def _local(dealer, days: int, fmt="%Y-%m-%dT%H:%M") -> str:
@@ -353,7 +354,7 @@ def test_campaign_list_uploads_of_every_shape(client, db, dealers, login_as):
     # "CSV (Macintosh)": CR-only line ends are lines, not one long field.
     response = _upload(client, ar, token, "lista.csv", b"VIN\r9BWZZZ377VT004251\r9BWZZZ377VT004252\r")
     assert response.status_code == 200
-    assert re.search(r"Total: 2\b", response.get_data(as_text=True))
+    assert re.search(r"Total: 2\b", text(parse(response)))
     # Windows-1252 (Excel on a Spanish Windows) reads; a cell over the csv module's limit, binary data,
     # a NUL and a broken workbook are each a clear message at the upload field.
     assert _upload(client, ar, token, "lista.csv", "VIN;Patente ñ\n9BWZZZ377VT004251;\n".encode("cp1252")

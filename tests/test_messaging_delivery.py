@@ -18,6 +18,7 @@ from boxes.models import AuditLog, Customer, MailSettings, OutboundMessage
 from jobs.mail import enqueue_send, recover_messages
 from tests import factories
 from tests.conftest import csrf_token_of
+from tests.html import every, one
 from tests.messaging_fixtures import *  # noqa: F403
 from tests.messaging_fixtures import LEASE_SECONDS, send_now, wait_until
 
@@ -56,8 +57,8 @@ def test_double_click_sends_one_email(client, db, dealers, login_as, smtp, worke
 
     first = client.post(url, headers={**HX, "X-CSRFToken": token})
     second = client.post(url, headers={**HX, "X-CSRFToken": token})
-    assert first.status_code == 200 and 'data-reminder-status="queued"' in first.get_data(as_text=True)
-    assert second.status_code == 200 and 'data-reminder-status="queued"' in second.get_data(as_text=True)
+    assert first.status_code == 200 and every(first, '[data-reminder-status="queued"]')
+    assert second.status_code == 200 and every(second, '[data-reminder-status="queued"]')
     assert db.scalar(select(func.count()).select_from(OutboundMessage)) == 1
     assert Queue("mail", connection=redis).count == 1  # the second click enqueued nothing
     # Even an extra job for the same row (a retry, the recovery sweep) sends nothing more.
@@ -73,7 +74,7 @@ def test_double_click_sends_one_email(client, db, dealers, login_as, smtp, worke
     # The row now says when it was sent, and polling stops (286).
     polled = client.get(url, headers=HX)
     assert polled.status_code == 286
-    assert 'data-reminder-status="sent"' in polled.get_data(as_text=True)
+    assert every(polled, '[data-reminder-status="sent"]')
     # A third click after sending changes nothing either.
     assert client.post(url, headers={**HX, "X-CSRFToken": token}).status_code == 286
     worker.burst()
@@ -166,12 +167,12 @@ def test_opt_out_and_bad_addresses_send_nothing_and_say_why(client, db, dealers,
         response = client.post(f"/d/{ar.code}/appointments/{appt.id}/reminder", headers={**HX, "X-CSRFToken": token})
         assert response.status_code == 286  # final at once: nothing to poll
         body = response.get_data(as_text=True)
-        assert 'data-reminder-status="skipped"' in body
+        assert every(body, '[data-reminder-status="skipped"]')
         row = _row(db, appt.id)
         assert row.status == "skipped" and row.reason == reason
         # The board row says why.
         page = client.get(f"/d/{ar.code}/board/appointments?view=to_confirm").get_data(as_text=True)
-        assert f'id="reminder-{appt.id}"' in page
+        assert one(page, f"#reminder-{appt.id}")
 
     # A customer who opts out after the click gets nothing either: the job checks again.
     appt = _appointment(db, ar)

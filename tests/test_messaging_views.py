@@ -3,7 +3,6 @@ settings page (write-only password, localized 422, audit)."""
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -13,6 +12,7 @@ from boxes.messaging import outbox
 from boxes.models import AuditLog, Customer, MailSettings, OutboundMessage
 from tests import factories
 from tests.conftest import csrf_token_of
+from tests.html import every, one, text
 from tests.messaging_fixtures import *  # noqa: F403
 from tests.messaging_fixtures import send_now
 
@@ -31,17 +31,17 @@ def test_to_confirm_rows_have_the_reminder_button_and_status(app, client, db, de
     send_now(app, outbox.request_message(db, ar, done, kind="reminder", origin="manual", actor=None).message)
     login_as("caller", ar)
     page = client.get(f"/d/{ar.code}/board/appointments?view=to_confirm").get_data(as_text=True)
-    fresh_cell = re.search(rf'<div id="reminder-{fresh.id}".*?</div>', page, re.S).group(0)
-    assert 'data-reminder-status="none"' in fresh_cell
-    assert f'hx-post="/d/{ar.code}/appointments/{fresh.id}/reminder"' in fresh_cell
-    assert "Enviar recordatorio por email" in fresh_cell
-    done_cell = re.search(rf'<div id="reminder-{done.id}".*?</div>', page, re.S).group(0)
-    assert 'data-reminder-status="sent"' in done_cell and "Enviado" in done_cell
-    assert "hx-post" not in done_cell and "hx-trigger" not in done_cell
+    fresh_cell = one(page, f"#reminder-{fresh.id}")
+    assert fresh_cell["data-reminder-status"] == "none"
+    assert one(fresh_cell, f'[hx-post="/d/{ar.code}/appointments/{fresh.id}/reminder"]')
+    assert "Enviar recordatorio por email" in text(fresh_cell)
+    done_cell = one(page, f"#reminder-{done.id}")
+    assert done_cell["data-reminder-status"] == "sent" and "Enviado" in text(done_cell)
+    assert not done_cell.has_attr("hx-trigger") and not every(done_cell, "[hx-post], [hx-trigger]")
     # The confirmed list has no reminder cell.
     confirmed = _appointment(db, ar, status="confirmed")
     page = client.get(f"/d/{ar.code}/board/appointments?view=confirmed").get_data(as_text=True)
-    assert f'id="reminder-{confirmed.id}"' not in page
+    assert not every(page, f"#reminder-{confirmed.id}")
 
 
 def test_no_retry_offered_when_the_reason_it_was_not_sent_still_holds(app, client, db, dealers, login_as, smtp):
@@ -52,21 +52,21 @@ def test_no_retry_offered_when_the_reason_it_was_not_sent_still_holds(app, clien
     url = f"/d/{ar.code}/appointments/{appt.id}/reminder"
     # Before any reminder: the row says why there is none to send, and offers no button.
     page = client.get(f"/d/{ar.code}/board/appointments?view=to_confirm").get_data(as_text=True)
-    cell = re.search(rf'<div id="reminder-{appt.id}".*?</td>', page, re.S).group(0)
-    assert "El cliente no tiene email." in cell and "data-send-reminder" not in cell
+    cell = one(page, f"#reminder-{appt.id}")
+    assert "El cliente no tiene email." in text(cell) and not every(cell, "[data-send-reminder]")
     # A stale page's click: skipped with its reason, and still no "try again" (it can only fail again).
     body = client.post(url, headers={**HX, "X-CSRFToken": token}).get_data(as_text=True)
-    assert 'data-reminder-status="skipped"' in body and "El cliente no tiene email." in body
-    assert "data-send-reminder" not in body
+    assert "El cliente no tiene email." in text(one(body, '[data-reminder-status="skipped"]'))
+    assert not every(body, "[data-send-reminder]")
     page = client.get(f"/d/{ar.code}/board/appointments?view=to_confirm").get_data(as_text=True)
-    cell = re.search(rf'<div id="reminder-{appt.id}".*?</td>', page, re.S).group(0)
-    assert 'data-reminder-status="skipped"' in cell and "data-send-reminder" not in cell
+    cell = one(page, f"#reminder-{appt.id}")
+    assert cell["data-reminder-status"] == "skipped" and not every(cell, "[data-send-reminder]")
     # The DMS brings the customer's email: now trying again can work, and is offered.
     customer = db.get(Customer, appt.customer_id)
     customer.email = "ahora@mail.example"
     db.commit()
     body = client.get(url, headers=HX).get_data(as_text=True)
-    assert "data-send-reminder" in body and "Reintentar" in body
+    assert "Reintentar" in text(one(body, "[data-send-reminder]"))
 
 
 def test_queued_cell_polls_until_final(app, client, db, dealers, login_as, smtp):
@@ -78,15 +78,15 @@ def test_queued_cell_polls_until_final(app, client, db, dealers, login_as, smtp)
     response = client.post(url, headers={**HX, "X-CSRFToken": token})
     assert response.status_code == 200
     body = response.get_data(as_text=True)
-    assert 'data-reminder-status="queued"' in body and 'hx-trigger="every 2s"' in body and f'hx-get="{url}"' in body
+    cell = one(body, '[data-reminder-status="queued"]')
+    assert (cell["hx-trigger"], cell["hx-get"]) == ("every 2s", url)
     assert client.get(url, headers=HX).status_code == 200  # still queued: keep polling
 
     message = db.scalar(select(OutboundMessage).where(OutboundMessage.appointment_id == appt.id))
     assert send_now(app, message) == "sent"
     response = client.get(url, headers=HX)
     assert response.status_code == 286
-    assert 'data-reminder-status="sent"' in response.get_data(as_text=True)
-    assert "hx-trigger" not in response.get_data(as_text=True)
+    assert one(response, '[data-reminder-status="sent"]') and not every(response, "[hx-trigger]")
     # Loaded directly (no htmx), the URL sends the user to the list.
     assert client.get(url).status_code == 302
 
@@ -138,16 +138,16 @@ def test_outbox_lists_every_message_with_preview(app, client, db, dealers, login
     login_as("admin", ar)
     page = client.get(f"/d/{ar.code}/admin/outbox").get_data(as_text=True)
     for m in (m_sent, m_skipped, failed):
-        assert f'id="message-{m.id}"' in page
+        assert one(page, f"#message-{m.id}")
     assert "SMTPServerDisconnected" in page and "El cliente pidió no ser contactado." in page
-    assert re.search(rf'id="message-{failed.id}".*?class="attempts">4<', page, re.S)
+    assert text(one(page, f"#message-{failed.id} .attempts")) == "4"
     only_failed = client.get(f"/d/{ar.code}/admin/outbox?status=failed", headers=HX).get_data(as_text=True)
-    assert f'id="message-{failed.id}"' in only_failed and f'id="message-{m_sent.id}"' not in only_failed
-    assert "<html" not in only_failed  # the list block alone
+    assert one(only_failed, f"#message-{failed.id}") and not every(only_failed, f"#message-{m_sent.id}")
+    assert not every(only_failed, "html")  # the list block alone
 
     preview = client.get(f"/d/{ar.code}/admin/outbox/{m_sent.id}", headers=HX).get_data(as_text=True)
     body_url = f"/d/{ar.code}/admin/outbox/{m_sent.id}/body"
-    assert 'sandbox=""' in preview and f'src="{body_url}"' in preview
+    assert one(preview, f'[src="{body_url}"]')["sandbox"] == ""
     # The stored HTML body, in a frame with a policy of its own: styled as sent, no script, framed
     # only by our pages.
     body = client.get(body_url)
@@ -187,7 +187,8 @@ def test_mail_settings_write_only_password_and_validation(client, db, dealers, l
     assert stored.smtp_password == "s3cret-Pass" and stored.reminder_days_before == 2 and stored.rate_per_minute is None
     page = client.get(url).get_data(as_text=True)
     assert "s3cret-Pass" not in page and "smtp.dealer.example" in page
-    assert 'name="smtp_password" type="password" autocomplete="new-password" class="form-control" value=""' in page
+    password = one(page, '[name="smtp_password"]')
+    assert (password["type"], password["autocomplete"], password["value"]) == ("password", "new-password", "")
 
     # Saving again with an empty password keeps it; "remove" clears it.
     assert client.post(url, data={**good, "smtp_password": ""}).status_code == 303

@@ -34,6 +34,7 @@ from boxes.models import (
 )
 from tests import factories
 from tests.conftest import csrf_token_of
+from tests.html import every
 
 # URL argument → the model whose dealer-B id fills it.
 ID_ARGS = {
@@ -302,7 +303,7 @@ def test_connector_settings_reach_nothing_of_other_dealers_nor_boxes_own_databas
         response = client.post(f"/d/{ar.code}/admin/integrations/dms",
                                data={"csrf_token": token, "tolerance_days": "0", "reset_cursors": "1", **form})
         assert response.status_code == 422, form
-        assert f'data-error="{field}"' in response.get_data(as_text=True), form
+        assert every(response, f'[data-error="{field}"]'), form
         db.expire_all()
         a_row = db.scalar(select(DmsConnector).where(DmsConnector.dealer_id == ar.id))
         assert (a_row.kind, a_row.settings, a_row.secrets) == a_before, form
