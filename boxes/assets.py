@@ -9,7 +9,7 @@ rules served as a file. No such file ships with the Python package, so ``/assets
 read out of the installed bundle itself (``plotly_css``): always the rules of the plotly.js we
 serve. Its bundler also injects the map library's CSS unless an element with that CSS's id exists
 (``style_guards``); Boxes draws no maps, so an empty placeholder with that id is enough.
-``static/js/reports.js`` adds both before it loads plotly.js; tests/test_browser_reports.py checks
+``static/js/reports.js`` adds both before it loads plotly.js; tests/browser/test_reports.py checks
 the rules equal what plotly.js injects and that the reports raise no CSP violation.
 """
 

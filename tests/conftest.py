@@ -293,7 +293,7 @@ def browser(_chromium):
 
     It bypasses the Content-Security-Policy: Playwright evaluates a string predicate
     (``wait_for_function("document....")``) with eval in the page, which the strict policy refuses.
-    The policy itself is tested by tests/test_browser_csp.py, in contexts that do not bypass it."""
+    The policy itself is tested by tests/browser/test_csp.py, in contexts that do not bypass it."""
     context = _chromium.new_context(locale="es-AR", bypass_csp=True)
     context.set_default_timeout(10_000)
     yield context

@@ -145,7 +145,7 @@ def test_a_year_9999_row_of_a_dms_database_is_quarantined_and_the_sync_goes_on(d
     end once in UTC. The row is quarantined; the connector and the other rows go on."""
     import sqlalchemy as sa
 
-    from tests.test_dms_sql import QUERIES, _sqlite_dms
+    from tests.dms.connectors.test_sql import QUERIES, _sqlite_dms
 
     br = dealers[1]
     url = _sqlite_dms(config.connectors_root / br.code)  # a SQLite DMS lives in the dealer's connector folder

@@ -25,9 +25,9 @@ from boxes.embedded import start_redis
 from boxes.models import AuditLog, Campaign, DmsConnector, Opportunity, OutboundMessage
 from jobs.campaigns import enqueue_campaign
 from tests import factories
+from tests.campaigns.test_job import _worker
 from tests.conftest import csrf_token_of
 from tests.html import every, one
-from tests.test_campaign_job import _worker
 
 HX = {"HX-Request": "true"}
 UNAVAILABLE_ES = "Boxes no puede hacer esto ahora: uno de sus servicios se está reiniciando."

@@ -1,7 +1,7 @@
 """Response headers against a hostile page or a shared computer: a strict Content-Security-Policy on
 every response, and ``Cache-Control: no-store`` on everything that may carry customers' data.
 
-The browser half (no page of any role breaks the policy) is tests/test_browser_csp.py; this file
+The browser half (no page of any role breaks the policy) is tests/browser/test_csp.py; this file
 checks the headers and that no template needs what the policy forbids.
 """
 

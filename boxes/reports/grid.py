@@ -157,7 +157,7 @@ class Grid:
         """The pie of ``key`` (as ``counts``) and the KPIs (as ``kpis``) from one pass over the rows,
         grouped by the pie's column: the KPIs are the sums of their parts over the groups, and a part
         that tests the pie's own column is read off the group counts. Same numbers as the two
-        separate statements (tests/test_reports.py), half the reading."""
+        separate statements (tests/reports/test_summaries.py), half the reading."""
         col = self.sub.c[key]
         n = func.count().label("n")
         parts = self._kpi_parts(grouped_by=key)

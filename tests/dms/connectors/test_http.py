@@ -13,7 +13,7 @@ from boxes.dms.connectors.base import TransportError
 from boxes.dms.connectors.http import HttpConnector, TokenStore
 from boxes.dms.sync.runs import run, sync_dealer
 from boxes.models import Appointment, Customer, DmsConnector, QuarantinedRecord, SyncCursor, SyncRun
-from tests.test_dms_helpers import Simulator, connect, snapshot, table_counts, truth_snapshot
+from tests.dms.test_helpers import Simulator, connect, snapshot, table_counts, truth_snapshot
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from boxes.db import utcnow
 from boxes.models import Opportunity
 from tests import factories
-from tests.test_campaign_job import _worker
+from tests.campaigns.test_job import _worker
 
 pytestmark = pytest.mark.browser
 

@@ -33,7 +33,7 @@ from boxes.dms.sync.runs import run, sync_dealer
 from boxes.models import Customer, DmsConnector, SyncCursor, SyncRun
 from tests import factories
 from tests.conftest import csrf_token_of, free_port, scratch_postgres
-from tests.test_dms_helpers import Simulator
+from tests.dms.test_helpers import Simulator
 
 MARIADB_ADMIN = "mysql+pymysql://root@127.0.0.1:3306/test"
 SECRET_NAME = "Bravo Secreta Silva"

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from boxes.dms.connectors.base import TransportError
 from boxes.dms.sync.runs import sync_dealer
 from boxes.models import QuarantinedRecord, SyncRun
-from tests.test_dms_helpers import Simulator, connect, snapshot, table_counts, truth_snapshot
+from tests.dms.test_helpers import Simulator, connect, snapshot, table_counts, truth_snapshot
 
 RUNS = 50
 RATES = (0.0, 0.0, 0.1, 0.25)

@@ -95,7 +95,7 @@ def test_smtp_down_then_up_sends_once_after_retries(app, db, dealers, worker, re
 
     row = wait_until(lambda: (r := _row(db, appt.id)).attempts >= 2 and r.status == "queued" and r,
                      timeout=30, message="two failed attempts")
-    # The dealer's own server: "could not be reached", not the socket's own words (tests/test_messaging_smtp.py).
+    # The dealer's own server: "could not be reached", not the socket's own words (tests/messaging/test_smtp.py).
     assert row.reason == "smtp_error" and "could not be reached" in row.error
     assert row.next_attempt_at is not None
 

@@ -17,7 +17,7 @@ from boxes.config import Config
 from boxes.dms.sync.runs import sync_dealer
 from boxes.models import SyncRun
 from jobs.sync import enqueue_sync
-from tests.test_dms_helpers import Simulator, connect, snapshot, table_counts, truth_snapshot
+from tests.dms.test_helpers import Simulator, connect, snapshot, table_counts, truth_snapshot
 
 
 def _children(pid: int) -> list[int]:

@@ -25,7 +25,7 @@ from tests import factories
 from tests.conftest import csrf_token_of
 from tests.html import every, one
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _bulk_units(db, dealer, n: int) -> list[int]:

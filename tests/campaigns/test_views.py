@@ -11,9 +11,9 @@ from sqlalchemy import func, select
 from boxes.db import utcnow
 from boxes.models import AuditLog, Campaign, Opportunity
 from tests import factories
+from tests.campaigns.test_job import _worker
 from tests.conftest import csrf_token_of
 from tests.html import every, one, text
-from tests.test_campaign_job import _worker
 
 
 def _setup(db, ar, n=5):
