@@ -28,6 +28,7 @@ from boxes.db import utcnow
 from boxes.models import Campaign, DiscardReason, Membership, OutboundMessage, SyncRun, User
 from tests import factories
 from tests.board_screen import settle
+from tests.browser.login import log_in
 from tests.conftest import missing
 from tests.test_tenancy import ID_ARGS, QUERY_VARIANTS, populate
 
@@ -220,14 +221,6 @@ def _fill(db, rule, dealer, chosen: dict) -> list[str]:
     return list(dict.fromkeys(paths))
 
 
-def login(page, base, email):
-    page.goto(f"{base}/login")
-    page.fill("input[name=email]", email)
-    page.fill("input[name=password]", factories.PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_load_state("load")
-
-
 def logout(page):
     page.context.clear_cookies()
 
@@ -244,7 +237,7 @@ def test_axe_finds_no_serious_violation_on_any_page(browser, live_server, app, d
 
     get_rules = [r for r in app.url_map.iter_rules() if "GET" in r.methods and r.endpoint not in EXCLUDED]
     for role in ROLES:
-        login(page, live_server, users[role].email)
+        log_in(page, live_server, users[role].email, landing=None)
         error_page_checked = False
         for rule in get_rules:
             urls = []
@@ -273,7 +266,7 @@ def test_axe_finds_no_serious_violation_on_any_page(browser, live_server, app, d
     for locale in ("pt_BR", "en"):
         users["admin"].locale = locale
         db.commit()
-        login(page, live_server, users["admin"].email)
+        log_in(page, live_server, users["admin"].email, landing=None)
         for endpoint in BOARD_PAGES:
             for path in _fill(db, next(app.url_map.iter_rules(endpoint)), ar, chosen):
                 crawl.visit(page, f"{live_server}{path}", f"admin/{locale}", endpoint)
@@ -283,7 +276,7 @@ def test_axe_finds_no_serious_violation_on_any_page(browser, live_server, app, d
     nobody = factories.user(db, role="caller", dealer=br, email="nobody@test.example")
     db.execute(delete(Membership).where(Membership.user_id == nobody.id))
     db.commit()
-    login(page, live_server, "nobody@test.example")
+    log_in(page, live_server, "nobody@test.example", landing=None)
     assert crawl.visit(page, f"{live_server}/", "no dealer", "auth.home") == 403
 
     every_get = {r.endpoint for r in app.url_map.iter_rules() if "GET" in r.methods}
@@ -332,7 +325,7 @@ def test_keyboard_skip_link_then_focus_returns_to_the_row_and_only_outcomes_are_
         browser, live_server, caller_board):
     ar, rows = caller_board
     page = browser.new_page()
-    login(page, live_server, "caller@test.example")
+    log_in(page, live_server, "caller@test.example", landing=None)
     page.wait_for_url(re.compile(r"/board/opportunities"))
     settle(page)
     assert page.evaluate(LIVE_REGIONS) == ["announcer"], "the list and the panel are not live regions"
@@ -426,7 +419,7 @@ def test_keyboard_focus_stays_on_the_filter_that_redrew_the_list(browser, live_s
     factories.user(db, role="manager", dealer=ar, email="manager@test.example")
     page = browser.new_page()
     page.set_default_timeout(30_000)  # the reports page loads plotly.js
-    login(page, live_server, "manager@test.example")
+    log_in(page, live_server, "manager@test.example", landing=None)
     page.goto(f"{live_server}/d/{ar.code}/board/deliveries")
     settle(page)
     tab_until(page, "#board-list a[href*='welcome=done']")

@@ -3,13 +3,13 @@ opens every list, and switches the language."""
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 
 import pytest
 
 from boxes.db import utcnow
 from tests import factories
+from tests.browser.login import log_in
 
 pytestmark = pytest.mark.browser
 
@@ -37,11 +37,7 @@ def board_data(db, dealers):
 
 def test_caller_works_the_board_and_switches_language(browser, live_server, board_data, db, dealers):
     page = browser.new_page()
-    page.goto(f"{live_server}/login")
-    page.fill("input[name=email]", "caller@test.example")
-    page.fill("input[name=password]", factories.PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(re.compile(r"/board/opportunities"))
+    log_in(page, live_server)
 
     badges = {key: page.locator(f'[data-badge="{key}"]').inner_text() for key in
               ("deliveries", "opportunities", "appointments", "in_process", "completed", "reports")}

@@ -19,6 +19,7 @@ from boxes.db import utcnow
 from boxes.dms.simulator.demo import load_dataset
 from boxes.models import Appointment, Opportunity
 from tests import board_screen, factories
+from tests.browser.login import log_in
 
 pytestmark = pytest.mark.browser
 
@@ -113,11 +114,7 @@ def test_a_callers_day(browser, live_server, db, day):
     dealer = day
     page = browser.new_page()
     page.set_viewport_size({"width": 1366, "height": 768})
-    page.goto(f"{live_server}/login")
-    page.fill("input[name=email]", "caller@test.example")
-    page.fill("input[name=password]", factories.PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(re.compile(r"/board/opportunities"))
+    log_in(page, live_server)
     check(page, db, dealer, "landing")
 
     # 1 Deliveries: the welcome call (the row leaves "pending"), an opportunity, the client.

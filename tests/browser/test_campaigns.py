@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from boxes.db import utcnow
 from boxes.models import Opportunity
 from tests import factories
+from tests.browser.login import log_in
 from tests.campaigns.test_job import _worker
 
 pytestmark = pytest.mark.browser
@@ -29,11 +30,7 @@ def test_campaign_creator_flow(browser, live_server, app, db, dealers, redis_url
     factories.user(db, role="campaigns", dealer=ar, email="creator@test.example", name="Camila Campañas")
 
     page = browser.new_page()
-    page.goto(f"{live_server}/login")
-    page.fill("input[name=email]", "creator@test.example")
-    page.fill("input[name=password]", factories.PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(re.compile(r"/board/"))
+    log_in(page, live_server, "creator@test.example", landing=r"/board/")
     page.click('a[data-button="campaigns"]')
     page.wait_for_selector("#new-campaign")
     page.click("#new-campaign")

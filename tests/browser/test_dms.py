@@ -3,12 +3,11 @@ cursors (with what it does), confirms; then resets one entity's cursor through i
 
 from __future__ import annotations
 
-import re
-
 from sqlalchemy import select
 
 from boxes.models import DmsConnector, SyncCursor
 from tests import factories
+from tests.browser.login import log_in
 
 
 def test_admin_confirms_the_cursor_reset_of_a_new_feed_and_resets_one_cursor(browser, live_server, db, dealers,
@@ -22,11 +21,7 @@ def test_admin_confirms_the_cursor_reset_of_a_new_feed_and_resets_one_cursor(bro
     db.commit()
 
     page = browser.new_page()
-    page.goto(f"{live_server}/login")
-    page.fill("input[name=email]", "admin@test.example")
-    page.fill("input[name=password]", factories.PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(re.compile(r"/board/"))
+    log_in(page, live_server, "admin@test.example", landing=r"/board/")
     page.goto(f"{live_server}/d/{ar.code}/admin/integrations/dms")
 
     page.fill("#f-base_url", "https://new-dms.example/feed/v1/AR01")

@@ -3,7 +3,6 @@ and columns, and every number of the list (groups, tabs, pager, badges) up to da
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 
 import pytest
@@ -11,6 +10,7 @@ import pytest
 from boxes.db import utcnow
 from boxes.settings.discard_reasons import seed_defaults
 from tests import board_screen, factories
+from tests.browser.login import log_in
 
 pytestmark = pytest.mark.browser
 
@@ -39,14 +39,6 @@ def world(db, dealers):
     return ar, rows
 
 
-def login(page, base):
-    page.goto(f"{base}/login")
-    page.fill("input[name=email]", "caller@test.example")
-    page.fill("input[name=password]", factories.PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(re.compile(r"/board/opportunities"))
-
-
 def open_button(page, key):
     page.click(f'a[data-button="{key}"]')
     page.wait_for_function("k => document.querySelector(`a[data-button='${k}']`).classList.contains('active')",
@@ -63,7 +55,7 @@ def submit_panel(page):
 def test_view_client_keeps_the_list_the_caller_is_on(browser, live_server, world):
     _, rows = world
     page = browser.new_page()
-    login(page, live_server)
+    log_in(page, live_server)
     for button, row_id in (("deliveries", f"delivery-{rows['delivery'].id}"),
                            ("appointments", f"appointment-{rows['appointment'].id}"),
                            ("in_process", f"repair-order-{rows['in_process'].id}"),
@@ -81,7 +73,7 @@ def test_view_client_keeps_the_list_the_caller_is_on(browser, live_server, world
 def test_create_opportunity_on_a_completed_row_keeps_its_columns_and_actions(browser, live_server, world):
     _, rows = world
     page = browser.new_page()
-    login(page, live_server)
+    log_in(page, live_server)
     open_button(page, "completed")
     row = page.locator(f"#repair-order-{rows['completed'].id}")
     headers = page.locator("#board-list thead th").count()
@@ -99,7 +91,7 @@ def test_create_opportunity_on_a_completed_row_keeps_its_columns_and_actions(bro
 def test_every_number_agrees_after_a_discard_and_a_confirm(browser, live_server, world):
     _, rows = world
     page = browser.new_page()
-    login(page, live_server)
+    log_in(page, live_server)
     before = board_screen.read(page)
     assert before["groups"] == {"overdue": 1, "today": 1, "upcoming": 1} and before["total"] == 3
 

@@ -11,6 +11,7 @@ import pytest
 
 from boxes import create_app
 from tests import factories
+from tests.browser.login import log_in
 from tests.conftest import free_port
 from tests.test_outage import UNAVAILABLE_ES, own_redis, redis_dir  # noqa: F401  (fixtures)
 
@@ -39,11 +40,7 @@ def test_the_unavailable_notice_appears_in_the_form_and_the_board_keeps_working(
     factories.user(db, role="campaigns", dealer=ar, email="creator@test.example")
 
     page = browser.new_page()
-    page.goto(f"{outage_server}/login")
-    page.fill("input[name=email]", "creator@test.example")
-    page.fill("input[name=password]", factories.PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(re.compile(r"/board/"))
+    log_in(page, outage_server, "creator@test.example", landing=r"/board/")
     page.goto(f"{outage_server}/d/{ar.code}/campaigns/new")
     page.fill("#f-model", "Tracker")
     page.click("#search-units")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 
 import pytest
@@ -11,16 +10,9 @@ from sqlalchemy import select
 from boxes.db import utcnow
 from boxes.models import Customer
 from tests import factories
+from tests.browser.login import log_in
 
 pytestmark = pytest.mark.browser
-
-
-def login(page, base, email="caller@test.example"):
-    page.goto(f"{base}/login")
-    page.fill("input[name=email]", email)
-    page.fill("input[name=password]", factories.PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(re.compile(r"/board/opportunities"))
 
 
 def register_no_answer(page, row_id: str):
@@ -39,7 +31,7 @@ def test_each_confirmation_fades_on_its_own_time(browser, live_server, db, deale
     factories.user(db, role="caller", dealer=ar, email="caller@test.example")
     page = browser.new_page()
     page.clock.install()
-    login(page, live_server)
+    log_in(page, live_server)
     page.click('a[data-button="deliveries"]')
     page.wait_for_selector(f"#delivery-{second.id}")
     # From here the page's timers run only when the test moves its clock.
@@ -103,7 +95,7 @@ def test_a_laptop_screen_shows_ten_rows_and_the_open_panel_hides_no_action(brows
     factories.user(db, role="caller", dealer=ar, email="caller@test.example")
     page = browser.new_page()
     page.set_viewport_size({"width": 1366, "height": 768})
-    login(page, live_server)
+    log_in(page, live_server)
     if button != "opportunities":
         page.click(f'a[data-button="{button}"]')
         page.wait_for_function("k => document.querySelector(`a[data-button='${k}']`).classList.contains('active')",
@@ -136,7 +128,7 @@ def test_a_form_answers_the_moment_it_is_shown(browser, live_server, db, dealers
     row = factories.delivery(db, ar, utcnow() - timedelta(days=1), name="Llamada Rápida")
     factories.user(db, role="caller", dealer=ar, email="caller@test.example")
     page = browser.new_page()
-    login(page, live_server)
+    log_in(page, live_server)
     page.click('a[data-button="deliveries"]')
     page.wait_for_selector(f"#delivery-{row.id}")
     page.evaluate("window.samePage = true")

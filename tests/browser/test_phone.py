@@ -4,7 +4,6 @@ action works there, in each of the three languages."""
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 
 import pytest
@@ -12,6 +11,7 @@ import pytest
 from boxes.db import utcnow
 from boxes.models import Membership
 from tests import factories
+from tests.browser.login import log_in
 
 pytestmark = pytest.mark.browser
 
@@ -59,11 +59,7 @@ def test_the_board_fits_a_phone(_chromium, live_server, phone_board, locale):
                                     is_mobile=True, has_touch=True)
     try:
         page = context.new_page()
-        page.goto(f"{live_server}/login")
-        page.fill("input[name=email]", "phone@test.example")
-        page.fill("input[name=password]", factories.PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_url(re.compile(r"/board/"))
+        log_in(page, live_server, "phone@test.example", landing=r"/board/")
         page.select_option("#locale-select", locale)
         page.wait_for_function(f"document.documentElement.lang.replace('-', '_') === '{locale}'")
         widths = dict(page.evaluate(READABLE_SELECTS))

@@ -3,7 +3,6 @@ from queued to sent by itself, while a real ``rq worker`` process sends it to a 
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 
 import pytest
@@ -12,6 +11,7 @@ from sqlalchemy import select
 from boxes.db import utcnow
 from boxes.models import OutboundMessage
 from tests import factories
+from tests.browser.login import log_in
 from tests.messaging_fixtures import *  # noqa: F403
 
 pytestmark = pytest.mark.browser
@@ -24,11 +24,7 @@ def test_caller_sends_a_reminder_and_the_row_reaches_sent(browser, live_server, 
     worker.start(scheduler=True)
 
     page = browser.new_page()
-    page.goto(f"{live_server}/login")
-    page.fill("input[name=email]", "caller@test.example")
-    page.fill("input[name=password]", factories.PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(re.compile(r"/board/opportunities"))
+    log_in(page, live_server)
     page.click('a[data-button="appointments"]')
     row = page.locator(f"#appointment-{appt.id}")
     row.wait_for()

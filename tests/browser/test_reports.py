@@ -13,6 +13,7 @@ import pytest
 
 from boxes.db import utcnow
 from tests import factories
+from tests.browser.login import log_in
 
 pytestmark = pytest.mark.browser
 
@@ -30,11 +31,7 @@ def test_manager_report_range_grid_filter_export(browser, live_server, db, deale
     errors = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.on("response", lambda r: r.status >= 400 and errors.append(f"{r.status} {r.url}"))
-    page.goto(f"{live_server}/login")
-    page.fill("input[name=email]", "manager@test.example")
-    page.fill("input[name=password]", factories.PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(re.compile(r"/board/"))
+    log_in(page, live_server, "manager@test.example", landing=r"/board/")
 
     page.click('a[data-button="reports"]')  # an htmx fragment: plotly.js is loaded once, on demand
     page.wait_for_url(re.compile(r"/reports"))
@@ -138,11 +135,7 @@ def _login_manager(browser, live_server, db, dealer, locale="es"):
     page.on("pageerror", lambda e: problems.append(f"pageerror {e}"))
     page.on("console", lambda m: "Content Security Policy" in m.text and problems.append(m.text))
     page.on("response", lambda r: r.status >= 400 and "favicon" not in r.url and problems.append(f"{r.status} {r.url}"))
-    page.goto(f"{live_server}/login")
-    page.fill("input[name=email]", "manager@test.example")
-    page.fill("input[name=password]", factories.PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(re.compile(r"/board/"))
+    log_in(page, live_server, "manager@test.example", landing=r"/board/")
     return page, problems
 
 

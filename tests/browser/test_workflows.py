@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
@@ -13,6 +12,7 @@ from boxes.db import utcnow
 from boxes.models import Activity, AuditLog, Opportunity
 from boxes.settings.discard_reasons import seed_defaults
 from tests import factories
+from tests.browser.login import log_in
 
 pytestmark = pytest.mark.browser
 
@@ -37,14 +37,6 @@ def world(db, dealers):
     }
     user = factories.user(db, role="caller", dealer=ar, email="caller@test.example", name="Carolina Caller")
     return ar, rows, user
-
-
-def login(page, base):
-    page.goto(f"{base}/login")
-    page.fill("input[name=email]", "caller@test.example")
-    page.fill("input[name=password]", factories.PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(re.compile(r"/board/opportunities"))
 
 
 def badge(page, key) -> str:
@@ -74,7 +66,7 @@ def audit_actions(db):
 def test_caller_walks_every_flow(browser, live_server, db, world):
     ar, rows, user = world
     page = browser.new_page()
-    login(page, live_server)
+    log_in(page, live_server)
 
     # 1 Deliveries: welcome call (keyboard: focus the row, Enter opens the main action), then an opportunity.
     open_button(page, "deliveries")
