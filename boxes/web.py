@@ -12,7 +12,19 @@ from urllib.parse import urlsplit
 
 import jinja2_fragments.flask as fragments
 import redis
-from flask import Blueprint, Flask, abort, current_app, g, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import Babel
 from flask_babel import gettext as _
 from flask_htmx import HTMX
@@ -23,9 +35,12 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from jinja2 import Undefined, nodes
 from markupsafe import Markup, escape
 from sqlalchemy.orm import Session
+from werkzeug.exceptions import NotFound as HTTPNotFound
 
 from boxes import formatting, inputs, outage
 from boxes.db import make_engine, make_sessionmaker
+from boxes.errors import ActionError, NotFound
+from boxes.forms import field_errors
 from boxes.models import Dealer
 
 csrf = CSRFProtect()
@@ -107,6 +122,9 @@ def init_app(app: Flask, config) -> None:
 
     for code in (403, 404, 405, 413):
         app.register_error_handler(code, _error_page)
+    # A service's "no such row for this dealer" (another dealer's id too) is the 404 page wherever it is
+    # raised: views do not translate it one by one.
+    app.register_error_handler(NotFound, lambda exc: _error_page(HTTPNotFound()))
 
     @app.teardown_appcontext
     def _close_session(exc):
@@ -388,6 +406,27 @@ def requires_role(*allowed: str):
 def is_fragment_request() -> bool:
     # A history-restore request (back button after the cache expired) needs the whole page.
     return bool(htmx) and not htmx.history_restore_request
+
+
+def submit_form(form_class, change, *, again, saved, to: str, prefix: str = "", write_only=()):
+    """A page form's POST, the one shape of every settings and admin page: the form parsed
+    (``form_class``), then ``change(form)``, the service that keeps the rules. Refused (by the form or by
+    the service's ``ActionError``): nothing is kept, and ``again(422, errors=…, form=…)`` draws the page
+    with each message next to its field (``prefix`` names the form of the page they belong to) and what
+    was typed, except the ``write_only`` fields (passwords and secrets are never sent back). Done: the
+    ``saved`` flash (a message, or a function of what ``change`` returned) and a 303 to the page
+    ``to`` (post/redirect/get: a reload does not post again)."""
+    form = form_class()
+    try:
+        if not form.validate():
+            raise ActionError(field_errors(form))
+        result = change(form)
+    except ActionError as exc:
+        db().rollback()
+        typed = {k: v for k, v in request.form.to_dict().items() if k not in write_only}
+        return again(422, errors={f"{prefix}{k}": v for k, v in exc.errors.items()}, form=typed)
+    flash(saved(result) if callable(saved) else saved, "success")
+    return redirect(url_for(to), code=303)
 
 
 def render_page(template: str, blocks: list[str], **context):

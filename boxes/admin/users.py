@@ -257,3 +257,18 @@ def reset_password(session: Session, dealer: Dealer, actor: User, user_id, passw
            entity_id=user.id, data={"group_admin": bool(actor.group_admin), "only_here": local})
     session.commit()
     return user
+
+
+def change_member(session: Session, dealer: Dealer, actor: User, user_id, operation: str, *, roles=(),
+                  password: str = "") -> str:
+    """The users page's buttons on one member: ``roles``, ``deactivate``, ``password``. Returns what was
+    done: ``roles``, ``deactivated``, ``removed`` (a user who keeps working for other dealers), ``password``."""
+    if operation == "roles":
+        set_roles(session, dealer, actor, user_id, roles)
+        return "roles"
+    if operation == "deactivate":
+        return "removed" if deactivate(session, dealer, actor, user_id).active else "deactivated"
+    if operation == "password":
+        reset_password(session, dealer, actor, user_id, password)
+        return "password"
+    raise ActionError.field("operation", _l("Unknown operation."))

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, g, redirect, request, url_for
+from flask import flash, g, redirect, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from boxes.admin import users
 from boxes.admin.forms import AddMemberForm, ChangeMemberForm
-from boxes.errors import ActionError, NotFound
-from boxes.forms import field_errors
 from boxes.models.tenancy import ROLES
-from boxes.web import db, dealer_blueprint, render_page, requires_role
+from boxes.web import db, dealer_blueprint, render_page, requires_role, submit_form
 
 bp = dealer_blueprint("admin", __name__, "/admin")
 TEMPLATE = "admin/users.html"
@@ -33,31 +31,23 @@ def users_index():
 @bp.post("/users")
 @requires_role("admin")
 def add_user():
-    form = AddMemberForm()
-    shown = {k: v for k, v in request.form.to_dict().items() if k != "password"}  # never sent back
-    try:
-        if not form.validate():
-            raise ActionError(field_errors(form))
-        added = users.add_member(db(), g.dealer, current_user, email=form.email.data, name=form.name.data,
-                                 password=form.password.data, roles=form.roles.data, locale=form.locale.data or None)
-    except ActionError as exc:
-        db().rollback()
-        return _page(422, errors={f"new_{k}": v for k, v in exc.errors.items()}, form=shown)
+    return submit_form(AddMemberForm, lambda f: users.add_member(
+        db(), g.dealer, current_user, email=f.email.data, name=f.name.data, password=f.password.data,
+        roles=f.roles.data, locale=f.locale.data or None),
+        again=_page, saved=_added, to="admin.users_index", prefix="new_", write_only={"password"})
+
+
+def _added(added: users.Added) -> str:
     if added.invitation is not None:
-        flash(_("%(email)s already has a Boxes account: they are invited, and get these roles when they accept. "
-                "Their password stays theirs.", email=added.user.email), "success")
-    else:
-        flash(_("User added."), "success")
-    return redirect(url_for("admin.users_index"), code=303)
+        return _("%(email)s already has a Boxes account: they are invited, and get these roles when they accept. "
+                 "Their password stays theirs.", email=added.user.email)
+    return _("User added.")
 
 
 @bp.post("/invitations/<int:invitation_id>/revoke")
 @requires_role("admin")
 def revoke_invitation(invitation_id: int):
-    try:
-        users.revoke_invitation(db(), g.dealer, current_user, invitation_id)
-    except NotFound:
-        abort(404)
+    users.revoke_invitation(db(), g.dealer, current_user, invitation_id)
     flash(_("Invitation revoked."), "success")
     return redirect(url_for("admin.users_index"), code=303)
 
@@ -65,28 +55,14 @@ def revoke_invitation(invitation_id: int):
 @bp.post("/users/<int:user_id>")
 @requires_role("admin")
 def change_user(user_id: int):
-    form = ChangeMemberForm()
-    operation = form.operation.data
-    try:
-        users.member(db(), g.dealer, user_id)  # 404 before anything else for users of other dealers
-        if not form.validate():
-            raise ActionError(field_errors(form))
-        if operation == "roles":
-            users.set_roles(db(), g.dealer, current_user, user_id, form.roles.data)
-            message = _("Roles saved.")
-        elif operation == "deactivate":
-            user = users.deactivate(db(), g.dealer, current_user, user_id)
-            message = (_("User deactivated: their open sessions ended.") if not user.active
-                       else _("User removed from this dealer; they keep working for their other dealers."))
-        elif operation == "password":
-            users.reset_password(db(), g.dealer, current_user, user_id, form.password.data)
-            message = _("Password reset: their open sessions ended.")
-        else:
-            raise ActionError.field("operation", _("Unknown operation."))
-    except NotFound:
-        abort(404)
-    except ActionError as exc:
-        db().rollback()
-        return _page(422, errors={f"user_{user_id}_{k}": v for k, v in exc.errors.items()})
-    flash(message, "success")
-    return redirect(url_for("admin.users_index"), code=303)
+    users.member(db(), g.dealer, user_id)  # 404 before anything else for users of other dealers
+    return submit_form(ChangeMemberForm, lambda f: users.change_member(
+        db(), g.dealer, current_user, user_id, f.operation.data, roles=f.roles.data, password=f.password.data),
+        again=_page, saved=_changed, to="admin.users_index", prefix=f"user_{user_id}_", write_only={"password"})
+
+
+def _changed(outcome: str) -> str:
+    return {"roles": _("Roles saved."),
+            "deactivated": _("User deactivated: their open sessions ended."),
+            "removed": _("User removed from this dealer; they keep working for their other dealers."),
+            "password": _("Password reset: their open sessions ended.")}[outcome]

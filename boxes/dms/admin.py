@@ -9,17 +9,16 @@ stored cursors meaningless, so it resets them, once the admin confirms."""
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from boxes import inputs
 from boxes.audit import record
 from boxes.db import utcnow
 from boxes.dms.connectors import boundaries as B
+from boxes.dms.connectors.sql import read_only_sql
 from boxes.dms.records import ENTITIES
 from boxes.dms.sync.quarantine import retry_quarantined
 from boxes.dms.sync.runs import is_running
@@ -95,49 +94,35 @@ def get_run(session: Session, dealer: Dealer, run_id: int) -> tuple[SyncRun, lis
     return found, list(rows)
 
 
-def save(session: Session, dealer: Dealer, actor: User, form: dict, cleared: set[str] | None = None,
-         config=None) -> DmsConnector:
-    """Validates and stores the connector. Empty secret inputs keep the stored secret; ``cleared``
+@dataclass
+class ConnectorInput:
+    """The connector form, parsed (``boxes.dms.forms``): the chosen kind's settings (JSON mappings as
+    objects, numbers as numbers, empty ones left out), the secrets typed this time, the stored secrets
+    to remove, and the admin's confirmation that the cursors may be reset."""
+
+    kind: str
+    settings: dict = field(default_factory=dict)
+    secrets: dict = field(default_factory=dict)
+    cleared: set = field(default_factory=set)
+    enabled: bool = True
+    tolerance_days: int | None = 0
+    reset_cursors: bool = False
+
+
+def save(session: Session, dealer: Dealer, actor: User, data: ConnectorInput, config=None) -> DmsConnector:
+    """Validates and stores the connector. Secrets not typed keep the stored ones; ``data.cleared``
     names secrets to remove. A change of kind or source resets the cursors it invalidates, once
-    ``reset_cursors`` confirms it, in the same transaction. Commits with an audit row (keys only,
+    ``data.reset_cursors`` confirms it, in the same transaction. Commits with an audit row (keys only,
     never secret values). ``config``: the operator's settings (the connector boundaries)."""
-    # Nothing a database cannot store (a NUL in a path or a secret would also break every sync), and
-    # no setting longer than any real one (boxes.inputs).
-    errors: dict = inputs.unstorable_fields(form)
-    kind = (form.get("kind") or "").strip()
+    kind = data.kind
     if kind not in CONNECTOR_KINDS:
         raise ActionError.field("kind", _l("Choose a connector kind."))
-    settings: dict = {}
-    for name in FIELDS[kind]:
-        raw = (form.get(name) or "").strip()
-        if not raw or name in errors:
-            continue
-        if len(raw) > (MAX_JSON if name in JSON_FIELDS else MAX_SETTING):
-            errors[name] = inputs.too_long(MAX_JSON if name in JSON_FIELDS else MAX_SETTING)
-            continue
-        if name in JSON_FIELDS:
-            try:
-                value = json.loads(raw)
-            except ValueError:
-                errors[name] = _l("Enter valid JSON.")
-                continue
-            if not isinstance(value, dict):
-                errors[name] = _l("Enter a JSON object.")
-                continue
-            settings[name] = value
-        elif name in NUMBER_FIELDS:
-            lo, hi = NUMBER_FIELDS[name]
-            try:
-                number = float(raw)
-            except ValueError:
-                errors[name] = _l("Enter a number.")
-                continue
-            if not lo <= number <= hi:
-                errors[name] = _l("Enter a number from %(lo)s to %(hi)s.", lo=lo, hi=hi)
-                continue
-            settings[name] = int(number) if number.is_integer() else number
-        else:
-            settings[name] = raw
+    errors: dict = {}
+    settings = {name: value for name, value in data.settings.items() if name in FIELDS[kind]}
+    for name, (lo, hi) in NUMBER_FIELDS.items():
+        if name in settings and not lo <= settings[name] <= hi:
+            errors[name] = _l("Enter a number from %(lo)s to %(hi)s.", lo=lo, hi=hi)
+            del settings[name]
     if kind in ("http", "simulator") and not str(settings.get("base_url", "")).startswith(("http://", "https://")):
         errors["base_url"] = _l("Enter the feed's address (http:// or https://).")
     if kind == "files" and not settings.get("inbox"):
@@ -148,33 +133,28 @@ def save(session: Session, dealer: Dealer, actor: User, form: dict, cleared: set
         if not queries or unknown:
             errors["queries"] = _l("Give one SELECT per entity (customers, vehicles, deliveries, appointments, "
                                    "repair_orders).")
-    tolerance = inputs.whole((form.get("tolerance_days") or "0").strip() or "0", "tolerance_days", errors, lo=0,
-                             hi=MAX_TOLERANCE, optional=False, message=_l(
-                                 "Enter a whole number of days from 0 to %(max)d.", max=MAX_TOLERANCE))
+    tolerance = 0 if data.tolerance_days is None else data.tolerance_days
+    if not 0 <= tolerance <= MAX_TOLERANCE:
+        errors["tolerance_days"] = _l("Enter a whole number of days from 0 to %(max)d.", max=MAX_TOLERANCE)
     row = connector(session, dealer)
     secrets = dict(row.secrets or {}) if row is not None and row.kind == kind else {}
     for name in SECRETS[kind]:
-        value = form.get(name) or ""
-        if len(value) > MAX_SETTING:
-            errors[name] = inputs.too_long(MAX_SETTING)
-        elif value and name not in errors:
-            secrets[name] = value
-        elif cleared and name in cleared:
+        if data.secrets.get(name):
+            secrets[name] = data.secrets[name]
+        elif name in data.cleared:
             secrets.pop(name, None)
     if kind == "sql" and not secrets.get("url"):
         errors["url"] = _l("Enter the database address (SQLAlchemy URL).")
-    if kind == "sql" and "queries" not in errors:
-        from boxes.dms.connectors.sql import read_only_sql
-
-        if any(not isinstance(q, str) or not read_only_sql(q) for q in (settings.get("queries") or {}).values()):
-            errors["queries"] = _l("Each query must be one SELECT (or WITH … SELECT) that only reads.")
+    if kind == "sql" and "queries" not in errors and any(
+            not isinstance(q, str) or not read_only_sql(q) for q in (settings.get("queries") or {}).values()):
+        errors["queries"] = _l("Each query must be one SELECT (or WITH … SELECT) that only reads.")
     _check_reach(session, dealer, kind, settings, secrets, errors, config)
     reset = _cursors_to_reset(session, dealer, row, kind, settings, secrets)
     if reset and not errors:
         if is_running(session, dealer.id):
             errors["reset_cursors"] = _l("A sync is running: save this change when it has ended.")
-        elif not form.get("reset_cursors"):
-            if form.get("url"):  # a secret: the page never shows it back, so it has to be typed again
+        elif not data.reset_cursors:
+            if data.secrets.get("url"):  # a secret: the page never shows it back, so it has to be typed again
                 errors["url"] = _l("Enter the new address again, with the box below ticked.")
             errors["reset_cursors"] = _l(
                 "This changes where the records come from: the stored cursors no longer apply, so the next sync "
@@ -190,7 +170,7 @@ def save(session: Session, dealer: Dealer, actor: User, form: dict, cleared: set
     row.kind = kind
     row.settings = settings
     row.secrets = secrets
-    row.enabled = bool(form.get("enabled"))
+    row.enabled = data.enabled
     row.tolerance_days = tolerance
     row.updated_at = utcnow()
     if reset:

@@ -1,21 +1,23 @@
-"""Integrations → DMS (admins), under /d/<dealer_code>/admin/integrations/. Thin: parse, call
+"""Integrations → DMS (admins), under /d/<dealer_code>/admin/integrations/. Thin: parse (``forms``), call
 ``boxes.dms.admin``, render. The status block is polled by htmx while a sync runs."""
 
 from __future__ import annotations
 
-from flask import abort, current_app, flash, g, redirect, request, url_for
+from flask import current_app, flash, g, redirect, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from boxes.dms import admin
+from boxes.dms.forms import DmsConnectorForm
 from boxes.dms.records import ENTITIES
-from boxes.errors import ActionError, NotFound
+from boxes.errors import ActionError
 from boxes.models.integration import CONNECTOR_KINDS
-from boxes.web import db, dealer_blueprint, redis_client, render_page, requires_role
+from boxes.web import db, dealer_blueprint, redis_client, render_page, requires_role, submit_form
 
 bp = dealer_blueprint("integrations", __name__, "/admin/integrations")
 TEMPLATE = "integrations/dms.html"
 RUN_TEMPLATE = "integrations/run.html"
+SECRET_NAMES = {name for names in admin.SECRETS.values() for name in names}  # never sent back to the page
 
 
 def _page(status: int = 200, blocks=("content",), **ctx):
@@ -44,16 +46,9 @@ def dms_status():
 @bp.post("/dms")
 @requires_role("admin")
 def save_dms():
-    f = request.form
-    try:
-        admin.save(db(), g.dealer, current_user, f.to_dict(), cleared=set(f.getlist("clear")),
-                   config=current_app.config["BOXES"])
-    except ActionError as exc:
-        db().rollback()
-        form = {k: v for k, v in f.to_dict().items() if k not in ("client_secret", "url")}
-        return _page(422, errors=exc.errors, form=form)
-    flash(_("DMS connector saved."), "success")
-    return redirect(url_for("integrations.dms_index"), code=303)
+    return submit_form(DmsConnectorForm, lambda f: admin.save(
+        db(), g.dealer, current_user, f.typed(), config=current_app.config["BOXES"]),
+        again=_page, saved=_("DMS connector saved."), to="integrations.dms_index", write_only=SECRET_NAMES)
 
 
 @bp.post("/dms/sync")
@@ -75,8 +70,6 @@ def sync_now():
 def reset_cursor(entity: str):
     try:
         admin.reset_cursor(db(), g.dealer, current_user, entity)
-    except NotFound:
-        abort(404)
     except ActionError as exc:
         db().rollback()
         return _page(422, errors=exc.errors)
@@ -95,10 +88,7 @@ def retry_all():
 @bp.post("/dms/quarantine/<int:record_id>/retry")
 @requires_role("admin")
 def retry_one(record_id: int):
-    try:
-        totals = admin.retry(db(), g.dealer, current_user, record_id)
-    except NotFound:
-        abort(404)
+    totals = admin.retry(db(), g.dealer, current_user, record_id)
     flash(_("Retried: %(stored)d stored, %(quarantined)d still quarantined.", **totals), "success")
     return redirect(url_for("integrations.dms_index"), code=303)
 
@@ -106,8 +96,5 @@ def retry_one(record_id: int):
 @bp.get("/dms/runs/<int:run_id>")
 @requires_role("admin")
 def run_detail(run_id: int):
-    try:
-        sync_run, entries = admin.get_run(db(), g.dealer, run_id)
-    except NotFound:
-        abort(404)
+    sync_run, entries = admin.get_run(db(), g.dealer, run_id)
     return render_page(RUN_TEMPLATE, ["content"], run=sync_run, entries=entries)

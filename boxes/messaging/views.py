@@ -14,14 +14,21 @@ from flask_htmx.responses import HTMXResponseStopPolling
 from flask_login import current_user
 
 from boxes.board.badges import BOARD_ROLES
-from boxes.errors import ActionError, NotFound
-from boxes.forms import field_errors
+from boxes.errors import ActionError
 from boxes.messaging import content, outbox
 from boxes.messaging import settings as mail_settings
 from boxes.messaging.forms import MailSettingsForm
 from boxes.models.messaging import FINAL_STATUSES, MESSAGE_STATUSES, SMTP_SECURITY
 from boxes.paging import clamp_page
-from boxes.web import db, dealer_blueprint, is_fragment_request, redis_client, render_page, requires_role
+from boxes.web import (
+    db,
+    dealer_blueprint,
+    is_fragment_request,
+    redis_client,
+    render_page,
+    requires_role,
+    submit_form,
+)
 from jobs.mail import enqueue_send
 
 bp = dealer_blueprint("messaging", __name__)
@@ -49,10 +56,7 @@ def _cell(state: outbox.ReminderState, status: int = 200, error: str = ""):
 @bp.get("/appointments/<int:appointment_id>/reminder")
 @requires_role(*BOARD_ROLES)
 def reminder_status(appointment_id: int):
-    try:
-        state = outbox.reminder_state(db(), g.dealer, appointment_id)
-    except NotFound:
-        abort(404)
+    state = outbox.reminder_state(db(), g.dealer, appointment_id)
     if not is_fragment_request():
         return redirect(url_for("board.appointments_list", view="to_confirm"))
     return _cell(state)
@@ -64,8 +68,6 @@ def send_reminder(appointment_id: int):
     error = ""
     try:
         requested = outbox.request_reminder(db(), g.dealer, current_user, appointment_id)
-    except NotFound:
-        abort(404)
     except ActionError as exc:
         db().rollback()
         error = str(next(iter(exc.errors.values())))
@@ -106,10 +108,7 @@ def outbox_index():
 @bp.get("/admin/outbox/<int:message_id>")
 @requires_role("admin")
 def outbox_message(message_id: int):
-    try:
-        msg = outbox.message(db(), g.dealer, message_id)
-    except NotFound:
-        abort(404)
+    msg = outbox.message(db(), g.dealer, message_id)
     preview = content.preview(db(), g.dealer, msg)
     if is_fragment_request():
         return render_page(OUTBOX_TEMPLATE, ["preview"], selected=msg, preview=preview)
@@ -125,10 +124,7 @@ EMAIL_PREVIEW_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src d
 @bp.get("/admin/outbox/<int:message_id>/body")
 @requires_role("admin")
 def outbox_message_body(message_id: int):
-    try:
-        msg = outbox.message(db(), g.dealer, message_id)
-    except NotFound:
-        abort(404)
+    msg = outbox.message(db(), g.dealer, message_id)
     preview = content.preview(db(), g.dealer, msg)
     if preview is None:
         abort(404)
@@ -156,15 +152,7 @@ def mail_settings_page():
 @bp.post("/admin/mail")
 @requires_role("admin")
 def save_mail_settings():
-    form = MailSettingsForm()
-    try:
-        if not form.validate():
-            raise ActionError(field_errors(form))
-        mail_settings.update(db(), g.dealer, current_user, form.typed(), config=_config())
-    except ActionError as exc:
-        db().rollback()
-        shown = request.form.to_dict()
-        shown.pop("smtp_password", None)  # write-only: never sent back, even in an error page
-        return _settings_page(422, errors=exc.errors, form=shown)
-    flash(_("Mail settings saved."), "success")
-    return redirect(url_for("messaging.mail_settings_page"), code=303)
+    return submit_form(MailSettingsForm, lambda f: mail_settings.update(
+        db(), g.dealer, current_user, f.typed(), config=_config()),
+        again=_settings_page, saved=_("Mail settings saved."), to="messaging.mail_settings_page",
+        write_only={"smtp_password"})

@@ -111,3 +111,16 @@ def delete(session: Session, dealer: Dealer, actor: User, reason_id) -> None:
            entity="discard_reason", entity_id=reason.id, data={"code": reason.code})
     session.delete(reason)
     session.commit()
+
+
+def change(session: Session, dealer: Dealer, actor: User, reason_id, operation: str, **labels) -> None:
+    """The catalog's buttons on one reason: ``rename`` (with the labels), ``activate``, ``deactivate``,
+    ``delete``."""
+    if operation == "rename":
+        rename(session, dealer, actor, reason_id, **labels)
+    elif operation in ("activate", "deactivate"):
+        set_active(session, dealer, actor, reason_id, operation == "activate")
+    elif operation == "delete":
+        delete(session, dealer, actor, reason_id)
+    else:
+        raise ActionError.field("operation", _l("Unknown operation."))

@@ -10,7 +10,7 @@ from wtforms import BooleanField, Field, StringField
 from wtforms.widgets import TextInput
 
 from boxes.forms import ActionForm, WholeNumberField, strip
-from boxes.settings.dealer import WEEKDAYS
+from boxes.settings.dealer import WEEKDAYS, DealerSettings
 
 
 class ClockField(Field):
@@ -34,6 +34,12 @@ class DealerSettingsForm(ActionForm):
     email = StringField(filters=[strip])
     support_contact = StringField(filters=[strip])
 
+    def typed(self) -> DealerSettings:
+        return DealerSettings(
+            first_service_months=self.first_service_months.data, first_service_km=self.first_service_km.data,
+            workshop_address=self.workshop_address.data, phone=self.phone.data, email=self.email.data,
+            support_contact=self.support_contact.data, working_hours=self.working_hours())
+
     def working_hours(self) -> dict[int, tuple[time | None, time | None] | None]:
         """Each weekday's (opens, closes) when the day is ticked, else ``None`` (closed)."""
         return {day: (self[f"open_{day}"].data, self[f"close_{day}"].data) if self[f"works_{day}"].data else None
@@ -54,3 +60,7 @@ class DiscardReasonForm(ActionForm):
     label_pt_br = StringField(filters=[strip])
     label_en = StringField(filters=[strip])
     oem_reason = StringField(filters=[strip])
+
+    def labels(self) -> dict[str, str]:
+        return {"label_es": self.label_es.data, "label_pt_br": self.label_pt_br.data, "label_en": self.label_en.data,
+                "oem_reason": self.oem_reason.data}

@@ -59,6 +59,20 @@ def test_settings_are_saved_secrets_are_write_only_and_bad_input_is_a_localized_
     assert len(audits) == 3 and all(SECRET not in str(a.data) for a in audits)
 
 
+def test_a_mapping_that_spells_a_nul_is_refused_not_stored(client, db, dealers, login_as):
+    """JSON can spell a NUL as an escape (\\u0000) that no raw-text check sees; parsed, it would reach the
+    stored settings and every sync's file reading. Refused next to the field, the rest kept as typed."""
+    ar = dealers[0]
+    login_as("admin", ar)
+    token = csrf_token_of(client, _url(ar))
+    bad = client.post(_url(ar), data={"csrf_token": token, "kind": "files", "inbox": "exports",
+                                      "columns": '{"customers": {"name": "Nom\\u0000bre"}}', "tolerance_days": "0"})
+    assert bad.status_code == 422
+    assert "no se puede guardar" in one(bad, '[data-error="columns"]').get_text()
+    assert one(bad, "#f-inbox")["value"] == "exports"
+    assert db.scalar(select(DmsConnector)) is None
+
+
 def test_sync_now_queues_one_job_and_the_status_block_polls_while_running(client, db, dealers, login_as, redis):
     ar = dealers[0]
     login_as("admin", ar)
