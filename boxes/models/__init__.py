@@ -5,6 +5,7 @@ from boxes.models.campaigns import Campaign, CampaignUnit
 from boxes.models.customers import Customer, Vehicle
 from boxes.models.integration import DmsConnector, QuarantinedRecord, SyncCursor, SyncRun
 from boxes.models.messaging import CalendarEvent, MailSettings, OutboundMessage
+from boxes.models.oem import OemCallLog, OemConnector, OemLead, OemStatusEvent
 from boxes.models.opportunities import Activity, DiscardReason, Opportunity
 from boxes.models.sales import Delivery
 from boxes.models.tenancy import Dealer, Invitation, LoginSession, Membership, User
@@ -27,6 +28,10 @@ __all__ = [
     "LoginSession",
     "MailSettings",
     "Membership",
+    "OemCallLog",
+    "OemConnector",
+    "OemLead",
+    "OemStatusEvent",
     "Opportunity",
     "OutboundMessage",
     "QuarantinedRecord",
