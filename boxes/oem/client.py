@@ -364,6 +364,46 @@ class StatusReceipt:
     request_body: dict
 
 
+@dataclass(frozen=True)
+class CallRecord:
+    """One HTTP attempt, as the integration log keeps it: secrets and tokens redacted, the answer cut."""
+
+    what: str  # token, leads, status
+    method: str
+    url: str
+    request_body: str
+    status_code: int | None
+    response: str
+    duration_ms: int
+    attempt: int
+    error: str = ""
+
+
+REDACTED = "[redacted]"
+LOGGED_ANSWER = 4000  # characters of an answer the log keeps
+
+
+def _redacted(what: str, text: str) -> str:
+    """The token's answer without the token (a log reader must not be able to call the OEM)."""
+    if what != "token" or not text:
+        return text
+    try:
+        body = json.loads(text)
+    except ValueError:
+        return text[:200]
+    if isinstance(body, dict) and "access_token" in body:
+        body["access_token"] = REDACTED
+    return json.dumps(body)
+
+
+def _request_text(kwargs: dict) -> str:
+    if "json" in kwargs:
+        return json.dumps(kwargs["json"], ensure_ascii=False)
+    if "data" in kwargs:
+        return json.dumps({k: (REDACTED if k == "client_secret" else v) for k, v in kwargs["data"].items()})
+    return ""
+
+
 # =========================================================================================== client
 
 def _short(text: str, limit: int = 300) -> str:
@@ -408,8 +448,10 @@ def _json(response: httpx.Response) -> Any:
 
 class OemClient:
     def __init__(self, connection: OemConnection, *, store: TokenStore | None = None, pace: Pace | None = None,
-                 transport: httpx.BaseTransport | None = None):
+                 transport: httpx.BaseTransport | None = None, on_call: Callable[[CallRecord], None] | None = None):
+        """``on_call``: told of every HTTP attempt (the integration log), success or not."""
         self.connection = connection
+        self.on_call = on_call
         self.store = store or MemoryTokenStore()
         self.pace = pace or MemoryPace()
         c = connection
@@ -434,14 +476,27 @@ class OemClient:
         if wait > 0:
             time.sleep(wait)
 
-    def _once(self, method: str, url: str, what: str, headers: dict, kwargs: dict) -> httpx.Response:
+    def _once(self, method: str, url: str, what: str, headers: dict, kwargs: dict, attempt: int = 1) -> httpx.Response:
         self._await_turn()
+        started = time.perf_counter()
+        response = None
+        error = ""
         try:
-            return self.http.request(method, url, headers=headers, **kwargs)
+            response = self.http.request(method, url, headers=headers, **kwargs)
+            return response
         except httpx.TimeoutException:
-            raise Transient(f"{what}: the OEM did not answer within {self.connection.timeout:g} s") from None
+            error = f"{what}: the OEM did not answer within {self.connection.timeout:g} s"
+            raise Transient(error) from None
         except httpx.TransportError as exc:
-            raise Transient(f"{what}: cannot reach the OEM ({exc.__class__.__name__})") from None
+            error = f"{what}: cannot reach the OEM ({exc.__class__.__name__})"
+            raise Transient(error) from None
+        finally:
+            if self.on_call is not None:
+                self.on_call(CallRecord(
+                    what, method, str(httpx.URL(url, params=kwargs.get("params"))), _request_text(kwargs),
+                    None if response is None else response.status_code,
+                    "" if response is None else _redacted(what, response.text)[:LOGGED_ANSWER],
+                    round((time.perf_counter() - started) * 1000), attempt, error))
 
     def _check(self, response: httpx.Response, what: str) -> None:
         status = response.status_code
@@ -468,14 +523,16 @@ class OemClient:
         """One logical call: pace, token, timeouts, one renewal after a 401, bounded retries."""
         tries = waits = 0
         renewed = False
+        attempt = 0
         while True:
+            attempt += 1
             sent = dict(headers or {})
             if authorized:
                 # The token's own call has its retries: what it raises ends this call.
                 token = self._token()
                 sent["Authorization"] = f"Bearer {token.access_token}"
             try:
-                response = self._once(method, url, what, sent, kwargs)
+                response = self._once(method, url, what, sent, kwargs, attempt)
                 if response.status_code == 401 and authorized:
                     if not renewed:  # expired or revoked early: renew once, at once
                         renewed = True
