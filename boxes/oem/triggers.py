@@ -1,0 +1,115 @@
+"""The status events ("gatilhos", seed 001) Boxes owes the OEM for what happens to a lead, derived from
+what the dealer's people do in Boxes. The table is docs/integrations.md's "Status triggers"; the code
+of each trigger is the seed's.
+
+Each event is written into the outbox (``OemStatusEvent``) by the same transaction as the action that
+caused it: an action that rolls back leaves no event, and a process that dies after the commit leaves
+the event to the relay (``boxes.oem.relay``), which sends each lead's events in order. Only the
+opportunities of OEM leads (``oem_lead_id`` set) make events; nothing here calls the OEM, so a
+caller's action never waits on it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from boxes.db import utcnow
+from boxes.models import OemStatusEvent
+
+
+@dataclass(frozen=True)
+class Trigger:
+    code: str
+    stage: str
+    substage: str | None
+
+
+# Seed 001's trigger table, as Boxes' actions raise them.
+NEW = Trigger("NEW", "New", None)  # the lead was imported at the dealer
+ASSIGNED = Trigger("ATR", "Assigned", None)  # … and is in someone's hands (a user or the queue)
+CONTACT_PHONE = Trigger("CRE", "Experiencing", "InProgressPhone")
+CONTACT_EMAIL = Trigger("CRE", "Experiencing", "InProgressEmail")
+CONTACT_IN_PERSON = Trigger("CRE", "Experiencing", "InProgressInPerson")
+NO_CONTACT = Trigger("CNR", "Experiencing", "InProgressUnresponsive")
+SHOWROOM_VISIT = Trigger("VRE", "Deciding", "ShowroomVisit")  # an after-sales customer in the store
+SERVICE_SCHEDULED = Trigger("ACO", "Converted", "ServiceScheduled")  # "Appointment sold"
+SERVICE_COMPLETE = Trigger("NFF", "Delivered", "ServiceComplete")  # the car left the workshop
+AFTER_SALES_SOLD = Trigger("NFF", "Converted", "AfterSales")
+LOST = "VPE"  # NotConverted, with the dealer's reason mapped to the OEM's as the substage
+
+# The channel of a registered call → the substage of its CRE. WhatsApp is a conversation on the
+# customer's phone number and the OEM's picklist has no messaging value: it counts as a phone contact.
+CONTACT_OF_CHANNEL = {"phone": CONTACT_PHONE, "whatsapp": CONTACT_PHONE, "email": CONTACT_EMAIL,
+                      "in_person": CONTACT_IN_PERSON}
+# Outcomes that reached the customer (CRE); the others did not (CNR).
+REACHED = ("contacted", "call_back_later", "do_not_contact")
+
+
+def new_event_id() -> str:
+    """Boxes' id of one event, made once when the event is written: every resend uses it, so the
+    OEM stores the event once however often it arrives."""
+    return f"bx-{uuid.uuid4().hex}"
+
+
+def emit(session: Session, dealer_id: int, lead_id: str, trigger: Trigger, *, substage: str | None = None,
+         comment: str = "", occurred_at: datetime | None = None) -> OemStatusEvent:
+    """Write one event into the outbox, in the caller's transaction (its commit sends it, its rollback
+    forgets it)."""
+    event = OemStatusEvent(dealer_id=dealer_id, event_id=new_event_id(), lead_id=lead_id, trigger=trigger.code,
+                           stage=trigger.stage, substage=substage if substage is not None else trigger.substage,
+                           comment=comment[:255], occurred_at=occurred_at or utcnow(), status="pending")
+    session.add(event)
+    return event
+
+
+# --- what Boxes' actions raise --------------------------------------------------------------------
+
+def lead_imported(session: Session, dealer_id: int, lead_id: str) -> None:
+    """A new lead on the board (or in the parts user's or the queue's hands): New, then Assigned."""
+    now = utcnow()
+    emit(session, dealer_id, lead_id, NEW, occurred_at=now)
+    emit(session, dealer_id, lead_id, ASSIGNED, occurred_at=now)
+
+
+def call_registered(session: Session, opportunity, *, channel: str, outcome: str, lead_type: str = "") -> None:
+    """A call, an email or a visit registered on a lead's opportunity: CRE by channel when it reached
+    the customer, CNR when it did not; an after-sales customer seen in person is also a showroom
+    visit (VRE)."""
+    if not opportunity.oem_lead_id:
+        return
+    if outcome not in REACHED:
+        emit(session, opportunity.dealer_id, opportunity.oem_lead_id, NO_CONTACT)
+        return
+    emit(session, opportunity.dealer_id, opportunity.oem_lead_id, CONTACT_OF_CHANNEL.get(channel, CONTACT_PHONE))
+    if lead_type == "AfterSales" and channel == "in_person":
+        emit(session, opportunity.dealer_id, opportunity.oem_lead_id, SHOWROOM_VISIT)
+
+
+def appointment_sold(session: Session, opportunity, *, lead_type: str = "") -> None:
+    """"Appointment sold" on a lead: ACO (a service booked); an after-sales lead closed as sold: NFF
+    Converted/AfterSales."""
+    if not opportunity.oem_lead_id:
+        return
+    trigger = AFTER_SALES_SOLD if lead_type == "AfterSales" else SERVICE_SCHEDULED
+    emit(session, opportunity.dealer_id, opportunity.oem_lead_id, trigger)
+
+
+def discarded(session: Session, opportunity, *, oem_reason: str, comment: str = "") -> None:
+    """Discarded with a reason the dealer mapped to the OEM's list (an OEM lead cannot be discarded
+    with an unmapped one): VPE NotConverted/<the OEM's reason>."""
+    if not opportunity.oem_lead_id:
+        return
+    emit(session, opportunity.dealer_id, opportunity.oem_lead_id, Trigger(LOST, "NotConverted", oem_reason),
+         comment=comment)
+
+
+def service_completed(session: Session, opportunity) -> None:
+    """The car of a lead's sold appointment left the workshop (the DMS sync saw its repair order
+    delivered): NFF Delivered/ServiceComplete."""
+    if not opportunity.oem_lead_id:
+        return
+    emit(session, opportunity.dealer_id, opportunity.oem_lead_id, SERVICE_COMPLETE)
