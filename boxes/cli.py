@@ -158,6 +158,31 @@ def user_reset_password(email: str, password: str) -> None:
     click.echo(f"user {changed.email}: password set, open sessions ended")
 
 
+def _dealer_profiles(dealers: tuple[str, ...]) -> list:
+    """A simulator's dealers from its ``--dealer CODE[:COUNTRY:TIME_ZONE]`` options, else the demo
+    dealers. Unless told: country AR; the zone of Buenos Aires in Argentina, else of São Paulo."""
+    from boxes.dms.simulator.demo import DEMO_DEALERS
+    from boxes.dms.simulator.world_records import DealerProfile
+
+    profiles = []
+    for item in dealers or [f"{d['code']}:{d['country']}:{d['time_zone']}" for d in DEMO_DEALERS]:
+        code, _, rest = item.partition(":")
+        country, _, tz = rest.partition(":")
+        country = country or "AR"
+        tz = tz or ("America/Argentina/Buenos_Aires" if country == "AR" else "America/Sao_Paulo")
+        profiles.append(DealerProfile(code=code, country=country, time_zone=tz))
+    return profiles
+
+
+def _set_faults(simulator, faults: tuple[str, ...]) -> None:
+    """A simulator's ``--fault NAME=VALUE`` knobs (the last of a name wins); its fault draws seeded."""
+    try:
+        simulator.faults.update(dict(item.partition("=")[::2] for item in faults))
+    except (KeyError, ValueError) as exc:
+        raise click.BadParameter(f"unknown or bad fault {exc}", param_hint="--fault") from None
+    simulator.fault_rng.seed(simulator.faults.seed)
+
+
 @main.command("dms-simulator")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=8765, show_default=True)
@@ -176,28 +201,12 @@ def user_reset_password(email: str, password: str) -> None:
 def dms_simulator(host, port, seed, vehicles, dealers, clock, tick_seconds, events_per_hour, client_id,
                   client_secret, faults) -> None:
     """The built-in DMS: a living workshop served in the feed v1 format (docs/integrations.md)."""
-    from boxes.dms.simulator.demo import DEMO_DEALERS
     from boxes.dms.simulator.living import LivingDms
     from boxes.dms.simulator.server import serve
-    from boxes.dms.simulator.world_records import DealerProfile
 
-    profiles = []
-    for item in dealers or [f"{d['code']}:{d['country']}:{d['time_zone']}" for d in DEMO_DEALERS]:
-        code, _, rest = item.partition(":")
-        country, _, tz = rest.partition(":")
-        country = country or "AR"
-        tz = tz or ("America/Argentina/Buenos_Aires" if country == "AR" else "America/Sao_Paulo")
-        profiles.append(DealerProfile(code=code, country=country, time_zone=tz))
+    profiles = _dealer_profiles(dealers)
     dms = LivingDms(profiles, seed=seed, vehicles=vehicles, events_per_hour=events_per_hour)
-    knobs = {}
-    for item in faults:
-        name, _, value = item.partition("=")
-        knobs[name] = value
-    try:
-        dms.faults.update(knobs)
-    except (KeyError, ValueError) as exc:
-        raise click.BadParameter(f"unknown or bad fault {exc}", param_hint="--fault") from None
-    dms.fault_rng.seed(dms.faults.seed)
+    _set_faults(dms, faults)
 
     def ready(address):
         click.echo(f"DMS simulator on http://{address[0]}:{address[1]}/feed/v1/<dealer code>/ "
@@ -226,25 +235,13 @@ def dms_simulator(host, port, seed, vehicles, dealers, clock, tick_seconds, even
 def oem_simulator(host, port, seed, vehicles, dealers, clock, tick_seconds, leads_per_hour, backlog, client_id,
                   client_secret, faults) -> None:
     """The OEM's CRM (Salesforce-like): leads for the dealers, status events back (docs/integrations.md)."""
-    from boxes.dms.simulator.demo import DEMO_DEALERS
-    from boxes.dms.simulator.world_records import DealerProfile
     from boxes.oem.simulator.living import LivingOem
     from boxes.oem.simulator.server import serve
 
-    profiles = []
-    for item in dealers or [f"{d['code']}:{d['country']}:{d['time_zone']}" for d in DEMO_DEALERS]:
-        code, _, rest = item.partition(":")
-        country, _, tz = rest.partition(":")
-        country = country or "AR"
-        tz = tz or ("America/Argentina/Buenos_Aires" if country == "AR" else "America/Sao_Paulo")
-        profiles.append(DealerProfile(code=code, country=country, time_zone=tz))
+    profiles = _dealer_profiles(dealers)
     oem = LivingOem(profiles, seed=seed, vehicles=vehicles, clock=clock, leads_per_hour=leads_per_hour,
                     backlog=backlog, client_id=client_id, client_secret=client_secret)
-    try:
-        oem.faults.update(dict(item.partition("=")[::2] for item in faults))
-    except (KeyError, ValueError) as exc:
-        raise click.BadParameter(f"unknown or bad fault {exc}", param_hint="--fault") from None
-    oem.fault_rng.seed(oem.faults.seed)
+    _set_faults(oem, faults)
 
     def ready(address):
         click.echo(f"OEM simulator on http://{address[0]}:{address[1]}/ (dealers "

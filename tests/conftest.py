@@ -245,6 +245,17 @@ def csrf_token_of(client, path: str = "/login") -> str:
     return found.group(1)
 
 
+# --- simulators (tests/simulators.py) -------------------------------------------------------------
+
+@pytest.fixture
+def clean_faults(sim):
+    """Every fault knob of the module's simulator (its ``sim`` fixture) at its default, before and
+    after the test: ``pytestmark = pytest.mark.usefixtures("clean_faults")``."""
+    sim.faults()
+    yield
+    sim.faults()
+
+
 # --- live server and browser -------------------------------------------------------------------
 
 def free_port() -> int:
@@ -253,16 +264,25 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def live_server(app):
+@contextlib.contextmanager
+def serving(app):
+    """``app`` served by a threaded werkzeug server on a free port of 127.0.0.1: yields its URL."""
     from werkzeug.serving import make_server
 
     server = make_server("127.0.0.1", free_port(), app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=5)
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+
+
+@pytest.fixture
+def live_server(app):
+    with serving(app) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -3,16 +3,12 @@ process on loopback, with its control API, and connections to it."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import time
 from dataclasses import replace
 
 import httpx
-import pytest
 
 from boxes.oem.client import OemConnection
-from tests.conftest import free_port
+from tests.simulators import SimulatorProcess
 
 AR = "AR01:AR:America/Argentina/Buenos_Aires"
 BR = "BR01:BR:America/Sao_Paulo"
@@ -22,27 +18,11 @@ DEFAULT_FAULTS = {"latency_ms": 0, "error_rate": 0, "unavailable_rate": 0, "rate
                   "token_ttl": 7200, "announce_ttl": True, "token_error": "", "locator_ttl": 900, "next": []}
 
 
-class OemSimulator:
+class OemSimulator(SimulatorProcess):
+    command, title = "oem-simulator", "OEM simulator"
+
     def __init__(self, *, seed: int = 7, vehicles: int = 80, backlog: int = 12, dealers=(AR, BR)):
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        argv = [sys.executable, "-m", "boxes.cli", "oem-simulator", "--port", str(self.port), "--clock", "simulated",
-                "--seed", str(seed), "--vehicles", str(vehicles), "--backlog", str(backlog)]
-        for d in dealers:
-            argv += ["--dealer", d]
-        self.process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{self.base}/_sim/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                err = self.process.stderr.read().decode() if self.process.stderr else ""
-                self.stop()
-                pytest.fail(f"the OEM simulator did not start: {err[-2000:]}")
-            time.sleep(0.1)
+        super().__init__(seed=seed, vehicles=vehicles, dealers=dealers, options=("--backlog", str(backlog)))
 
     def connection(self, code: str = "AR01", **overrides) -> OemConnection:
         base = OemConnection(base_url=self.base, client_id="boxes", client_secret="simulator", dealer_code=code,
@@ -85,12 +65,3 @@ class OemSimulator:
     def calls(self, after: int) -> list[tuple[str, int, str | None]]:
         """(endpoint, HTTP status, fault) of every call since ``after``."""
         return [(c["endpoint"], c["status"], c["fault"]) for c in self._get("calls", after=after)["calls"]]
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import threading
 
 import pytest
 
 from boxes import create_app
 from tests import factories
 from tests.browser.login import log_in
-from tests.conftest import free_port
+from tests.conftest import serving
 from tests.test_outage import UNAVAILABLE_ES, own_redis, redis_dir  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.browser
@@ -20,15 +19,9 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture
 def outage_server(config, clean_db, own_redis):  # noqa: F811
-    from werkzeug.serving import make_server
-
     app = create_app(dataclasses.replace(config, redis_url=own_redis[0].url))
-    server = make_server("127.0.0.1", free_port(), app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=5)
+    with serving(app) as url:
+        yield url
     app.extensions["boxes.engine"].dispose()
 
 

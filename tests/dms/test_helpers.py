@@ -3,13 +3,9 @@ on loopback, connector rows, and a comparable snapshot of what the database hold
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import time
 from datetime import datetime
 
 import httpx
-import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
 
@@ -22,33 +18,17 @@ from boxes.models import (
     RepairOrderLine,
     Vehicle,
 )
-from tests.conftest import free_port
+from tests.simulators import SimulatorProcess
 
 AR_TZ = "America/Argentina/Buenos_Aires"
 BR_TZ = "America/Sao_Paulo"
 
 
-class Simulator:
+class Simulator(SimulatorProcess):
+    command, title = "dms-simulator", "DMS simulator"
+
     def __init__(self, vehicles: int = 80, seed: int = 7, dealers=("AR01:AR:" + AR_TZ, "BR01:BR:" + BR_TZ)):
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        argv = [sys.executable, "-m", "boxes.cli", "dms-simulator", "--port", str(self.port), "--clock", "simulated",
-                "--vehicles", str(vehicles), "--seed", str(seed)]
-        for d in dealers:
-            argv += ["--dealer", d]
-        self.process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{self.base}/_sim/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                err = self.process.stderr.read().decode() if self.process.stderr else ""
-                self.stop()
-                pytest.fail(f"the DMS simulator did not start: {err[-2000:]}")
-            time.sleep(0.1)
+        super().__init__(seed=seed, vehicles=vehicles, dealers=dealers)
 
     def feed_url(self, code: str) -> str:
         return f"{self.base}/feed/v1/{code}"
@@ -67,15 +47,6 @@ class Simulator:
 
     def malformed(self) -> list:
         return httpx.get(f"{self.base}/_sim/malformed", timeout=5).json()["malformed"]
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
 
 
 def connect(db, dealer, sim: Simulator, *, page_size: int = 40, timeout: float = 2.0, tolerance: int = 0,

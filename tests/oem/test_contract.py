@@ -34,18 +34,13 @@ from tests.oem_helpers import OemSimulator
 LONG_AGO = datetime(2020, 1, 1, tzinfo=UTC)
 
 
+pytestmark = pytest.mark.usefixtures("clean_faults")
+
+
 @pytest.fixture(scope="module")
 def sim():
-    s = OemSimulator()
-    yield s
-    s.stop()
-
-
-@pytest.fixture(autouse=True)
-def _clean_faults(sim):
-    sim.faults()
-    yield
-    sim.faults()
+    with OemSimulator() as s:
+        yield s
 
 
 def _client(sim, code="AR01", *, store=None, pace=None, **overrides) -> OemClient:

@@ -3,13 +3,9 @@ its command line, and the demo dealers' connectors pointed at it."""
 
 from __future__ import annotations
 
-import sys
-import time
-
 from sqlalchemy import select
 
-SEED = 42
-VEHICLES = 2000  # the demo dataset's size: the simulator's workshop is the demo's
+from boxes.simulators import child_argv, wait_until_serving
 
 
 def simulator_url(config, code: str) -> str:
@@ -17,29 +13,7 @@ def simulator_url(config, code: str) -> str:
 
 
 def simulator_argv(config) -> list[str]:
-    from boxes.dms.simulator.demo import DEMO_DEALERS
-
-    argv = [sys.executable, "-m", "boxes.cli", "dms-simulator", "--host", "127.0.0.1",
-            "--port", str(config.dms_simulator_port), "--seed", str(SEED), "--vehicles", str(VEHICLES),
-            "--clock", "real"]
-    for d in DEMO_DEALERS:
-        argv += ["--dealer", f"{d['code']}:{d['country']}:{d['time_zone']}"]
-    return argv
-
-
-def wait_until_serving(config, timeout: float = 30.0) -> bool:
-    """Whether the simulator answers within ``timeout`` seconds (it builds its worlds first)."""
-    import httpx
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{config.dms_simulator_port}/_sim/health", timeout=1).status_code == 200:
-                return True
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    return False
+    return child_argv("dms-simulator", config.dms_simulator_port)
 
 
 def connect_demo_dealers(config, *, wait: float = 30.0) -> int:
@@ -48,7 +22,7 @@ def connect_demo_dealers(config, *, wait: float = 30.0) -> int:
     from boxes.db import make_engine, make_sessionmaker, utcnow
 
     if wait:
-        wait_until_serving(config, wait)
+        wait_until_serving(f"http://127.0.0.1:{config.dms_simulator_port}", wait)
     from boxes.dms.simulator.demo import DEMO_DEALERS
     from boxes.models import Dealer, DmsConnector
 

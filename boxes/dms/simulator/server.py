@@ -17,12 +17,10 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
-from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
+from boxes import simulators
 from boxes.dms.records import ENTITIES
 from boxes.dms.simulator.living import LivingDms
 
@@ -30,43 +28,26 @@ log = logging.getLogger("boxes.dms.simulator")
 MAX_LIMIT = 5000
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(simulators.SimulatorHandler):
     server: SimulatorServer
-    protocol_version = "HTTP/1.1"
-    # Headers and body leave in two writes: without TCP_NODELAY each answer on a kept-alive
-    # connection waited for the reader's delayed ACK, ~45 ms per page whatever its size.
-    disable_nagle_algorithm = True
-
-    def log_message(self, fmt, *args):  # quiet; errors are logged by the server's logger
-        log.debug("%s " + fmt, self.address_string(), *args)
+    logger = log
 
     # ------------------------------------------------------------------ helpers
     def _send(self, status: int, body: dict | str | bytes, *, truncate: bool = False) -> None:
         data = body if isinstance(body, bytes) else (
             body.encode() if isinstance(body, str) else json.dumps(body).encode())
-        length = len(data)
-        if truncate:
-            data = data[: max(1, len(data) // 2)]
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data) if not truncate else length))
-        if truncate:
-            self.send_header("Connection", "close")
-        self.end_headers()
-        try:
-            self.wfile.write(data)
-            self.wfile.flush()
-        except (BrokenPipeError, ConnectionResetError):
-            pass
-        if truncate:
-            self.close_connection = True
+        if not truncate:
+            return self.write_answer(status, data)
+        # The headers promise the whole answer, half of it comes, and the connection closes.
+        self.write_answer(status, simulators.half(data), {"Content-Length": str(len(data)), "Connection": "close"})
+        self.close_connection = True
 
     def _json_body(self) -> dict:
-        length = int(self.headers.get("Content-Length") or 0)
-        if not length:
+        raw = self.read_body()
+        if not raw:
             return {}
         try:
-            value = json.loads(self.rfile.read(length))
+            value = json.loads(raw)
         except ValueError:
             return {}
         return value if isinstance(value, dict) else {}
@@ -141,10 +122,7 @@ class _Handler(BaseHTTPRequestHandler):
         return self._send(404, {"error": "not found"})
 
 
-class SimulatorServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
+class SimulatorServer(simulators.SimulatorHttpServer):
     def __init__(self, address, dms: LivingDms, *, client_id: str = "boxes", client_secret: str = "simulator",  # noqa: S107 - the demo DMS's published secret
                  require_token: bool = True):
         super().__init__(address, _Handler)
@@ -157,20 +135,7 @@ class SimulatorServer(ThreadingHTTPServer):
 def serve(host: str, port: int, dms: LivingDms, *, clock: str = "real", tick_seconds: float = 30.0,
           client_id: str = "boxes", client_secret: str = "simulator",  # noqa: S107
           ready=None) -> None:
+    """Serve until interrupted; with the real clock the workshop moves every ``tick_seconds``."""
     server = SimulatorServer((host, port), dms, client_id=client_id, client_secret=client_secret)
-    stop = threading.Event()
-    if clock == "real":
-        def _live():
-            while not stop.wait(tick_seconds):
-                try:
-                    dms.set_now(datetime.now(UTC))
-                except Exception:  # the feed keeps serving whatever happens to the workshop
-                    log.exception("simulator tick failed")
-        threading.Thread(target=_live, daemon=True).start()
-    if ready is not None:
-        ready(server.server_address)
-    try:
-        server.serve_forever(poll_interval=0.2)
-    finally:
-        stop.set()
-        server.server_close()
+    simulators.serve(server, log, tick=dms.set_now if clock == "real" else None, tick_seconds=tick_seconds,
+                     ready=ready)

@@ -4,10 +4,7 @@ dealer uses to reach it (what the OEM connector of each demo dealer will hold)."
 
 from __future__ import annotations
 
-import sys
-import time
-
-from boxes.dms.simulator.embedded import SEED, VEHICLES  # one world: the leads' known customers are the demo's
+from boxes.simulators import child_argv
 
 CLIENT_ID = "boxes"
 CLIENT_SECRET = "simulator"  # noqa: S105 - the demo OEM's published secret
@@ -20,14 +17,9 @@ def simulator_url(config) -> str:
 
 
 def simulator_argv(config) -> list[str]:
-    from boxes.dms.simulator.demo import DEMO_DEALERS
-
-    argv = [sys.executable, "-m", "boxes.cli", "oem-simulator", "--host", "127.0.0.1",
-            "--port", str(config.oem_simulator_port), "--seed", str(SEED), "--vehicles", str(VEHICLES),
-            "--clock", "real", "--leads-per-hour", str(LEADS_PER_HOUR), "--backlog", str(BACKLOG)]
-    for d in DEMO_DEALERS:
-        argv += ["--dealer", f"{d['code']}:{d['country']}:{d['time_zone']}"]
-    return argv
+    # The demo world (boxes.simulators): the leads' known customers are the demo's.
+    return child_argv("oem-simulator", config.oem_simulator_port,
+                      "--leads-per-hour", str(LEADS_PER_HOUR), "--backlog", str(BACKLOG))
 
 
 def start(config, spawn):
@@ -36,20 +28,6 @@ def start(config, spawn):
 
     _check_port_free("127.0.0.1", config.oem_simulator_port, "BOXES_OEM_SIMULATOR_PORT")
     return spawn("oem-simulator", simulator_argv(config))
-
-
-def wait_until_serving(config, timeout: float = 30.0) -> bool:
-    import httpx
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{simulator_url(config)}/_sim/health", timeout=1).status_code == 200:
-                return True
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    return False
 
 
 def demo_connection(config, dealer_code: str):

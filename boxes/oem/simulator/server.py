@@ -24,12 +24,10 @@ from __future__ import annotations
 import json
 import logging
 import re
-import threading
 import time
-from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlparse
 
+from boxes import simulators
 from boxes.oem.api import LEADS_PATH, STATUS_OBJECT, TOKEN_PATH, error_body, parse_instant
 from boxes.oem.simulator.generator import CONTACTS, LEAD_TYPES, ORG
 from boxes.oem.simulator.living import LivingOem, parse_next
@@ -44,36 +42,18 @@ OAUTH_DESCRIPTIONS = {"invalid_client": "invalid client credentials", "invalid_g
                       "unsupported_grant_type": "grant type not supported"}
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(simulators.SimulatorHandler):
     server: OemSimulatorServer
-    protocol_version = "HTTP/1.1"
-    # Headers and body leave in two writes: without TCP_NODELAY each small answer on a kept-alive
-    # connection waits for the peer's delayed ACK (~40 ms), and the status endpoint did 21 calls/s.
-    disable_nagle_algorithm = True
-
-    def log_message(self, fmt, *args):
-        log.debug("%s " + fmt, self.address_string(), *args)
+    logger = log
+    content_type = "application/json;charset=UTF-8"
+    max_body = MAX_BODY
 
     # ------------------------------------------------------------------------------ helpers
     def _send(self, status: int, body, *, headers: dict | None = None, truncate: bool = False) -> None:
         data = json.dumps(body).encode()
         if truncate:
-            data = data[: max(1, len(data) // 2)]  # a complete HTTP answer whose JSON is cut
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json;charset=UTF-8")
-        self.send_header("Content-Length", str(len(data)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        try:
-            self.wfile.write(data)
-            self.wfile.flush()
-        except (BrokenPipeError, ConnectionResetError):
-            pass
-
-    def _body(self) -> bytes:
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(min(length, MAX_BODY)) if length else b""
+            data = simulators.half(data)  # a complete HTTP answer whose JSON is cut
+        self.write_answer(status, data, headers)
 
     @staticmethod
     def _json(raw: bytes) -> object:
@@ -190,7 +170,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self):
         url = urlparse(self.path)
-        raw = self._body()  # read before any answer: the connection is kept alive
+        raw = self.read_body()  # read before any answer: the connection is kept alive
         if url.path == TOKEN_PATH:
             return self._api("token", lambda: self._token(raw))
         if url.path.startswith("/_sim/"):
@@ -198,7 +178,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(404, error_body("NOT_FOUND", "The requested resource does not exist"))
 
     def do_PATCH(self):
-        raw = self._body()
+        raw = self.read_body()
         found = _STATUS.fullmatch(urlparse(self.path).path)
         if not found:
             return self._send(404, error_body("NOT_FOUND", "The requested resource does not exist"))
@@ -263,30 +243,13 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(404, {"error": "not found"})
 
 
-class OemSimulatorServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
+class OemSimulatorServer(simulators.SimulatorHttpServer):
     def __init__(self, address, oem: LivingOem):
         super().__init__(address, _Handler)
         self.oem = oem
 
 
 def serve(host: str, port: int, oem: LivingOem, *, tick_seconds: float = 30.0, ready=None) -> None:
-    server = OemSimulatorServer((host, port), oem)
-    stop = threading.Event()
-    if oem.real_clock:
-        def _live():
-            while not stop.wait(tick_seconds):
-                try:
-                    oem.set_now(datetime.now(UTC))
-                except Exception:  # the API keeps serving whatever happens to the generator
-                    log.exception("OEM simulator tick failed")
-        threading.Thread(target=_live, daemon=True).start()
-    if ready is not None:
-        ready(server.server_address)
-    try:
-        server.serve_forever(poll_interval=0.2)
-    finally:
-        stop.set()
-        server.server_close()
+    """Serve until interrupted; with the real clock new leads come every ``tick_seconds``."""
+    simulators.serve(OemSimulatorServer((host, port), oem), log, tick=oem.set_now if oem.real_clock else None,
+                     tick_seconds=tick_seconds, ready=ready)

@@ -15,19 +15,13 @@ from boxes.dms.sync.runs import run, sync_dealer
 from boxes.models import Appointment, Customer, DmsConnector, QuarantinedRecord, SyncCursor, SyncRun
 from tests.dms.test_helpers import Simulator, connect, snapshot, table_counts, truth_snapshot
 
+pytestmark = pytest.mark.usefixtures("clean_faults")
+
 
 @pytest.fixture(scope="module")
 def sim():
-    s = Simulator(vehicles=80, seed=11)
-    yield s
-    s.stop()
-
-
-@pytest.fixture(autouse=True)
-def _clean_faults(sim):
-    sim.faults()
-    yield
-    sim.faults()
+    with Simulator(vehicles=80, seed=11) as s:
+        yield s
 
 
 def test_full_sync_equals_the_simulators_truth_on_both_dealers(db, dealers, sim, redis):
