@@ -12,12 +12,13 @@ import pytest
 from boxes.oem.client import CallRecord, MemoryPace, MemoryTokenStore, OemClient, Transient
 from tests.oem_helpers import OemSimulator
 
+pytestmark = pytest.mark.usefixtures("clean_faults")
+
 
 @pytest.fixture(scope="module")
 def sim():
-    s = OemSimulator(backlog=3)
-    yield s
-    s.stop()
+    with OemSimulator(backlog=3) as s:
+        yield s
 
 
 def _client(sim, calls: list, **overrides) -> OemClient:
@@ -26,7 +27,6 @@ def _client(sim, calls: list, **overrides) -> OemClient:
 
 
 def test_every_attempt_is_told_without_secrets(sim):
-    sim.faults()
     calls: list[CallRecord] = []
     with _client(sim, calls) as client:
         list(client.read_leads(datetime(2020, 1, 1, tzinfo=UTC)))
@@ -47,10 +47,7 @@ def test_every_attempt_is_told_without_secrets(sim):
 def test_a_retried_call_is_told_once_per_attempt_with_its_number(sim):
     sim.faults(next=["error@leads", "error@leads"])
     calls: list[CallRecord] = []
-    try:
-        with _client(sim, calls, retry_delays=(0.01,)) as client, pytest.raises(Transient):
-            list(client.read_leads(datetime(2020, 1, 1, tzinfo=UTC)))
-    finally:
-        sim.faults()
+    with _client(sim, calls, retry_delays=(0.01,)) as client, pytest.raises(Transient):
+        list(client.read_leads(datetime(2020, 1, 1, tzinfo=UTC)))
     reads = [c for c in calls if c.what == "leads"]
     assert [(c.attempt, c.status_code) for c in reads] == [(1, 500), (2, 500)]
