@@ -88,6 +88,29 @@ def job_context(*, templates: bool = False) -> Iterator[JobContext]:
         engine.dispose()
 
 
+def alive(job) -> bool:
+    """A started job whose worker still beats (a killed worker's job is taken over by a new one: the
+    locks' leases have expired by then, and the job resumes from what it committed)."""
+    beat = job.last_heartbeat
+    return beat is not None and (datetime.now(UTC) - beat.replace(tzinfo=beat.tzinfo or UTC)).total_seconds() < 120
+
+
+def can_enqueue(redis, job_id: str) -> bool:
+    """One job of this id at a time: False while one is queued, scheduled (a retry) or running on a live
+    worker."""
+    from rq.exceptions import NoSuchJobError
+    from rq.job import Job, JobStatus
+
+    try:
+        existing = Job.fetch(job_id, connection=redis)
+    except NoSuchJobError:
+        return True
+    status = existing.get_status(refresh=True)
+    if status in (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED):
+        return False
+    return not (status == JobStatus.STARTED and alive(existing))
+
+
 def tune_interpreter() -> None:
     """Interpreter settings for a process that runs jobs (a DMS sync streams pages through two
     threads; a campaign and a mail job are short and do not mind). Set once at the worker's start,

@@ -9,9 +9,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
-from jobs.runtime import job_context
+from jobs.runtime import alive, can_enqueue, job_context
 
 # Nothing of boxes at import time: the cron process imports this module for its table (jobs/cron.py)
 # and stays free of Flask.
@@ -56,29 +54,12 @@ def job_id(dealer_id: int) -> str:
     return f"boxes-sync-{dealer_id}"
 
 
-def _alive(job) -> bool:
-    """A started job whose worker still beats (a killed worker's job is taken over by a new one: the
-    locks' leases have expired by then, and the sync resumes from the stored cursors)."""
-    beat = job.last_heartbeat
-    return beat is not None and (datetime.now(UTC) - beat.replace(tzinfo=beat.tzinfo or UTC)).total_seconds() < 120
-
-
 def enqueue_sync(redis, config, dealer_id: int, *, trigger: str = "cron") -> bool:
     """Queue the dealer's sync on ``sync`` with ``Retry`` (backoff from BOXES_SYNC_RETRY_INTERVALS).
     One job per dealer at a time: a queued or running one is not queued twice. Returns whether it
     queued a job. "Sync now" goes through :func:`sync_now` instead."""
-    from rq.exceptions import NoSuchJobError
-    from rq.job import Job, JobStatus
-
-    try:
-        existing = Job.fetch(job_id(dealer_id), connection=redis)
-        status = existing.get_status(refresh=True)
-        if status in (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED):
-            return False
-        if status == JobStatus.STARTED and _alive(existing):
-            return False
-    except NoSuchJobError:
-        pass
+    if not can_enqueue(redis, job_id(dealer_id)):
+        return False
     _enqueue(redis, config, dealer_id, trigger)
     return True
 
@@ -102,7 +83,7 @@ def sync_now(redis, config, dealer_id: int) -> str:
         status = existing.get_status(refresh=True)
         if status == JobStatus.QUEUED:
             return "waiting"
-        if status == JobStatus.STARTED and _alive(existing):
+        if status == JobStatus.STARTED and alive(existing):
             return "running"
         if status in (JobStatus.SCHEDULED, JobStatus.DEFERRED):
             ScheduledJobRegistry(existing.origin, connection=redis).remove(existing)
