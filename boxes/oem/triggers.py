@@ -15,10 +15,11 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from boxes.db import utcnow
-from boxes.models import OemStatusEvent
+from boxes.models import Appointment, OemStatusEvent, Opportunity, RepairOrder
 
 
 @dataclass(frozen=True)
@@ -107,9 +108,20 @@ def discarded(session: Session, opportunity, *, oem_reason: str, comment: str = 
          comment=comment)
 
 
-def service_completed(session: Session, opportunity) -> None:
-    """The car of a lead's sold appointment left the workshop (the DMS sync saw its repair order
-    delivered): NFF Delivered/ServiceComplete."""
-    if not opportunity.oem_lead_id:
-        return
-    emit(session, opportunity.dealer_id, opportunity.oem_lead_id, SERVICE_COMPLETE)
+def services_completed(session: Session, dealer_id: int) -> int:
+    """After each DMS sync: a lead whose sold appointment's car has left the workshop (the repair order
+    the DMS opened for that appointment is delivered) gets NFF Delivered/ServiceComplete, once.
+    Commits; returns how many were written."""
+    done = select(OemStatusEvent.lead_id).where(OemStatusEvent.dealer_id == dealer_id,
+                                                OemStatusEvent.trigger == SERVICE_COMPLETE.code)
+    rows = session.execute(
+        select(Opportunity.oem_lead_id, RepairOrder.delivered_at)
+        .join(Appointment, Appointment.id == Opportunity.matched_appointment_id)
+        .join(RepairOrder, RepairOrder.id == Appointment.repair_order_id)
+        .where(Opportunity.dealer_id == dealer_id, Opportunity.oem_lead_id.is_not(None),
+               Opportunity.status == "sold", RepairOrder.delivered_at.is_not(None),
+               Opportunity.oem_lead_id.not_in(done))).all()
+    for lead_id, delivered_at in rows:
+        emit(session, dealer_id, lead_id, SERVICE_COMPLETE, occurred_at=delivered_at)
+    session.commit()
+    return len(rows)

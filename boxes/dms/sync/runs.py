@@ -25,6 +25,7 @@ from boxes.dms.sync.store import Counts, Prepared, prepare, quarantine_record, s
 from boxes.inputs import shown, storable
 from boxes.models import Dealer, DmsConnector, SyncCursor, SyncRun
 from boxes.models.integration import SYNC_ORDER
+from boxes.oem.triggers import services_completed
 
 log = logging.getLogger("boxes.dms.sync")
 
@@ -322,6 +323,7 @@ def sync_dealer(session: Session, dealer: Dealer, *, redis=None, trigger: str = 
             connector.close()
     derive(session, dealer, tolerance_days=tolerance, now=now)
     match_and_credit(session, dealer, tolerance_days=tolerance)
+    services_completed(session, dealer.id)  # the OEM hears of its leads' cars delivered (NFF)
     if failure is not None:
         raise failure
     return runs
