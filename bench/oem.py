@@ -12,7 +12,11 @@ be measured against, in the same run.
    pacing, every lead checked by ``parse_lead``, duplicates tracked), and its share of the raw read;
 3. **bare status endpoint** (calls/s): PATCH of one status event per call, each with a new event id,
    one after another on one keep-alive connection (the relay sends one trigger per call);
-4. **client status** (calls/s): the same through ``OemClient.send_status``, and its share.
+4. **client status** (calls/s): the same through ``OemClient.send_status``, and its share;
+5. **relay** (triggers/s): ``--calls`` status events written into the outbox of a PostgreSQL database
+   (``--database-url``, env ``BOXES_BENCH_OEM_DATABASE_URL``; its schema is recreated), sent by
+   ``boxes.oem.relay.relay`` (order per lead, one commit per event with its call in the integration
+   log, the pace and lock in Redis ``--redis-url``), and its share of the bare endpoint.
 
 Medians of the runs. The simulator's own speed bounds every figure: these are the references, not
 targets.
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -125,12 +130,77 @@ def client_status(connection: OemConnection, lead_ids: list[str], calls: int) ->
         return time.perf_counter() - started
 
 
+def build_relay_database(url: str, base: str) -> int:
+    """A fresh schema with one dealer and its OEM connector to the simulator; returns the dealer id."""
+    import sqlalchemy as sa
+
+    from bench.campaigns import _ensure_database
+    from boxes.migrate import upgrade
+
+    _ensure_database(url)
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP SCHEMA public CASCADE"))
+        conn.execute(sa.text("CREATE SCHEMA public"))
+    upgrade(url)
+    with engine.begin() as conn:
+        dealer_id = conn.scalar(sa.text(
+            "INSERT INTO dealer (code, name, country, time_zone, locale, workshop_address, phone, email, "
+            "first_service_months, first_service_km, support_contact, working_hours, created_at) VALUES "
+            "(:code, 'Bench Motors', 'AR', 'America/Argentina/Buenos_Aires', 'es', '', '', '', 6, 10000, '', "
+            "'{}', now()) RETURNING id"), {"code": DEALER})
+        conn.execute(sa.text(
+            "INSERT INTO oem_connector (dealer_id, enabled, settings, secrets, session_state, distribution, "
+            "first_contact_hours, open_leads_cap, retention_days, last_import_error, updated_at) VALUES "
+            "(:d, true, :settings, :secrets, '{}', '{}', 24, 25, 180, '', now())"),
+            {"d": dealer_id, "settings": json.dumps({"base_url": base, "client_id": "boxes", "dealer_code": DEALER,
+                                                     "timeout_seconds": 60}),
+             "secrets": json.dumps({"client_secret": "simulator"})})
+    engine.dispose()
+    return dealer_id
+
+
+def relay_rate(url: str, redis_url: str, dealer_id: int, lead_ids: list[str], calls: int) -> float:
+    """Triggers/s of the relay: ``calls`` events written first (not timed), then one relay run."""
+    import redis as redis_lib
+    from sqlalchemy import delete
+
+    from boxes.db import make_engine, make_sessionmaker
+    from boxes.models import Dealer, OemCallLog, OemStatusEvent
+    from boxes.oem import triggers
+    from boxes.oem.relay import relay
+
+    engine = make_engine(url)
+    session = make_sessionmaker(engine)()
+    redis = redis_lib.Redis.from_url(redis_url)
+    try:
+        session.execute(delete(OemStatusEvent))
+        session.execute(delete(OemCallLog))
+        for n in range(calls):
+            triggers.emit(session, dealer_id, lead_ids[n % len(lead_ids)], triggers.CONTACT_PHONE)
+        session.commit()
+        dealer = session.get(Dealer, dealer_id)
+        started = time.perf_counter()
+        result = relay(session, dealer, redis, max_events=calls)
+        seconds = time.perf_counter() - started
+        if result.sent != calls:
+            raise RuntimeError(f"the relay sent {result.sent} of {calls} events ({result})")
+        return calls / seconds
+    finally:
+        session.close()
+        engine.dispose()
+        redis.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--leads", type=int, default=20_000)
     parser.add_argument("--calls", type=int, default=2_000)
     parser.add_argument("--page-size", type=int, default=2000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--database-url", default=os.environ.get(
+        "BOXES_BENCH_OEM_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/boxes_bench_oem"))
+    parser.add_argument("--redis-url", default=os.environ.get("BOXES_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14"))
     args = parser.parse_args(argv)
 
     print(f"OEM simulator: starting with {args.leads:,} leads …", flush=True)
@@ -140,9 +210,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         connection = OemConnection(base_url=base, client_id="boxes", client_secret="simulator",  # noqa: S106
                                    dealer_code=DEALER, page_size=args.page_size, timeout=120)
-        figures: dict[str, list[float]] = {"raw read": [], "client read": [], "raw status": [], "client status": []}
+        figures: dict[str, list[float]] = {"raw read": [], "client read": [], "raw status": [], "client status": [],
+                                           "relay": []}
         with OemClient(connection, store=MemoryTokenStore()) as client:
             lead_ids = [lead.id for lead in next(iter(client.read_leads(SINCE))).leads][:500]
+        dealer_id = build_relay_database(args.database_url, base)
         for run in range(args.repeat):
             n, seconds = raw_read(base, args.page_size)
             figures["raw read"].append(n / seconds)
@@ -152,6 +224,7 @@ def main(argv: list[str] | None = None) -> int:
             figures["client read"].append(m / seconds)
             figures["raw status"].append(args.calls / raw_status(base, lead_ids, args.calls))
             figures["client status"].append(args.calls / client_status(connection, lead_ids, args.calls))
+            figures["relay"].append(relay_rate(args.database_url, args.redis_url, dealer_id, lead_ids, args.calls))
             print(f"  run {run + 1}: " + ", ".join(f"{k} {v[-1]:,.0f}/s" for k, v in figures.items()), flush=True)
     finally:
         process.terminate()
@@ -166,6 +239,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  bare status endpoint {median['raw status']:>10,.0f} calls/s")
     print(f"  client status        {median['client status']:>10,.0f} calls/s  "
           f"({median['client status'] / median['raw status']:.0%} of bare)")
+    print(f"  relay                {median['relay']:>10,.0f} triggers/s  "
+          f"({median['relay'] / median['raw status']:.0%} of bare; outbox on PostgreSQL, one commit per event)")
     return 0
 
 
