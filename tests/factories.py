@@ -149,6 +149,27 @@ def campaign(db: Session, dealer: Dealer, **kw) -> Campaign:
     return _saved(db, c)
 
 
+def one_row_per_list(db: Session, dealer: Dealer, names: tuple[str, str, str, str, str], *,
+                     opportunity_due: timedelta = timedelta(days=3), completed_lines=None) -> dict:
+    """A row on each of the board's five lists, their customers named ``names`` in the board's order:
+    a car delivered yesterday (welcome call pending), an opportunity due in three days (or
+    ``opportunity_due`` from now: negative, overdue), an appointment requested for tomorrow (to
+    confirm), a car in the workshop since two hours ago, and one delivered yesterday after three days
+    there (courtesy call pending; ``completed_lines``: its repair order's lines). The rows by key:
+    "delivery", "opportunity", "appointment", "in_process", "completed"."""
+    now = datetime.now(UTC)
+    delivered, due, requested, in_workshop, completed = names
+    lines = {} if completed_lines is None else {"lines": completed_lines}
+    return {
+        "delivery": delivery(db, dealer, now - timedelta(days=1), name=delivered),
+        "opportunity": opportunity(db, dealer, now + opportunity_due, name=due),
+        "appointment": appointment(db, dealer, now + timedelta(days=1), status="requested", name=requested),
+        "in_process": repair_order(db, dealer, now - timedelta(hours=2), name=in_workshop),
+        "completed": repair_order(db, dealer, now - timedelta(days=3), delivered_at=now - timedelta(days=1),
+                                  status="delivered", name=completed, **lines),
+    }
+
+
 def utc(*args) -> datetime:
     return datetime(*args, tzinfo=UTC)
 
