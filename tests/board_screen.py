@@ -1,4 +1,6 @@
-"""Reading the board as a caller sees it (Chromium): every number on screen, and whether they agree.
+"""Reading the board as a caller sees it (Chromium): every number on screen, and whether they agree;
+and the two moves between readings, opening a list (``open_button``) and sending the action panel
+(``submit_panel``).
 
 Numbers are read from the visible text (badges, the opportunity groups, the sub-view tabs, the
 pager's "· N rows") and the rows shown; a row an action took out of its list stays on screen,
@@ -103,3 +105,18 @@ def settle(page) -> None:
     page.wait_for_function("!document.querySelector('.htmx-request, .htmx-settling, .htmx-swapping')")
     page.wait_for_function("document.getAnimations().every(a => a.playState !== 'running'"
                            " || a.effect.getTiming().iterations === Infinity)")
+
+
+def open_button(page, key: str) -> None:
+    """Click the board button ``key``; wait until it is the one lit and its list has loaded."""
+    page.click(f'a[data-button="{key}"]')
+    page.wait_for_function("k => document.querySelector(`a[data-button='${k}']`).classList.contains('active')",
+                           arg=key)
+    page.wait_for_load_state("networkidle")
+
+
+def submit_panel(page) -> None:
+    """Send the action panel's form; wait for its confirmation and what it reloads."""
+    page.click("#action-panel button[type=submit]")
+    page.wait_for_selector("#action-done")
+    page.wait_for_load_state("networkidle")

@@ -24,7 +24,8 @@ from boxes.auth import sessions
 from boxes.config import Config
 from boxes.db import Base, make_engine, make_sessionmaker
 from boxes.migrate import upgrade
-from boxes.models import Dealer, Membership
+from boxes.models import Dealer, Membership, User
+from boxes.settings.discard_reasons import seed_defaults
 from tests import factories
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -210,6 +211,16 @@ def db(app):
 def dealers(db) -> tuple[Dealer, Dealer]:
     """Dealer A (Argentina, es) and dealer B (Brazil, pt_BR)."""
     return factories.dealer_ar(db), factories.dealer_br(db)
+
+
+@pytest.fixture
+def board_caller(db, dealers) -> User:
+    """Carolina, dealer A's caller (caller@test.example, whom ``tests/browser/login.log_in`` logs in),
+    and A's discard reasons (the discard form offers them): a board every row action works on."""
+    ar = dealers[0]
+    seed_defaults(db, ar)
+    db.commit()
+    return factories.user(db, role="caller", dealer=ar, email="caller@test.example", name="Carolina Caller")
 
 
 @pytest.fixture

@@ -33,24 +33,28 @@ def _n() -> int:
     return next(_seq)
 
 
-def dealer_ar(db: Session, **kw) -> Dealer:
-    d = Dealer(code=kw.pop("code", "AR01"), name=kw.pop("name", "Autos del Plata"), country="AR",
-               time_zone="America/Argentina/Buenos_Aires", locale="es",
-               workshop_address="Av. Libertador 1234, CABA", phone="+54 11 4321-0000",
-               email="taller@autosdelplata.example", **kw)
-    db.add(d)
+def _saved(db: Session, row):
+    """The row, added and committed (every builder ends so)."""
+    db.add(row)
     db.commit()
-    return d
+    return row
+
+
+# The two test dealers, as their fields stand unless a test says otherwise.
+DEALER_AR = {"code": "AR01", "name": "Autos del Plata", "country": "AR", "time_zone": "America/Argentina/Buenos_Aires",
+             "locale": "es", "workshop_address": "Av. Libertador 1234, CABA", "phone": "+54 11 4321-0000",
+             "email": "taller@autosdelplata.example"}
+DEALER_BR = {"code": "BR01", "name": "Concessionária Paulista", "country": "BR", "time_zone": "America/Sao_Paulo",
+             "locale": "pt_BR", "workshop_address": "Av. Paulista 1000, São Paulo", "phone": "+55 11 3000-0000",
+             "email": "oficina@paulista.example"}
+
+
+def dealer_ar(db: Session, **kw) -> Dealer:
+    return _saved(db, Dealer(**{**DEALER_AR, **kw}))
 
 
 def dealer_br(db: Session, **kw) -> Dealer:
-    d = Dealer(code=kw.pop("code", "BR01"), name=kw.pop("name", "Concessionária Paulista"), country="BR",
-               time_zone="America/Sao_Paulo", locale="pt_BR",
-               workshop_address="Av. Paulista 1000, São Paulo", phone="+55 11 3000-0000",
-               email="oficina@paulista.example", **kw)
-    db.add(d)
-    db.commit()
-    return d
+    return _saved(db, Dealer(**{**DEALER_BR, **kw}))
 
 
 def user(db: Session, *, role: str, dealer: Dealer, locale: str | None = None, name: str | None = None,
@@ -71,9 +75,7 @@ def customer(db: Session, dealer: Dealer, **kw) -> Customer:
                  phone_mobile=kw.pop("phone_mobile", "+54 9 11 5555-0101" if dealer.country == "AR"
                                      else "+55 11 98888-0101"),
                  email=kw.pop("email", f"cliente{n}@mail.example"), **kw)
-    db.add(c)
-    db.commit()
-    return c
+    return _saved(db, c)
 
 
 def vehicle(db: Session, dealer: Dealer, customer: Customer | None = None, **kw) -> Vehicle:
@@ -82,47 +84,46 @@ def vehicle(db: Session, dealer: Dealer, customer: Customer | None = None, **kw)
                 plate=kw.pop("plate", f"AA{n % 1000:03d}BB"), brand=kw.pop("brand", "Chevrolet"),
                 model=kw.pop("model", "Onix"), version=kw.pop("version", "LTZ 1.0T"),
                 customer_id=customer.id if customer else None, **kw)
-    db.add(v)
-    db.commit()
-    return v
+    return _saved(db, v)
+
+
+# What a row's builder passes on to the customer of the car it makes (the rest is the row's own).
+_CUSTOMER_FIELDS = ("name", "email", "phone_mobile")
 
 
 def car(db: Session, dealer: Dealer, **kw) -> tuple[Customer, Vehicle]:
-    c = customer(db, dealer, **{k: v for k, v in kw.items() if k in ("name", "email", "phone_mobile")})
+    c = customer(db, dealer, **{k: v for k, v in kw.items() if k in _CUSTOMER_FIELDS})
     return c, vehicle(db, dealer, c)
 
 
+def _car_for(db: Session, dealer: Dealer, kw: dict) -> tuple[Customer, Vehicle]:
+    """A new customer's car for a row, the customer's fields taken out of the row's keywords ``kw``."""
+    return car(db, dealer, **{k: kw.pop(k) for k in list(kw) if k in _CUSTOMER_FIELDS})
+
+
 def delivery(db: Session, dealer: Dealer, delivered_at: datetime, **kw) -> Delivery:
-    c, v = car(db, dealer, **{k: kw.pop(k) for k in list(kw) if k in ("name", "email", "phone_mobile")})
-    d = Delivery(dealer_id=dealer.id, dms_id=f"D{_n()}", vehicle_id=v.id, customer_id=c.id,
-                 delivered_at=delivered_at, **kw)
-    db.add(d)
-    db.commit()
-    return d
+    c, v = _car_for(db, dealer, kw)
+    return _saved(db, Delivery(dealer_id=dealer.id, dms_id=f"D{_n()}", vehicle_id=v.id, customer_id=c.id,
+                               delivered_at=delivered_at, **kw))
 
 
 def opportunity(db: Session, dealer: Dealer, due_at: datetime, **kw) -> Opportunity:
     if "customer_id" not in kw:
-        c, v = car(db, dealer, **{k: kw.pop(k) for k in list(kw) if k in ("name", "email", "phone_mobile")})
+        c, v = _car_for(db, dealer, kw)
         kw.update(customer_id=c.id, vehicle_id=v.id)
-    o = Opportunity(dealer_id=dealer.id, origin=kw.pop("origin", "manual"), due_at=due_at, **kw)
-    db.add(o)
-    db.commit()
-    return o
+    return _saved(db, Opportunity(dealer_id=dealer.id, origin=kw.pop("origin", "manual"), due_at=due_at, **kw))
 
 
 def appointment(db: Session, dealer: Dealer, scheduled_at: datetime, **kw) -> Appointment:
-    c, v = car(db, dealer, **{k: kw.pop(k) for k in list(kw) if k in ("name", "email", "phone_mobile")})
-    a = Appointment(dealer_id=dealer.id, dms_id=f"A{_n()}", vehicle_id=v.id, customer_id=c.id,
-                    scheduled_at=scheduled_at, service_type=kw.pop("service_type", "Service 10.000 km"), **kw)
-    db.add(a)
-    db.commit()
-    return a
+    c, v = _car_for(db, dealer, kw)
+    return _saved(db, Appointment(dealer_id=dealer.id, dms_id=f"A{_n()}", vehicle_id=v.id, customer_id=c.id,
+                                  scheduled_at=scheduled_at, service_type=kw.pop("service_type", "Service 10.000 km"),
+                                  **kw))
 
 
 def repair_order(db: Session, dealer: Dealer, opened_at: datetime, **kw) -> RepairOrder:
     if "vehicle_id" not in kw:
-        c, v = car(db, dealer, **{k: kw.pop(k) for k in list(kw) if k in ("name", "email", "phone_mobile")})
+        c, v = _car_for(db, dealer, kw)
         kw.update(vehicle_id=v.id, customer_id=c.id)
     n = _n()
     lines = kw.pop("lines", [("Service 10.000 km", "OK", "", False)])
@@ -140,16 +141,33 @@ def repair_order(db: Session, dealer: Dealer, opened_at: datetime, **kw) -> Repa
 def activity(db: Session, dealer: Dealer, created_at: datetime, **kw) -> Activity:
     a = Activity(dealer_id=dealer.id, subject_type=kw.pop("subject_type", "customer"),
                  subject_id=kw.pop("subject_id", 0), created_at=created_at, **kw)
-    db.add(a)
-    db.commit()
-    return a
+    return _saved(db, a)
 
 
 def campaign(db: Session, dealer: Dealer, **kw) -> Campaign:
     c = Campaign(dealer_id=dealer.id, name=kw.pop("name", f"Recall {_n()}"), kind=kw.pop("kind", "recall"), **kw)
-    db.add(c)
-    db.commit()
-    return c
+    return _saved(db, c)
+
+
+def one_row_per_list(db: Session, dealer: Dealer, names: tuple[str, str, str, str, str], *,
+                     opportunity_due: timedelta = timedelta(days=3), completed_lines=None) -> dict:
+    """A row on each of the board's five lists, their customers named ``names`` in the board's order:
+    a car delivered yesterday (welcome call pending), an opportunity due in three days (or
+    ``opportunity_due`` from now: negative, overdue), an appointment requested for tomorrow (to
+    confirm), a car in the workshop since two hours ago, and one delivered yesterday after three days
+    there (courtesy call pending; ``completed_lines``: its repair order's lines). The rows by key:
+    "delivery", "opportunity", "appointment", "in_process", "completed"."""
+    now = datetime.now(UTC)
+    delivered, due, requested, in_workshop, completed = names
+    lines = {} if completed_lines is None else {"lines": completed_lines}
+    return {
+        "delivery": delivery(db, dealer, now - timedelta(days=1), name=delivered),
+        "opportunity": opportunity(db, dealer, now + opportunity_due, name=due),
+        "appointment": appointment(db, dealer, now + timedelta(days=1), status="requested", name=requested),
+        "in_process": repair_order(db, dealer, now - timedelta(hours=2), name=in_workshop),
+        "completed": repair_order(db, dealer, now - timedelta(days=3), delivered_at=now - timedelta(days=1),
+                                  status="delivered", name=completed, **lines),
+    }
 
 
 def utc(*args) -> datetime:

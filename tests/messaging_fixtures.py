@@ -1,7 +1,10 @@
 """Fixtures of the messaging tests: a real SMTP server (the aiosmtpd sink on loopback), the app
-configured to use it, and real ``rq worker`` processes on the test database and Redis.
+configured to use it, and real ``rq worker`` processes on the test database and Redis; and the
+reminder button as a caller meets it (``appointment_to_confirm``, ``reminder_url``,
+``caller_on_appointments``, ``click_reminder``).
 
-Import them into a test module: ``from tests.messaging_fixtures import *  # noqa: F403``.
+Import the fixtures into a test module: ``from tests.messaging_fixtures import *  # noqa: F403``
+(the helpers by name).
 """
 
 from __future__ import annotations
@@ -14,17 +17,22 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from boxes.config import ROOT, Config
+from boxes.db import utcnow
 from boxes.mailsink import free_port, start_smtp_sink
+from tests import factories
+from tests.conftest import csrf_token_of
 
 RQ = str(Path(sys.executable).parent / "rq")
 RETRY_INTERVALS = (1, 1, 1)
 LEASE_SECONDS = 4
 SMTP_TIMEOUT = 2.0
+HX = {"HX-Request": "true"}
 
 __all__ = ["blackhole_smtp", "config", "dealers", "mail_env", "send_now", "smtp", "worker"]
 
@@ -217,3 +225,26 @@ def wait_until(predicate, timeout: float = 30.0, interval: float = 0.1, message:
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out waiting for {message}")
+
+
+def appointment_to_confirm(db, dealer, **kw):
+    """An appointment requested for two days from now: on the "to confirm" list, a reminder to send."""
+    kw.setdefault("status", "requested")
+    return factories.appointment(db, dealer, utcnow() + timedelta(days=2), **kw)
+
+
+def reminder_url(dealer, appointment) -> str:
+    """The appointment's reminder cell: its button POSTs here, and a queued one polls it (GET)."""
+    return f"/d/{dealer.code}/appointments/{appointment.id}/reminder"
+
+
+def caller_on_appointments(client, login_as, dealer) -> str:
+    """A new caller of ``dealer`` logged in on ``client``; the CSRF token of their appointments list,
+    where the reminder buttons are."""
+    login_as("caller", dealer)
+    return csrf_token_of(client, f"/d/{dealer.code}/board/appointments")
+
+
+def click_reminder(client, url: str, token: str):
+    """The reminder button's click, as htmx sends it."""
+    return client.post(url, headers={**HX, "X-CSRFToken": token})

@@ -56,6 +56,18 @@ def _local(dealer, days: int, fmt="%Y-%m-%dT%H:%M") -> str:
     return (datetime.now(ZoneInfo(dealer.time_zone)) + timedelta(days=days)).replace(hour=10, minute=0).strftime(fmt)
 
 
+def _create_campaign(client, db, dealer, token, assigned_user, **fields):
+    """Through the campaign manager's pages: search a new car by its plate, select it, and create a
+    recall assigned to ``assigned_user`` with ``fields`` (name, due_date); the last page's response."""
+    vehicle = factories.vehicle(db, dealer, plate="AB123CD")
+    search = _post(client, f"/d/{dealer.code}/campaigns/new", token, {"ids": vehicle.plate, "id_kind": "plate",
+                                                                       "open_opportunity": "any"}, htmx=False)
+    search_id = search.headers["Location"].rsplit("=", 1)[1]
+    _post(client, f"/d/{dealer.code}/campaigns/new/select-all?search={search_id}", token, {})
+    return _post(client, f"/d/{dealer.code}/campaigns/new/process?search={search_id}", token, {
+        "kind": "recall", "assignment": "one", "assigned_user_id": str(assigned_user.id), **fields})
+
+
 # --- 8. a NUL in a DMS record ---------------------------------------------------------------------
 
 def _customers_page(bad: dict) -> list[dict]:
@@ -221,14 +233,7 @@ def test_far_dates_are_refused_next_to_the_field_on_every_action(client, db, dea
             assert response.status_code == 422, path
             assert _field_error(response, field).startswith("Ingresá una fecha del"), path
     # The campaign's due date: every opportunity the job makes carries it.
-    vehicle = factories.vehicle(db, ar, plate="AB123CD")
-    search = _post(client, f"/d/{ar.code}/campaigns/new", token, {"ids": vehicle.plate, "id_kind": "plate",
-                                                                   "open_opportunity": "any"}, htmx=False)
-    search_id = search.headers["Location"].rsplit("=", 1)[1]
-    _post(client, f"/d/{ar.code}/campaigns/new/select-all?search={search_id}", token, {})
-    response = _post(client, f"/d/{ar.code}/campaigns/new/process?search={search_id}", token, {
-        "name": "Recall", "kind": "recall", "due_date": "9999-12-31", "assignment": "one",
-        "assigned_user_id": str(user.id)})
+    response = _create_campaign(client, db, ar, token, user, name="Recall", due_date="9999-12-31")
     assert response.status_code == 422 and _field_error(response, "due_date").startswith("Ingresá una fecha del")
     assert db.scalar(select(func.count()).select_from(Opportunity).where(Opportunity.due_at > now + timedelta(
         days=3650))) == 0
@@ -325,14 +330,7 @@ def test_a_200_kb_campaign_name_is_refused(client, db, dealers, login_as):
     ar = dealers[0]
     user = login_as("campaigns", ar)
     token = csrf_token_of(client, f"/d/{ar.code}/campaigns/new")
-    vehicle = factories.vehicle(db, ar, plate="AB123CD")
-    search = _post(client, f"/d/{ar.code}/campaigns/new", token, {"ids": vehicle.plate, "id_kind": "plate",
-                                                                   "open_opportunity": "any"}, htmx=False)
-    search_id = search.headers["Location"].rsplit("=", 1)[1]
-    _post(client, f"/d/{ar.code}/campaigns/new/select-all?search={search_id}", token, {})
-    response = _post(client, f"/d/{ar.code}/campaigns/new/process?search={search_id}", token, {
-        "name": "R" * 200_000, "kind": "recall", "due_date": _local(ar, 3, "%Y-%m-%d"), "assignment": "one",
-        "assigned_user_id": str(user.id)})
+    response = _create_campaign(client, db, ar, token, user, name="R" * 200_000, due_date=_local(ar, 3, "%Y-%m-%d"))
     assert response.status_code == 422 and "200" in _field_error(response, "name")
     assert db.scalar(select(func.count()).select_from(Campaign)) == 0
 

@@ -37,6 +37,16 @@ def admin_a(client, login_as, dealers):
     return admin, csrf_token_of(client, f"/d/{ar.code}/admin/users")
 
 
+@pytest.fixture
+def shared(db, dealers):
+    """A user who belongs elsewhere: B's caller (shared@test.example), also a caller here at A."""
+    ar, br = dealers
+    user = factories.user(db, role="caller", dealer=br, email="shared@test.example")
+    db.add(Membership(user_id=user.id, dealer_id=ar.id, role="caller"))
+    db.commit()
+    return user
+
+
 def post_user(client, dealer, token, user_id, **data):
     return client.post(f"/d/{dealer.code}/admin/users/{user_id}", data={"csrf_token": token, **data})
 
@@ -133,12 +143,9 @@ def test_a_new_email_still_creates_the_user_here(client, db, dealers, admin_a):
     assert roles_at(db, user, ar) == ["caller"]
 
 
-def test_password_of_a_user_who_belongs_elsewhere_stays_theirs(app, client, db, dealers, admin_a):
-    ar, br = dealers
+def test_password_of_a_user_who_belongs_elsewhere_stays_theirs(app, client, db, dealers, admin_a, shared):
+    ar, _ = dealers
     _, token = admin_a
-    shared = factories.user(db, role="caller", dealer=br, email="shared@test.example")
-    db.add(Membership(user_id=shared.id, dealer_id=ar.id, role="caller"))
-    db.commit()
     before = shared.password_hash
     refused = post_user(client, ar, token, shared.id, operation="password", password=ATTACKER_PASSWORD)
     assert refused.status_code == 422
@@ -161,16 +168,13 @@ def test_password_of_a_user_only_here_is_reset_and_their_sessions_end(app, clien
     assert login(app.test_client(), "local@test.example", "the-new-password").status_code == 302
 
 
-def test_group_admin_may_reset_a_shared_users_password_audited(app, client, db, dealers, login_as):
-    ar, br = dealers
+def test_group_admin_may_reset_a_shared_users_password_audited(app, client, db, dealers, login_as, shared):
+    ar, _ = dealers
     group_admin = factories.user(db, role="admin", dealer=ar, email="group@test.example")
     db.get(User, group_admin.id).group_admin = True
     db.commit()
     login_as("admin", ar, user=group_admin)
     token = csrf_token_of(client, f"/d/{ar.code}/admin/users")
-    shared = factories.user(db, role="caller", dealer=br, email="shared@test.example")
-    db.add(Membership(user_id=shared.id, dealer_id=ar.id, role="caller"))
-    db.commit()
     assert post_user(client, ar, token, shared.id, operation="password", password="reset-by-group").status_code == 303
     assert login(app.test_client(), "shared@test.example", "reset-by-group").status_code == 302
     audit = db.scalar(select(AuditLog).where(AuditLog.action == "user.password_reset"))
@@ -188,12 +192,10 @@ def test_group_admin_flag_is_nothing_an_admin_can_set(client, db, dealers, admin
     assert not any(u.group_admin for u in db.scalars(select(User)))
 
 
-def test_deactivating_a_user_who_belongs_elsewhere_removes_the_roles_here_only(app, client, db, dealers, admin_a):
+def test_deactivating_a_user_who_belongs_elsewhere_removes_the_roles_here_only(app, client, db, dealers, admin_a,
+                                                                             shared):
     ar, br = dealers
     _, token = admin_a
-    shared = factories.user(db, role="caller", dealer=br, email="shared@test.example")
-    db.add(Membership(user_id=shared.id, dealer_id=ar.id, role="caller"))
-    db.commit()
     theirs = app.test_client()
     login(theirs, "shared@test.example", factories.PASSWORD)
     assert theirs.get(f"/d/{ar.code}/board/deliveries").status_code == 200

@@ -37,13 +37,8 @@ def group_counts(html: str) -> dict[str, int]:
 @pytest.fixture
 def dataset(db, dealers):
     ar, _ = dealers
-    now = utcnow()
-    factories.delivery(db, ar, now - timedelta(days=2), name="Juan Delivery")
-    factories.opportunity(db, ar, now + timedelta(days=3), name="Ana Opportunity")
-    factories.appointment(db, ar, now + timedelta(days=1), status="requested", name="Luis Appointment")
-    factories.repair_order(db, ar, now - timedelta(hours=2), name="Marta InProcess")
-    factories.repair_order(db, ar, now - timedelta(days=3), delivered_at=now - timedelta(days=1),
-                           status="delivered", name="Pedro Completed")
+    factories.one_row_per_list(db, ar, ("Juan Delivery", "Ana Opportunity", "Luis Appointment", "Marta InProcess",
+                                        "Pedro Completed"))
     return ar
 
 

@@ -309,16 +309,21 @@ def tab_until(page, selector: str, limit: int = 30) -> int:
 
 
 @pytest.fixture
-def caller_board(db, dealers):
+def caller_board(db, dealers, board_caller):
     ar = dealers[0]
-    from boxes.settings.discard_reasons import seed_defaults
-
-    seed_defaults(db, ar)
     now = utcnow()
     rows = [factories.opportunity(db, ar, now - timedelta(days=2 - i), name=f"Cliente {i}") for i in range(3)]
     factories.appointment(db, ar, now + timedelta(days=2), status="requested", name="Turno A Confirmar")
-    factories.user(db, role="caller", dealer=ar, email="caller@test.example", name="Carolina Caller")
     return ar, rows
+
+
+def submit_from_the_keyboard(page, answer: str) -> None:
+    """Tab to the action panel's submit button and press Enter; wait for ``answer`` (the confirmation
+    or a field's error) and for htmx to settle."""
+    tab_until(page, "#action-panel button[type=submit]")
+    page.keyboard.press("Enter")
+    page.wait_for_selector(answer)
+    settle(page)
 
 
 def test_keyboard_skip_link_then_focus_returns_to_the_row_and_only_outcomes_are_announced(
@@ -350,19 +355,13 @@ def test_keyboard_skip_link_then_focus_returns_to_the_row_and_only_outcomes_are_
     page.wait_for_selector("#action-panel select[name=outcome]")
     assert page.evaluate("document.activeElement.name") == "outcome"
     # Submitted without an outcome: the focus goes to the field to correct, the error is announced.
-    tab_until(page, "#action-panel button[type=submit]")
-    page.keyboard.press("Enter")
-    page.wait_for_selector('[data-error="outcome"]')
-    settle(page)
+    submit_from_the_keyboard(page, '[data-error="outcome"]')
     assert page.evaluate("document.activeElement.name") == "outcome"
     assert page.inner_text("#announcer") == "Elegí el resultado del llamado."
     assert not axe_violations(page), "the form with its errors"
     page.keyboard.press("ArrowDown")  # "Contactado"
     assert page.input_value("#action-panel select[name=outcome]") == "contacted"
-    tab_until(page, "#action-panel button[type=submit]")
-    page.keyboard.press("Enter")
-    page.wait_for_selector("#action-done")
-    settle(page)
+    submit_from_the_keyboard(page, "#action-done")
     # The outcome is announced, and the focus is back on the row (redrawn, or the next one if it left the list).
     assert page.inner_text("#announcer") == "Llamado registrado."
     expected = row_id if page.locator(f"#{row_id}").count() else following
@@ -379,10 +378,7 @@ def test_keyboard_skip_link_then_focus_returns_to_the_row_and_only_outcomes_are_
     page.keyboard.press("Enter")
     page.wait_for_selector("#action-panel select[name=reason_id]")
     page.keyboard.press("ArrowDown")
-    tab_until(page, "#action-panel button[type=submit]")
-    page.keyboard.press("Enter")
-    page.wait_for_selector("#action-done")
-    settle(page)
+    submit_from_the_keyboard(page, "#action-done")
     assert page.inner_text("#announcer") == "Oportunidad descartada."
     assert page.evaluate(FOCUSED_ID) in (first, row_id)
     assert page.locator(f"#{first}[data-status=discarded]").count() in (0, 1)

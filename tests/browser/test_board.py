@@ -8,29 +8,24 @@ from datetime import timedelta
 import pytest
 
 from boxes.db import utcnow
+from boxes.models import Membership
 from tests import factories
+from tests.board_screen import open_button
 from tests.browser.login import log_in
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def board_data(db, dealers):
+def board_data(db, dealers, board_caller):
     ar, br = dealers
+    factories.one_row_per_list(db, ar, ("Julieta Bienvenida", "Oscar Vencido", "Teresa Turno", "Ignacio Taller",
+                                        "Carla Cortesia"), opportunity_due=-timedelta(days=2))
     now = utcnow()
-    factories.delivery(db, ar, now - timedelta(days=1), name="Julieta Bienvenida")
     factories.delivery(db, ar, now - timedelta(days=3), name="Ramiro Bienvenida")
-    factories.opportunity(db, ar, now - timedelta(days=2), name="Oscar Vencido")
     factories.opportunity(db, ar, now + timedelta(days=4), name="Paula Proxima")
-    factories.appointment(db, ar, now + timedelta(days=1), status="requested", name="Teresa Turno")
-    factories.repair_order(db, ar, now - timedelta(hours=1), name="Ignacio Taller")
-    factories.repair_order(db, ar, now - timedelta(days=4), delivered_at=now - timedelta(days=2),
-                           status="delivered", name="Carla Cortesia")
     factories.opportunity(db, br, now, name="Bruno Brasil")
-    user = factories.user(db, role="caller", dealer=ar, email="caller@test.example", name="Carolina Caller")
-    from boxes.models import Membership
-
-    db.add(Membership(user_id=user.id, dealer_id=ar.id, role="manager"))
+    db.add(Membership(user_id=board_caller.id, dealer_id=ar.id, role="manager"))
     db.commit()
     return ar
 
@@ -52,9 +47,7 @@ def test_caller_works_the_board_and_switches_language(browser, live_server, boar
     for button, expected in (("deliveries", "Julieta Bienvenida"), ("appointments", "Teresa Turno"),
                              ("in_process", "Ignacio Taller"), ("completed", "Carla Cortesia"),
                              ("opportunities", "Paula Proxima")):
-        page.click(f'a[data-button="{button}"]')
-        page.wait_for_function(
-            "b => document.querySelector(`a[data-button='${b}']`).classList.contains('active')", arg=button)
+        open_button(page, button)
         assert expected in page.inner_text("#board-list")
         assert page.url.endswith({"in_process": "in-process"}.get(button, button))
     # htmx swapped fragments: the page never reloaded, and the badges are still there.

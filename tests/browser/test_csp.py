@@ -14,9 +14,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from boxes.db import utcnow
 from boxes.models import Campaign, OutboundMessage
 from tests import factories
+from tests.board_screen import open_button
 
 pytestmark = pytest.mark.browser
 
@@ -31,13 +31,8 @@ document.addEventListener("securitypolicyviolation", (e) => window.__csp.push(
 @pytest.fixture
 def dealer(db, dealers):
     ar, _ = dealers
-    now = utcnow()
-    factories.delivery(db, ar, now - timedelta(days=1), name="Julieta Bienvenida")
-    factories.opportunity(db, ar, now - timedelta(days=2), name="Oscar Vencido")
-    appt = factories.appointment(db, ar, now + timedelta(days=1), status="requested", name="Teresa Turno")
-    factories.repair_order(db, ar, now - timedelta(hours=1), name="Ignacio Taller")
-    factories.repair_order(db, ar, now - timedelta(days=4), delivered_at=now - timedelta(days=2),
-                           status="delivered", name="Carla Cortesia")
+    appt = factories.one_row_per_list(db, ar, ("Julieta Bienvenida", "Oscar Vencido", "Teresa Turno", "Ignacio Taller",
+                                               "Carla Cortesia"), opportunity_due=-timedelta(days=2))["appointment"]
     factories.campaign(db, ar, name="Recall airbag", status="processing", units_total=10, units_processed=4)
     # An email as mail clients need it: inline styles (its preview frame has a policy of its own).
     db.add(OutboundMessage(dealer_id=ar.id, appointment_id=appt.id, kind="reminder", scheduled_for=appt.scheduled_at,
@@ -109,9 +104,7 @@ def test_every_role_works_without_a_policy_violation(_chromium, live_server, dea
             _visit(page, seen, f"{d}/board/deliveries")
             # htmx navigation and the action panel, as a caller works.
             for button in ("opportunities", "appointments", "in_process", "completed", "deliveries"):
-                page.click(f'a[data-button="{button}"]')
-                page.wait_for_function(
-                    "b => document.querySelector(`a[data-button='${b}']`).classList.contains('active')", arg=button)
+                open_button(page, button)
             seen.collect("board buttons")
             page.click("#board-list [data-primary] >> nth=0")
             page.wait_for_selector("#action-panel form")

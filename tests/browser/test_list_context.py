@@ -8,48 +8,28 @@ from datetime import timedelta
 import pytest
 
 from boxes.db import utcnow
-from boxes.settings.discard_reasons import seed_defaults
 from tests import board_screen, factories
+from tests.board_screen import open_button, submit_panel
 from tests.browser.login import log_in
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def world(db, dealers):
+def world(db, dealers, board_caller):
     ar = dealers[0]
-    seed_defaults(db, ar)
-    db.commit()
+    rows = factories.one_row_per_list(db, ar, ("Julieta Bienvenida", "Oscar Vencido", "Carmen Turno", "Ignacio Taller",
+                                               "Cora Cortesia"), opportunity_due=-timedelta(days=2))
     now = utcnow()
-    rows = {
-        "delivery": factories.delivery(db, ar, now - timedelta(days=1), name="Julieta Bienvenida"),
+    rows |= {
         "delivery2": factories.delivery(db, ar, now - timedelta(days=2), name="Ramiro Bienvenida"),
-        "overdue": factories.opportunity(db, ar, now - timedelta(days=2), name="Oscar Vencido"),
         "today": factories.opportunity(db, ar, now + timedelta(minutes=1), name="Tania Hoy"),
         "upcoming": factories.opportunity(db, ar, now + timedelta(days=3), name="Ugo Proximo"),
-        "appointment": factories.appointment(db, ar, now + timedelta(days=1), status="requested", name="Carmen Turno"),
         "appointment2": factories.appointment(db, ar, now + timedelta(days=2), status="requested", name="Tito Turno"),
-        "in_process": factories.repair_order(db, ar, now - timedelta(hours=2), name="Ignacio Taller"),
-        "completed": factories.repair_order(db, ar, now - timedelta(days=3), delivered_at=now - timedelta(days=1),
-                                            status="delivered", name="Cora Cortesia"),
         "completed2": factories.repair_order(db, ar, now - timedelta(days=4), delivered_at=now - timedelta(days=2),
                                              status="delivered", name="Ciro Cortesia"),
     }
-    factories.user(db, role="caller", dealer=ar, email="caller@test.example", name="Carolina Caller")
     return ar, rows
-
-
-def open_button(page, key):
-    page.click(f'a[data-button="{key}"]')
-    page.wait_for_function("k => document.querySelector(`a[data-button='${k}']`).classList.contains('active')",
-                           arg=key)
-    page.wait_for_load_state("networkidle")
-
-
-def submit_panel(page):
-    page.click("#action-panel button[type=submit]")
-    page.wait_for_selector("#action-done")
-    page.wait_for_load_state("networkidle")
 
 
 def test_view_client_keeps_the_list_the_caller_is_on(browser, live_server, world):

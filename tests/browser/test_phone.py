@@ -8,7 +8,6 @@ from datetime import timedelta
 
 import pytest
 
-from boxes.db import utcnow
 from boxes.models import Membership
 from tests import factories
 from tests.browser.login import log_in
@@ -40,13 +39,8 @@ READABLE_SELECTS = """() => Array.from(document.querySelectorAll('nav select'))
 @pytest.fixture
 def phone_board(db, dealers):
     ar, br = dealers
-    now = utcnow()
-    factories.delivery(db, ar, now - timedelta(days=1), name="Entrega Celular")
-    factories.opportunity(db, ar, now + timedelta(hours=3), name="Oportunidad Celular")
-    factories.appointment(db, ar, now + timedelta(days=1), status="requested", name="Turno Celular")
-    factories.repair_order(db, ar, now - timedelta(hours=3), name="Taller Celular")
-    factories.repair_order(db, ar, now - timedelta(days=3), delivered_at=now - timedelta(days=1), status="delivered",
-                           name="Realizado Celular")
+    factories.one_row_per_list(db, ar, ("Entrega Celular", "Oportunidad Celular", "Turno Celular", "Taller Celular",
+                                        "Realizado Celular"), opportunity_due=timedelta(hours=3))
     user = factories.user(db, role="caller", dealer=ar, email="phone@test.example", name="Celeste Llamadora")
     db.add(Membership(user_id=user.id, dealer_id=br.id, role="caller"))  # the dealer switcher shows
     db.commit()

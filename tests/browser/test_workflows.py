@@ -10,48 +10,30 @@ from sqlalchemy import select
 
 from boxes.db import utcnow
 from boxes.models import Activity, AuditLog, Opportunity
-from boxes.settings.discard_reasons import seed_defaults
 from tests import factories
+from tests.board_screen import open_button, submit_panel
 from tests.browser.login import log_in
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def world(db, dealers):
+def world(db, dealers, board_caller):
     ar = dealers[0]
-    seed_defaults(db, ar)
-    db.commit()
+    rows = factories.one_row_per_list(db, ar, ("Julieta Bienvenida", "Diego Descarte", "Carmen Turno", "Ignacio Taller",
+                                               "Cora Cortesia"), opportunity_due=timedelta(days=1),
+                                      completed_lines=[("Service 30.000 km", "OK", "", False),
+                                                       ("Cambio de escobillas", "Rechazado", "", True)])
     now = utcnow()
-    rows = {
-        "delivery": factories.delivery(db, ar, now - timedelta(days=1), name="Julieta Bienvenida"),
-        "opp_discard": factories.opportunity(db, ar, now + timedelta(days=1), name="Diego Descarte"),
+    rows |= {
         "opp_replan": factories.opportunity(db, ar, now + timedelta(days=2), name="Rosa Replan"),
         "opp_sold": factories.opportunity(db, ar, now + timedelta(days=3), name="Sergio Vendido"),
-        "appointment": factories.appointment(db, ar, now + timedelta(days=1), status="requested", name="Carmen Turno"),
-        "in_process": factories.repair_order(db, ar, now - timedelta(hours=2), name="Ignacio Taller"),
-        "completed": factories.repair_order(db, ar, now - timedelta(days=3), delivered_at=now - timedelta(days=1),
-                                            status="delivered", name="Cora Cortesia",
-                                            lines=[("Service 30.000 km", "OK", "", False),
-                                                   ("Cambio de escobillas", "Rechazado", "", True)]),
     }
-    user = factories.user(db, role="caller", dealer=ar, email="caller@test.example", name="Carolina Caller")
-    return ar, rows, user
+    return ar, rows, board_caller
 
 
 def badge(page, key) -> str:
     return page.locator(f'[data-badge="{key}"]').inner_text()
-
-
-def open_button(page, key):
-    page.click(f'a[data-button="{key}"]')
-    page.wait_for_function("k => document.querySelector(`a[data-button='${k}']`).classList.contains('active')",
-                           arg=key)
-
-
-def submit_panel(page):
-    page.click("#action-panel button[type=submit]")
-    page.wait_for_selector("#action-done")
 
 
 def local(instant, dealer):
@@ -94,7 +76,7 @@ def test_caller_walks_every_flow(browser, live_server, db, world):
 
     # 2 New opportunities: discard with a reason (first without: the field error), replan, sold.
     open_button(page, "opportunities")
-    discard_row = page.locator(f"#opportunity-{rows['opp_discard'].id}")
+    discard_row = page.locator(f"#opportunity-{rows['opportunity'].id}")
     discard_row.locator("text=Descartar").click()
     page.wait_for_selector("#action-panel select[name=reason_id]")
     page.click("#action-panel button[type=submit]")

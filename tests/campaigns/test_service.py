@@ -105,6 +105,18 @@ def _create(db, dealer, actor, units, **kw):
     return service.create_campaign(db, dealer, actor, **args)
 
 
+def _two_callers(db, dealer):
+    """Two callers of the dealer, in the order a round-robin campaign deals them its opportunities (by name)."""
+    return (factories.user(db, role="caller", dealer=dealer, name="A caller"),
+            factories.user(db, role="caller", dealer=dealer, name="B caller"))
+
+
+def _opportunities_of(db, campaign) -> list[Opportunity]:
+    """The campaign's opportunities, in the order of their vehicles."""
+    return db.scalars(select(Opportunity).where(Opportunity.campaign_id == campaign.id)
+                      .order_by(Opportunity.vehicle_id)).all()
+
+
 def test_create_validates_and_writes_nothing_on_error(db, dealers):
     ar, br = dealers
     actor = factories.user(db, role="campaigns", dealer=ar)
@@ -127,15 +139,13 @@ def test_create_validates_and_writes_nothing_on_error(db, dealers):
 def test_process_round_robin_once_per_unit_and_rerun(db, dealers):
     ar, _ = dealers
     actor = factories.user(db, role="campaigns", dealer=ar)
-    c1 = factories.user(db, role="caller", dealer=ar, name="A caller")
-    c2 = factories.user(db, role="caller", dealer=ar, name="B caller")
+    c1, c2 = _two_callers(db, ar)
     units = _units(db, ar, 7)
     campaign = _create(db, ar, actor, units)
     assert campaign.units_total == 7 and campaign.status == "draft"
     done = service.process(db, campaign.id, batch=3)
     assert (done.status, done.units_processed, done.opportunities_created) == ("done", 7, 7)
-    opps = db.scalars(select(Opportunity).where(Opportunity.campaign_id == campaign.id)
-                      .order_by(Opportunity.vehicle_id)).all()
+    opps = _opportunities_of(db, campaign)
     assert [o.vehicle_id for o in opps] == [u.id for u in units]
     assert [o.assigned_user_id for o in opps] == [c1.id, c2.id] * 3 + [c1.id]
     assert all(o.origin == "campaign" and o.status == "open" and o.note == "Cambiar el airbag" for o in opps)
@@ -253,8 +263,7 @@ def test_an_open_campaign_name_is_unique_per_dealer(db, dealers):
 def test_add_units_to_an_existing_campaign(db, dealers):
     ar, br = dealers
     actor = factories.user(db, role="campaigns", dealer=ar)
-    c1 = factories.user(db, role="caller", dealer=ar, name="A caller")
-    c2 = factories.user(db, role="caller", dealer=ar, name="B caller")
+    c1, c2 = _two_callers(db, ar)
     units = _units(db, ar, 5)
     campaign = _create(db, ar, actor, units[:3])
     service.process(db, campaign.id)
@@ -263,8 +272,7 @@ def test_add_units_to_an_existing_campaign(db, dealers):
     assert added.id == campaign.id and added.units_total == 6 and added.status == "draft"
     done = service.process(db, campaign.id)
     assert (done.units_processed, done.opportunities_created) == (6, 5)
-    opps = db.scalars(select(Opportunity).where(Opportunity.campaign_id == campaign.id)
-                      .order_by(Opportunity.vehicle_id)).all()
+    opps = _opportunities_of(db, campaign)
     assert [o.vehicle_id for o in opps] == [u.id for u in units]
     assert {o.assigned_user_id for o in opps} == {c1.id, c2.id}  # round-robin goes on
     assert all(o.due_at == campaign.due_at and o.note == "Cambiar el airbag" for o in opps)

@@ -5,7 +5,6 @@ customers who must not get mail, and the per-dealer limits."""
 from __future__ import annotations
 
 import dataclasses
-from datetime import timedelta
 
 from rq import Queue
 from rq.registry import ScheduledJobRegistry
@@ -16,17 +15,18 @@ from boxes.mailsink import free_port, start_smtp_sink
 from boxes.messaging import outbox
 from boxes.models import AuditLog, Customer, MailSettings, OutboundMessage
 from jobs.mail import enqueue_send, recover_messages
-from tests import factories
-from tests.conftest import csrf_token_of
 from tests.html import every, one
 from tests.messaging_fixtures import *  # noqa: F403
-from tests.messaging_fixtures import LEASE_SECONDS, send_now, wait_until
-
-HX = {"HX-Request": "true"}
-
-
-def _appointment(db, dealer, **kw):
-    return factories.appointment(db, dealer, utcnow() + timedelta(days=2), status="requested", **kw)
+from tests.messaging_fixtures import (
+    HX,
+    LEASE_SECONDS,
+    appointment_to_confirm,
+    caller_on_appointments,
+    click_reminder,
+    reminder_url,
+    send_now,
+    wait_until,
+)
 
 
 def _row(db, appointment_id) -> OutboundMessage:
@@ -50,13 +50,12 @@ def _own_smtp(db, dealer, port: int, **kw):
 
 def test_double_click_sends_one_email(client, db, dealers, login_as, smtp, worker, redis):
     ar, _ = dealers
-    appt = _appointment(db, ar)
-    login_as("caller", ar)
-    token = csrf_token_of(client, f"/d/{ar.code}/board/appointments")
-    url = f"/d/{ar.code}/appointments/{appt.id}/reminder"
+    appt = appointment_to_confirm(db, ar)
+    token = caller_on_appointments(client, login_as, ar)
+    url = reminder_url(ar, appt)
 
-    first = client.post(url, headers={**HX, "X-CSRFToken": token})
-    second = client.post(url, headers={**HX, "X-CSRFToken": token})
+    first = click_reminder(client, url, token)
+    second = click_reminder(client, url, token)
     assert first.status_code == 200 and every(first, '[data-reminder-status="queued"]')
     assert second.status_code == 200 and every(second, '[data-reminder-status="queued"]')
     assert db.scalar(select(func.count()).select_from(OutboundMessage)) == 1
@@ -76,7 +75,7 @@ def test_double_click_sends_one_email(client, db, dealers, login_as, smtp, worke
     assert polled.status_code == 286
     assert every(polled, '[data-reminder-status="sent"]')
     # A third click after sending changes nothing either.
-    assert client.post(url, headers={**HX, "X-CSRFToken": token}).status_code == 286
+    assert click_reminder(client, url, token).status_code == 286
     worker.burst()
     assert len(smtp.messages()) == 1
     actions = [a.action for a in db.scalars(select(AuditLog).where(AuditLog.entity == "outbound_message"))]
@@ -87,7 +86,7 @@ def test_smtp_down_then_up_sends_once_after_retries(app, db, dealers, worker, re
     ar, _ = dealers
     port = free_port()  # nothing listens here yet: connection refused
     _own_smtp(db, ar, port)
-    appt = _appointment(db, ar)
+    appt = appointment_to_confirm(db, ar)
     requested = outbox.request_message(db, ar, appt, kind="reminder", origin="manual", actor=None)
     config = dataclasses.replace(app.config["BOXES"], mail_retry_intervals=(1,) * 20)
     enqueue_send(redis, config, requested.message)
@@ -118,7 +117,7 @@ def test_worker_killed_right_after_claiming_sends_exactly_once(app, db, dealers,
     # The SMTP server hangs: the worker claims the row, then waits for a greeting that never comes.
     _own_smtp(db, ar, blackhole_smtp.port)
     worker.env["BOXES_SMTP_TIMEOUT_SECONDS"] = "30"
-    appt = _appointment(db, ar)
+    appt = appointment_to_confirm(db, ar)
     requested = outbox.request_message(db, ar, appt, kind="reminder", origin="manual", actor=None)
     enqueue_send(redis, app.config["BOXES"], requested.message)
     process = worker.start(scheduler=False)
@@ -152,19 +151,18 @@ def test_worker_killed_right_after_claiming_sends_exactly_once(app, db, dealers,
 
 def test_opt_out_and_bad_addresses_send_nothing_and_say_why(client, db, dealers, login_as, smtp, worker, redis):
     ar, _ = dealers
-    login_as("caller", ar)
-    token = csrf_token_of(client, f"/d/{ar.code}/board/appointments")
+    token = caller_on_appointments(client, login_as, ar)
     cases = {
         "opt_out": ("ok@mail.example", True, "The customer asked not to be contacted."),
         "invalid_address": ("not-an-address@", False, "The customer's email address is not valid."),
         "no_address": ("", False, "The customer has no email address."),
     }
     for reason, (email, opt_out, _message) in cases.items():
-        appt = _appointment(db, ar)
+        appt = appointment_to_confirm(db, ar)
         customer = db.get(Customer, appt.customer_id)
         customer.email, customer.contact_opt_out = email, opt_out
         db.commit()
-        response = client.post(f"/d/{ar.code}/appointments/{appt.id}/reminder", headers={**HX, "X-CSRFToken": token})
+        response = click_reminder(client, reminder_url(ar, appt), token)
         assert response.status_code == 286  # final at once: nothing to poll
         body = response.get_data(as_text=True)
         assert every(body, '[data-reminder-status="skipped"]')
@@ -175,9 +173,8 @@ def test_opt_out_and_bad_addresses_send_nothing_and_say_why(client, db, dealers,
         assert one(page, f"#reminder-{appt.id}")
 
     # A customer who opts out after the click gets nothing either: the job checks again.
-    appt = _appointment(db, ar)
-    assert client.post(f"/d/{ar.code}/appointments/{appt.id}/reminder",
-                       headers={**HX, "X-CSRFToken": token}).status_code == 200
+    appt = appointment_to_confirm(db, ar)
+    assert click_reminder(client, reminder_url(ar, appt), token).status_code == 200
     db.get(Customer, appt.customer_id).contact_opt_out = True
     db.commit()
 
@@ -190,27 +187,25 @@ def test_opt_out_and_bad_addresses_send_nothing_and_say_why(client, db, dealers,
 
 def test_spanish_reason_on_the_row(client, db, dealers, login_as, smtp):
     ar, _ = dealers
-    login_as("caller", ar)
-    appt = _appointment(db, ar)
+    token = caller_on_appointments(client, login_as, ar)
+    appt = appointment_to_confirm(db, ar)
     db.get(Customer, appt.customer_id).contact_opt_out = True
     db.commit()
-    token = csrf_token_of(client, f"/d/{ar.code}/board/appointments")
-    body = client.post(f"/d/{ar.code}/appointments/{appt.id}/reminder",
-                       headers={**HX, "X-CSRFToken": token}).get_data(as_text=True)
+    body = click_reminder(client, reminder_url(ar, appt), token).get_data(as_text=True)
     assert "El cliente pidió no ser contactado." in body
 
 
 def test_daily_cap_and_rate_limit_per_dealer(app, db, dealers, smtp, redis):
     ar, br = dealers
     _own_smtp(db, ar, None, daily_cap=1)
-    first, second = _appointment(db, ar), _appointment(db, ar)
+    first, second = appointment_to_confirm(db, ar), appointment_to_confirm(db, ar)
     messages = [outbox.request_message(db, ar, a, kind="reminder", origin="automatic", actor=None).message
                 for a in (first, second)]
     assert send_now(app, messages[0]) == "sent"
     assert send_now(app, messages[1]) == "skipped:daily_cap"
     assert _row(db, second.id).reason == "daily_cap"
     # The other dealer has its own cap.
-    other = _appointment(db, br)
+    other = appointment_to_confirm(db, br)
     assert send_now(app, outbox.request_message(db, br, other, kind="reminder", origin="manual",
                                                 actor=None).message) == "sent"
     assert len(smtp.wait_for(2)) == 2
@@ -218,7 +213,7 @@ def test_daily_cap_and_rate_limit_per_dealer(app, db, dealers, smtp, redis):
     # Rate: one message per minute for AR; the next waits (not an attempt, not a failure).
     _own_smtp(db, ar, None, daily_cap=None, rate_per_minute=1)
     redis.flushdb()
-    third, fourth = _appointment(db, ar), _appointment(db, ar)
+    third, fourth = appointment_to_confirm(db, ar), appointment_to_confirm(db, ar)
     m3, m4 = (outbox.request_message(db, ar, a, kind="reminder", origin="manual", actor=None).message
               for a in (third, fourth))
     assert send_now(app, m3) == "sent"
@@ -243,7 +238,7 @@ def test_unexpected_error_before_smtp_gives_the_claim_back(app, db, dealers, smt
     import pytest
 
     ar, _ = dealers
-    appt = _appointment(db, ar)
+    appt = appointment_to_confirm(db, ar)
     message = outbox.request_message(db, ar, appt, kind="reminder", origin="manual", actor=None).message
     ar.time_zone = "Nowhere/Broken"  # bad data: the message cannot be prepared
     db.commit()

@@ -14,20 +14,20 @@ from tests import factories
 from tests.conftest import csrf_token_of
 from tests.html import every, one, text
 from tests.messaging_fixtures import *  # noqa: F403
-from tests.messaging_fixtures import send_now
-
-HX = {"HX-Request": "true"}
-
-
-def _appointment(db, dealer, **kw):
-    kw.setdefault("status", "requested")
-    return factories.appointment(db, dealer, utcnow() + timedelta(days=2), **kw)
+from tests.messaging_fixtures import (
+    HX,
+    appointment_to_confirm,
+    caller_on_appointments,
+    click_reminder,
+    reminder_url,
+    send_now,
+)
 
 
 def test_to_confirm_rows_have_the_reminder_button_and_status(app, client, db, dealers, login_as, smtp):
     ar, _ = dealers
-    fresh = _appointment(db, ar, name="Fresca Nueva")
-    done = _appointment(db, ar, name="Ya Enviado")
+    fresh = appointment_to_confirm(db, ar, name="Fresca Nueva")
+    done = appointment_to_confirm(db, ar, name="Ya Enviado")
     send_now(app, outbox.request_message(db, ar, done, kind="reminder", origin="manual", actor=None).message)
     login_as("caller", ar)
     page = client.get(f"/d/{ar.code}/board/appointments?view=to_confirm").get_data(as_text=True)
@@ -39,23 +39,22 @@ def test_to_confirm_rows_have_the_reminder_button_and_status(app, client, db, de
     assert done_cell["data-reminder-status"] == "sent" and "Enviado" in text(done_cell)
     assert not done_cell.has_attr("hx-trigger") and not every(done_cell, "[hx-post], [hx-trigger]")
     # The confirmed list has no reminder cell.
-    confirmed = _appointment(db, ar, status="confirmed")
+    confirmed = appointment_to_confirm(db, ar, status="confirmed")
     page = client.get(f"/d/{ar.code}/board/appointments?view=confirmed").get_data(as_text=True)
     assert not every(page, f"#reminder-{confirmed.id}")
 
 
 def test_no_retry_offered_when_the_reason_it_was_not_sent_still_holds(app, client, db, dealers, login_as, smtp):
     ar, _ = dealers
-    appt = _appointment(db, ar, email="", name="Sin Email")
-    login_as("caller", ar)
-    token = csrf_token_of(client, f"/d/{ar.code}/board/appointments")
-    url = f"/d/{ar.code}/appointments/{appt.id}/reminder"
+    appt = appointment_to_confirm(db, ar, email="", name="Sin Email")
+    token = caller_on_appointments(client, login_as, ar)
+    url = reminder_url(ar, appt)
     # Before any reminder: the row says why there is none to send, and offers no button.
     page = client.get(f"/d/{ar.code}/board/appointments?view=to_confirm").get_data(as_text=True)
     cell = one(page, f"#reminder-{appt.id}")
     assert "El cliente no tiene email." in text(cell) and not every(cell, "[data-send-reminder]")
     # A stale page's click: skipped with its reason, and still no "try again" (it can only fail again).
-    body = client.post(url, headers={**HX, "X-CSRFToken": token}).get_data(as_text=True)
+    body = click_reminder(client, url, token).get_data(as_text=True)
     assert "El cliente no tiene email." in text(one(body, '[data-reminder-status="skipped"]'))
     assert not every(body, "[data-send-reminder]")
     page = client.get(f"/d/{ar.code}/board/appointments?view=to_confirm").get_data(as_text=True)
@@ -71,11 +70,10 @@ def test_no_retry_offered_when_the_reason_it_was_not_sent_still_holds(app, clien
 
 def test_queued_cell_polls_until_final(app, client, db, dealers, login_as, smtp):
     ar, _ = dealers
-    appt = _appointment(db, ar)
-    login_as("caller", ar)
-    token = csrf_token_of(client, f"/d/{ar.code}/board/appointments")
-    url = f"/d/{ar.code}/appointments/{appt.id}/reminder"
-    response = client.post(url, headers={**HX, "X-CSRFToken": token})
+    appt = appointment_to_confirm(db, ar)
+    token = caller_on_appointments(client, login_as, ar)
+    url = reminder_url(ar, appt)
+    response = click_reminder(client, url, token)
     assert response.status_code == 200
     body = response.get_data(as_text=True)
     cell = one(body, '[data-reminder-status="queued"]')
@@ -93,12 +91,11 @@ def test_queued_cell_polls_until_final(app, client, db, dealers, login_as, smtp)
 
 def test_reminder_refused_for_confirmed_or_past_appointments(client, db, dealers, login_as, smtp):
     ar, _ = dealers
-    confirmed = _appointment(db, ar, status="confirmed")
+    confirmed = appointment_to_confirm(db, ar, status="confirmed")
     past = factories.appointment(db, ar, utcnow() - timedelta(hours=1), status="requested")
-    login_as("caller", ar)
-    token = csrf_token_of(client, f"/d/{ar.code}/board/appointments")
+    token = caller_on_appointments(client, login_as, ar)
     for appt in (confirmed, past):
-        response = client.post(f"/d/{ar.code}/appointments/{appt.id}/reminder", headers={**HX, "X-CSRFToken": token})
+        response = click_reminder(client, reminder_url(ar, appt), token)
         assert response.status_code == 422
         assert "Los recordatorios son para turnos futuros todavía sin confirmar." in response.get_data(as_text=True)
     assert db.scalar(select(OutboundMessage.id)) is None
@@ -106,20 +103,20 @@ def test_reminder_refused_for_confirmed_or_past_appointments(client, db, dealers
 
 def test_reminder_needs_csrf_and_a_board_role(client, db, dealers, login_as, smtp):
     ar, _ = dealers
-    appt = _appointment(db, ar)
+    appt = appointment_to_confirm(db, ar)
     login_as("caller", ar)
-    assert client.post(f"/d/{ar.code}/appointments/{appt.id}/reminder", headers=HX).status_code == 400
+    assert client.post(reminder_url(ar, appt), headers=HX).status_code == 400
     # Without htmx the form post redirects back to the list.
     token = csrf_token_of(client, f"/d/{ar.code}/board/appointments")
-    response = client.post(f"/d/{ar.code}/appointments/{appt.id}/reminder", data={"csrf_token": token})
+    response = client.post(reminder_url(ar, appt), data={"csrf_token": token})
     assert response.status_code == 303
     assert db.scalar(select(OutboundMessage.status)) == "queued"
 
 
 def test_outbox_lists_every_message_with_preview(app, client, db, dealers, login_as, smtp):
     ar, _ = dealers
-    sent = _appointment(db, ar, name="Rita <b>Enviada</b>")
-    skipped = _appointment(db, ar, name="Omar Optout")
+    sent = appointment_to_confirm(db, ar, name="Rita <b>Enviada</b>")
+    skipped = appointment_to_confirm(db, ar, name="Omar Optout")
     from boxes.models import Customer
 
     db.get(Customer, skipped.customer_id).contact_opt_out = True
@@ -127,7 +124,7 @@ def test_outbox_lists_every_message_with_preview(app, client, db, dealers, login
     m_sent = outbox.request_message(db, ar, sent, kind="reminder", origin="manual", actor=None).message
     send_now(app, m_sent)
     m_skipped = outbox.request_message(db, ar, skipped, kind="reminder", origin="automatic", actor=None).message
-    failed = OutboundMessage(dealer_id=ar.id, appointment_id=_appointment(db, ar).id, kind="reminder",
+    failed = OutboundMessage(dealer_id=ar.id, appointment_id=appointment_to_confirm(db, ar).id, kind="reminder",
                              scheduled_for=utcnow() + timedelta(days=2), status="failed", attempts=4,
                              reason="smtp_error", error="SMTPServerDisconnected: Connection unexpectedly closed")
     db.add(failed)

@@ -101,6 +101,18 @@ def _steal_query(dealer_id: int) -> dict:
                          f"WHERE dealer_id = {dealer_id} AND CAST(:cursor AS TEXT) IS NOT NULL"}
 
 
+def _stealing_run_fails(db, dealer, victim, url: str) -> str:
+    """The run of a connector row saved before these rules, reading ``victim``'s customers from Boxes'
+    own tables at ``url``: it fails and imports nothing. Its error."""
+    db.query(DmsConnector).delete()
+    db.commit()
+    _force(db, dealer, "sql", {"queries": _steal_query(victim.id)}, {"url": url})
+    with pytest.raises(ConnectorError):
+        run(db, dealer, "customers")
+    assert SECRET_NAME not in _customers_of(db, dealer)
+    return _last_error(db, dealer)
+
+
 def _own_sqlite_spellings(database_url: str, dealer_folder) -> list[str]:
     path = sa.engine.make_url(database_url).database
     dealer_folder.mkdir(parents=True, exist_ok=True)
@@ -140,13 +152,8 @@ def test_sql_connector_refuses_boxes_own_sqlite_database(client, db, dealers, lo
 
     # A row saved before the rule: the run refuses it and imports nothing.
     for url in spellings:
-        db.query(DmsConnector).delete()
-        db.commit()
-        _force(db, ar, "sql", {"queries": _steal_query(br.id)}, {"url": url})
-        with pytest.raises(ConnectorError):
-            run(db, ar, "customers")
-        assert "Boxes" in _last_error(db, ar) or "connector folder" in _last_error(db, ar)
-        assert SECRET_NAME not in _customers_of(db, ar)
+        error = _stealing_run_fails(db, ar, br, url)
+        assert "Boxes" in error or "connector folder" in error, (url, error)
 
 
 def test_sql_connector_refuses_boxes_own_postgresql_database(pg_db, operator):
@@ -166,18 +173,24 @@ def test_sql_connector_refuses_boxes_own_postgresql_database(pg_db, operator):
                  f"postgresql://{user}{password}@127.0.0.1:{port}/{name}",
                  f"postgresql+psycopg://{user}{password}@{socket.gethostname()}:{port}/{name}"]
     for url in spellings:
-        pg_db.query(DmsConnector).delete()
-        pg_db.commit()
-        _force(pg_db, ar, "sql", {"queries": _steal_query(br.id)}, {"url": url})
-        with pytest.raises(ConnectorError):
-            run(pg_db, ar, "customers")
-        error = _last_error(pg_db, ar)
+        error = _stealing_run_fails(pg_db, ar, br, url)
         assert "Boxes" in error or "cannot connect" in error, (url, error)
         assert SECRET_NAME not in error
-        assert SECRET_NAME not in _customers_of(pg_db, ar)
 
 
-def _mariadb(name: str, rows: list[str]) -> str:
+def _dms_holding_the_secret(url: str, code: str, timestamp: str = "DATETIME") -> str:
+    """The DMS database at ``url`` gets its customers' table (``clientes``) with one customer, ``code``,
+    named SECRET_NAME; ``timestamp``: the database's type for a date and time. Its URL."""
+    eng = sa.create_engine(url)
+    with eng.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE clientes (codigo VARCHAR(20) PRIMARY KEY, nome VARCHAR(200), "
+                             f"alterado_em {timestamp} NOT NULL)")
+        conn.exec_driver_sql(f"INSERT INTO clientes VALUES ('{code}', '{SECRET_NAME}', '2025-03-01 10:00:00')")
+    eng.dispose()
+    return url
+
+
+def _mariadb(name: str, code: str) -> str:
     try:
         admin = sa.create_engine(MARIADB_ADMIN, connect_args={"connect_timeout": 3}, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
@@ -186,15 +199,7 @@ def _mariadb(name: str, rows: list[str]) -> str:
         admin.dispose()
     except Exception as exc:
         pytest.skip(f"MariaDB not reachable at 127.0.0.1:3306 ({exc.__class__.__name__})")
-    url = f"mysql+pymysql://root@127.0.0.1:3306/{name}"
-    eng = sa.create_engine(url)
-    with eng.begin() as conn:
-        conn.exec_driver_sql("CREATE TABLE clientes (codigo VARCHAR(20) PRIMARY KEY, nome VARCHAR(200), "
-                             "alterado_em DATETIME NOT NULL)")
-        for row in rows:
-            conn.exec_driver_sql(row)
-    eng.dispose()
-    return url
+    return _dms_holding_the_secret(f"mysql+pymysql://root@127.0.0.1:3306/{name}", code)
 
 
 DMS_QUERY = {"customers": "SELECT codigo AS dms_id, nome AS name, alterado_em AS dms_updated_at FROM clientes "
@@ -203,7 +208,7 @@ DMS_QUERY = {"customers": "SELECT codigo AS dms_id, nome AS name, alterado_em AS
 
 def test_sql_connector_refuses_another_dealers_database(client, db, dealers, login_as, operator):
     ar, br = dealers
-    b_url = _mariadb("boxes_dms_bravo", [f"INSERT INTO clientes VALUES ('B1', '{SECRET_NAME}', '2025-03-01 10:00:00')"])
+    b_url = _mariadb("boxes_dms_bravo", "B1")
     _force(db, br, "sql", {"queries": DMS_QUERY}, {"url": b_url})
     login_as("admin", ar)
     token = csrf_token_of(client, _url(ar))
@@ -222,14 +227,7 @@ def test_sql_connector_refuses_another_dealers_database(client, db, dealers, log
 
 def _sqlite_dms(path) -> str:
     path.parent.mkdir(parents=True, exist_ok=True)
-    url = f"sqlite:///{path}"
-    eng = sa.create_engine(url)
-    with eng.begin() as conn:
-        conn.exec_driver_sql("CREATE TABLE clientes (codigo VARCHAR(20) PRIMARY KEY, nome VARCHAR(200), "
-                             "alterado_em DATETIME NOT NULL)")
-        conn.exec_driver_sql(f"INSERT INTO clientes VALUES ('B1', '{SECRET_NAME}', '2025-03-01 10:00:00')")
-    eng.dispose()
-    return url
+    return _dms_holding_the_secret(f"sqlite:///{path}", "B1")
 
 
 def test_a_sqlite_dms_file_lives_in_the_dealers_folder(client, db, dealers, login_as, operator):
@@ -259,21 +257,14 @@ def test_a_sqlite_dms_file_lives_in_the_dealers_folder(client, db, dealers, logi
 @pytest.fixture
 def pg_dms(postgres_url):
     with scratch_postgres(postgres_url, "dms_pg") as url:
-        eng = sa.create_engine(url)
-        with eng.begin() as conn:
-            conn.exec_driver_sql("CREATE TABLE clientes (codigo VARCHAR(20) PRIMARY KEY, nome VARCHAR(200), "
-                                 "alterado_em TIMESTAMP NOT NULL)")
-            conn.exec_driver_sql(f"INSERT INTO clientes VALUES ('C1', '{SECRET_NAME}', '2025-03-01 10:00:00')")
-        eng.dispose()
-        yield url
+        yield _dms_holding_the_secret(url, "C1", timestamp="TIMESTAMP")
 
 
 def _dms_of(kind: str, request, tmp_path, operator, dealer) -> str:
     if kind == "postgresql":
         return request.getfixturevalue("pg_dms")
     if kind == "mariadb":
-        return _mariadb("boxes_dms_alfa", [f"INSERT INTO clientes VALUES ('C1', '{SECRET_NAME}', "
-                                           "'2025-03-01 10:00:00')"])
+        return _mariadb("boxes_dms_alfa", "C1")
     return _sqlite_dms(operator.root / dealer.code / "dms.db")
 
 

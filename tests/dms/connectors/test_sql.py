@@ -54,16 +54,20 @@ QUERIES = {
 }
 
 
-def _sqlite_dms(folder) -> str:
-    """A DMS SQLite file in ``folder`` (a dealer's connector folder)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    url = f"sqlite:///{folder / 'dms.db'}"
+def _in_the_dms(url: str, statements: list[str]) -> str:
+    """Run ``statements`` in the DMS database at ``url``, as the DMS itself would (one transaction); the URL."""
     eng = sa.create_engine(url)
     with eng.begin() as conn:
-        for stmt in SCHEMA + ROWS:
+        for stmt in statements:
             conn.exec_driver_sql(stmt)
     eng.dispose()
     return url
+
+
+def _sqlite_dms(folder) -> str:
+    """A DMS SQLite file in ``folder`` (a dealer's connector folder)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    return _in_the_dms(f"sqlite:///{folder / 'dms.db'}", SCHEMA + ROWS)
 
 
 def _mariadb_dms() -> str:
@@ -76,12 +80,7 @@ def _mariadb_dms() -> str:
     except Exception as exc:
         pytest.skip(f"MariaDB not reachable at 127.0.0.1:3306 ({exc.__class__.__name__}): the sql connector's "
                     "MariaDB peer is optional")
-    eng = sa.create_engine(MARIADB_URL)
-    with eng.begin() as conn:
-        for stmt in SCHEMA + ROWS:
-            conn.exec_driver_sql(stmt)
-    eng.dispose()
-    return MARIADB_URL
+    return _in_the_dms(MARIADB_URL, SCHEMA + ROWS)
 
 
 @pytest.fixture(params=["sqlite", "mariadb"])
@@ -104,11 +103,8 @@ def test_sql_connector_reads_the_dms_database_incrementally(db, dealers, dms_url
     assert db.scalar(select(RepairOrderLine.work_done)) == "Revisão 20.000 km"
     assert db.scalar(select(Appointment.status)) == "confirmed"
 
-    eng = sa.create_engine(dms_url)
-    with eng.begin() as conn:
-        conn.exec_driver_sql("UPDATE clientes SET nome = 'João da Silva Jr.', alterado_em = '2025-03-05 10:00:00' "
-                             "WHERE codigo = 'C1'")
-    eng.dispose()
+    _in_the_dms(dms_url, ["UPDATE clientes SET nome = 'João da Silva Jr.', alterado_em = '2025-03-05 10:00:00' "
+                          "WHERE codigo = 'C1'"])
     runs = sync_dealer(db, br, config=config)
     customers = next(r for r in runs if r.entity == "customers")
     assert (customers.updated, customers.inserted) == (1, 0)
