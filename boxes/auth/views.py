@@ -108,13 +108,18 @@ def invitations():
                            dealers=service.dealers_of(current_user))
 
 
+def _answered(answer, invitation_id: int):
+    """``answer`` (accept or decline) given to one of the user's invitations: its dealer. Any other id: 404."""
+    try:
+        return answer(db(), current_user, invitation_id)
+    except NotFound:
+        abort(404)
+
+
 @bp.post("/invitations/<int:invitation_id>/accept")
 @login_required
 def accept_invitation(invitation_id: int):
-    try:
-        dealer = memberships.accept_invitation(db(), current_user, invitation_id)
-    except NotFound:
-        abort(404)
+    dealer = _answered(memberships.accept_invitation, invitation_id)
     flash(_("You are now a member of %(dealer)s.", dealer=dealer.name), "success")
     return redirect(url_for("board.index", dealer_code=dealer.code), code=303)
 
@@ -122,9 +127,6 @@ def accept_invitation(invitation_id: int):
 @bp.post("/invitations/<int:invitation_id>/decline")
 @login_required
 def decline_invitation(invitation_id: int):
-    try:
-        dealer = memberships.decline_invitation(db(), current_user, invitation_id)
-    except NotFound:
-        abort(404)
+    dealer = _answered(memberships.decline_invitation, invitation_id)
     flash(_("Invitation from %(dealer)s declined.", dealer=dealer.name), "success")
     return redirect(url_for("auth.invitations"), code=303)

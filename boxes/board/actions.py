@@ -9,7 +9,8 @@ numbers (pager total, opportunity groups, sub-view tabs) and the button bar with
 button active, all out of band. Loaded directly, the same URL renders the whole board on that list
 with the panel open. Bad input → 422 with the form and field messages; a row changed by someone
 else → 409 with the fresh row; another dealer's id → 404. The rules are in the service
-functions; these views only parse and render.
+functions; these views only parse and render. Each action is a ``row_action``: its URL, form, title,
+confirmation and the call of its service; what every action does around that is written once.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 from flask import abort, flash, g, redirect, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from boxes.board import appointments, bp, completed, deliveries, in_process, opportunities
@@ -48,7 +50,7 @@ from boxes.board.lists import (
 )
 from boxes.errors import ActionError, Conflict, NotFound
 from boxes.forms import ActionForm, field_errors
-from boxes.models import Appointment, Customer, Opportunity, RepairOrder, Vehicle
+from boxes.models import Appointment, Customer, Delivery, Opportunity, RepairOrder, Vehicle
 from boxes.owned import get_owned
 from boxes.web import db, is_fragment_request, render_blocks, render_page, requires_role
 
@@ -191,16 +193,64 @@ def _act(panel: Panel, form_class: type[ActionForm], service, message: str):
     return _done(view, subject, row_id, message)
 
 
+def row_action(rule: str, form_class: type[ActionForm], *, title, done, versioned: bool | str = False,
+               default_list: str | None = None, initial=None, choices=None):
+    """Registers the decorated function as the row action at ``rule``, ``/<subject>/<int:…_id>/<action>``
+    (the subject a URL argument for the actions every list has), for the board's roles, GET and POST, under
+    the function's name (the endpoint ``board.<name>`` templates and tests use). The function is only the
+    change, with the form's typed values: ``change(row, form)``, or ``change(row, form, subject)`` when the
+    URL names the subject; the rest is the same for every action: the row (404 for another dealer's id),
+    its ``Panel``, then ``_act``.
+
+    ``title``: the panel's title (the button's label); ``done``: the confirmation. ``versioned``: the form
+    carries the row's version, checked when it comes back (True, or the one subject it does that for).
+    ``default_list``: the row's own list, when the request names none. ``initial(row)``: the form's values
+    when it opens; ``choices(row)``: what else the form shows (reasons, assignees)."""
+    action = rule.rsplit("/", 1)[1]
+    fixed_subject = None if rule.startswith("/<") else rule.split("/")[1]
+
+    def register(change):
+        def view(subject: str = fixed_subject, **row_ids: int):
+            (row_id,) = row_ids.values()
+            row = _owned_or_404(SUBJECTS[subject][0], row_id)
+            version = row.version if versioned is True or versioned == subject else None
+            panel = _panel(subject, row, action, str(title), version=version, default_list=default_list,
+                           initial=initial(row) if initial else None, **(choices(row) if choices else {}))
+            service = (lambda f: change(row, f)) if fixed_subject else (lambda f: change(row, f, subject))
+            return _act(panel, form_class, service, str(done))
+
+        bp.add_url_rule(rule, change.__name__, requires_role(*BOARD_ROLES)(view), methods=["GET", "POST"])
+        return change
+
+    return register
+
+
+def _due_tomorrow(_row) -> dict:
+    """The due date the form proposes: tomorrow at ten, the dealer's time."""
+    return {"due_at": _local_input(opportunities.default_due(g.dealer, windows()))}
+
+
+def _first_due(row) -> dict:
+    """A new opportunity's proposed due date: a delivery's first service, any other row's tomorrow at ten."""
+    if isinstance(row, Delivery):
+        return {"due_at": _local_input(deliveries.first_service_due(g.dealer, row.delivered_at))}
+    return _due_tomorrow(row)
+
+
+def _assignees(_row) -> dict:
+    return {"assignees": opportunities.assignees(db(), g.dealer)}
+
+
+def _discard_reasons(_row) -> dict:
+    return {"reasons": opportunities.discard_reasons(db(), g.dealer)}
+
+
 # --- everywhere: register call, create opportunity, view client ------------------------------
 
-@bp.route(f"/<{SUBJECT_PATTERN}:subject>/<int:subject_id>/call", methods=["GET", "POST"])
-@requires_role(*BOARD_ROLES)
-def register_call(subject: str, subject_id: int):
-    row = _owned_or_404(SUBJECTS[subject][0], subject_id)
-    panel = _panel(subject, row, "call", _("Register call"),
-                   version=row.version if subject == "opportunities" else None)
-    return _act(panel, CallForm, lambda f: register_call_service(db(), g.dealer, current_user, subject, subject_id,
-                                                                 _call_input(f)), _("Call registered."))
+@row_action(f"/<{SUBJECT_PATTERN}:subject>/<int:subject_id>/call", CallForm, title=_l("Register call"),
+            done=_l("Call registered."), versioned="opportunities")
+def register_call(row, f: CallForm, subject: str):
+    register_call_service(db(), g.dealer, current_user, subject, row.id, _call_input(f))
 
 
 def _call_input(f: CallForm) -> CallInput:
@@ -208,18 +258,13 @@ def _call_input(f: CallForm) -> CallInput:
                      next_contact_at=f.next_contact_at.data, version=f.version.data)
 
 
-@bp.route(f"/<{SUBJECT_PATTERN}:subject>/<int:subject_id>/opportunity", methods=["GET", "POST"])
-@requires_role(*BOARD_ROLES)
-def create_opportunity(subject: str, subject_id: int):
-    row = _owned_or_404(SUBJECTS[subject][0], subject_id)
-    due = (deliveries.first_service_due(g.dealer, row.delivered_at) if subject == "deliveries"
-           else opportunities.default_due(g.dealer, windows()))
-    panel = _panel(subject, row, "opportunity", _("Create opportunity"), initial={"due_at": _local_input(due)},
-                   assignees=opportunities.assignees(db(), g.dealer))
-    return _act(panel, OpportunityForm, lambda f: opportunities.create_opportunity(
+@row_action(f"/<{SUBJECT_PATTERN}:subject>/<int:subject_id>/opportunity", OpportunityForm,
+            title=_l("Create opportunity"), done=_l("Opportunity created."), initial=_first_due, choices=_assignees)
+def create_opportunity(row, f: OpportunityForm, subject: str):
+    opportunities.create_opportunity(
         db(), g.dealer, current_user, origin=subject_origin(subject, row), due_at=f.due_at.data, note=f.note.data,
         customer_id=row.customer_id, vehicle_id=getattr(row, "vehicle_id", None),
-        assigned_user_id=f.assigned_user_id.data), _("Opportunity created."))
+        assigned_user_id=f.assigned_user_id.data)
 
 
 @bp.get("/customers/<int:customer_id>")
@@ -234,77 +279,51 @@ def client_view(customer_id: int):
 
 # --- 2 New opportunities: discard, replan, appointment sold ----------------------------------
 
-@bp.route("/opportunities/<int:opportunity_id>/discard", methods=["GET", "POST"])
-@requires_role(*BOARD_ROLES)
-def discard(opportunity_id: int):
-    opp = _owned_or_404(Opportunity, opportunity_id)
-    panel = _panel("opportunities", opp, "discard", _("Discard"), version=opp.version,
-                   reasons=opportunities.discard_reasons(db(), g.dealer))
-    return _act(panel, DiscardForm, lambda f: opportunities.discard(
-        db(), g.dealer, current_user, opportunity_id, reason_id=f.reason_id.data, comment=f.comment.data,
-        version=f.version.data), _("Opportunity discarded."))
+@row_action("/opportunities/<int:opportunity_id>/discard", DiscardForm, title=_l("Discard"),
+            done=_l("Opportunity discarded."), versioned=True, choices=_discard_reasons)
+def discard(opp: Opportunity, f: DiscardForm):
+    opportunities.discard(db(), g.dealer, current_user, opp.id, reason_id=f.reason_id.data, comment=f.comment.data,
+                          version=f.version.data)
 
 
-@bp.route("/opportunities/<int:opportunity_id>/replan", methods=["GET", "POST"])
-@requires_role(*BOARD_ROLES)
-def replan(opportunity_id: int):
-    opp = _owned_or_404(Opportunity, opportunity_id)
-    panel = _panel("opportunities", opp, "replan", _("Replan"), version=opp.version,
-                   initial={"due_at": _local_input(opportunities.default_due(g.dealer, windows()))})
-    return _act(panel, ReplanForm, lambda f: opportunities.replan(
-        db(), g.dealer, current_user, opportunity_id, due_at=f.due_at.data, comment=f.comment.data,
-        version=f.version.data), _("Opportunity replanned."))
+@row_action("/opportunities/<int:opportunity_id>/replan", ReplanForm, title=_l("Replan"),
+            done=_l("Opportunity replanned."), versioned=True, initial=_due_tomorrow)
+def replan(opp: Opportunity, f: ReplanForm):
+    opportunities.replan(db(), g.dealer, current_user, opp.id, due_at=f.due_at.data, comment=f.comment.data,
+                         version=f.version.data)
 
 
-@bp.route("/opportunities/<int:opportunity_id>/sold", methods=["GET", "POST"])
-@requires_role(*BOARD_ROLES)
-def mark_sold(opportunity_id: int):
-    opp = _owned_or_404(Opportunity, opportunity_id)
-    panel = _panel("opportunities", opp, "sold", _("Appointment sold"), version=opp.version)
-    return _act(panel, SoldForm, lambda f: opportunities.mark_sold(
-        db(), g.dealer, current_user, opportunity_id, appointment_at=f.appointment_at.data, comment=f.comment.data,
-        version=f.version.data), _("Appointment sold registered."))
+@row_action("/opportunities/<int:opportunity_id>/sold", SoldForm, title=_l("Appointment sold"),
+            done=_l("Appointment sold registered."), versioned=True)
+def mark_sold(opp: Opportunity, f: SoldForm):
+    opportunities.mark_sold(db(), g.dealer, current_user, opp.id, appointment_at=f.appointment_at.data,
+                            comment=f.comment.data, version=f.version.data)
 
 
 # --- 3 Upcoming appointments: confirm, recovery opportunity ------------------------------------
 
-@bp.route("/appointments/<int:appointment_id>/confirm", methods=["GET", "POST"])
-@requires_role(*BOARD_ROLES)
-def confirm_appointment(appointment_id: int):
-    appt = _owned_or_404(Appointment, appointment_id)
-    panel = _panel("appointments", appt, "confirm", _("Confirm appointment"), version=appt.version)
-    return _act(panel, ConfirmForm, lambda f: appointments.confirm(
-        db(), g.dealer, current_user, appointment_id, comment=f.comment.data, version=f.version.data),
-        _("Appointment confirmed."))
+@row_action("/appointments/<int:appointment_id>/confirm", ConfirmForm, title=_l("Confirm appointment"),
+            done=_l("Appointment confirmed."), versioned=True)
+def confirm_appointment(appt: Appointment, f: ConfirmForm):
+    appointments.confirm(db(), g.dealer, current_user, appt.id, comment=f.comment.data, version=f.version.data)
 
 
-@bp.route("/appointments/<int:appointment_id>/recovery", methods=["GET", "POST"])
-@requires_role(*BOARD_ROLES)
-def recovery_opportunity(appointment_id: int):
-    panel = _panel("appointments", _owned_or_404(Appointment, appointment_id), "recovery",
-                   _("Recovery opportunity"), assignees=opportunities.assignees(db(), g.dealer),
-                   initial={"due_at": _local_input(opportunities.default_due(g.dealer, windows()))})
-    return _act(panel, OpportunityForm, lambda f: appointments.create_recovery_opportunity(
-        db(), g.dealer, current_user, appointment_id, due_at=f.due_at.data, note=f.note.data,
-        assigned_user_id=f.assigned_user_id.data), _("Recovery opportunity created."))
+@row_action("/appointments/<int:appointment_id>/recovery", OpportunityForm, title=_l("Recovery opportunity"),
+            done=_l("Recovery opportunity created."), initial=_due_tomorrow, choices=_assignees)
+def recovery_opportunity(appt: Appointment, f: OpportunityForm):
+    appointments.create_recovery_opportunity(db(), g.dealer, current_user, appt.id, due_at=f.due_at.data,
+                                             note=f.note.data, assigned_user_id=f.assigned_user_id.data)
 
 
 # --- 4 In process: unit delivered; 5 Services completed: courtesy call -----------------------
 
-@bp.route("/repair-orders/<int:repair_order_id>/delivered", methods=["GET", "POST"])
-@requires_role(*BOARD_ROLES)
-def unit_delivered(repair_order_id: int):
-    panel = _panel("repair-orders", _owned_or_404(RepairOrder, repair_order_id), "delivered", _("Unit delivered"),
-                   default_list="in_process")
-    return _act(panel, UnitDeliveredForm, lambda f: in_process.mark_unit_delivered(
-        db(), g.dealer, current_user, repair_order_id), _("Unit delivered: it moved to Services completed."))
+@row_action("/repair-orders/<int:repair_order_id>/delivered", UnitDeliveredForm, title=_l("Unit delivered"),
+            done=_l("Unit delivered: it moved to Services completed."), default_list="in_process")
+def unit_delivered(ro: RepairOrder, f: UnitDeliveredForm):
+    in_process.mark_unit_delivered(db(), g.dealer, current_user, ro.id)
 
 
-@bp.route("/repair-orders/<int:repair_order_id>/courtesy", methods=["GET", "POST"])
-@requires_role(*BOARD_ROLES)
-def courtesy_call(repair_order_id: int):
-    panel = _panel("repair-orders", _owned_or_404(RepairOrder, repair_order_id), "courtesy", _("Courtesy call"),
-                   default_list="completed")
-    return _act(panel, CourtesyCallForm, lambda f: completed.register_courtesy_call(
-        db(), g.dealer, current_user, repair_order_id, _call_input(f), f.satisfaction.data),
-        _("Courtesy call registered."))
+@row_action("/repair-orders/<int:repair_order_id>/courtesy", CourtesyCallForm, title=_l("Courtesy call"),
+            done=_l("Courtesy call registered."), default_list="completed")
+def courtesy_call(ro: RepairOrder, f: CourtesyCallForm):
+    completed.register_courtesy_call(db(), g.dealer, current_user, ro.id, _call_input(f), f.satisfaction.data)

@@ -12,12 +12,12 @@ from sqlalchemy.orm import Session
 from boxes import inputs
 from boxes.audit import record
 from boxes.board import opportunities
-from boxes.board.statements import DEALER, WINDOWS, board_parameters, count_of, has_open_opportunity, last_note
+from boxes.board.statements import DEALER, WINDOWS, board_parameters, count_of, one_row, subject_rows
 from boxes.board.windows import BoardWindows
 from boxes.db import utcnow
 from boxes.errors import ActionError
 from boxes.messaging.outbox import reminder_columns
-from boxes.models import Appointment, Customer, Dealer, Opportunity, User, Vehicle
+from boxes.models import Appointment, Dealer, Opportunity, User
 from boxes.models.workshop import UNCONFIRMED
 from boxes.owned import check_version, commit_or_conflict, get_owned
 from boxes.paging import ListQuery, Page, in_list, list_query, paginate
@@ -84,25 +84,12 @@ def contains(session: Session, dealer: Dealer, w: BoardWindows, appointment_id: 
 
 
 def _rows(dealer: Dealer):
-    return (
-        select(
-            Appointment,
-            Customer,
-            Vehicle,
-            last_note(dealer.id, Appointment.customer_id).label("last_note"),
-            has_open_opportunity(dealer.id, Appointment.customer_id, Appointment.vehicle_id).label("scheduled"),
-            # The email reminder's state on the row (reminder_status, reminder_sent_at, reminder_reason).
-            *reminder_columns(dealer.id),
-        )
-        .join(Vehicle, Vehicle.id == Appointment.vehicle_id)
-        .outerjoin(Customer, Customer.id == Appointment.customer_id)
-    )
+    # With the email reminder's state on the row (reminder_status, reminder_sent_at, reminder_reason).
+    return subject_rows(Appointment, dealer, *reminder_columns(dealer.id))
 
 
 def one(session: Session, dealer: Dealer, appointment_id: int):
-    return session.execute(
-        _rows(dealer).where(Appointment.dealer_id == dealer.id, Appointment.id == appointment_id)
-    ).one_or_none()
+    return one_row(session, _rows(dealer), Appointment, dealer, appointment_id)
 
 
 @cache

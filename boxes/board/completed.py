@@ -10,15 +10,15 @@ from sqlalchemy.orm import Session
 
 from boxes.board.contact import FINAL_OUTCOMES, CallInput, register_call
 from boxes.board.in_process import repair_order_rows
-from boxes.board.statements import DEALER, WINDOWS, board_parameters, call_filter
+from boxes.board.statements import CALL_FILTERS, DEALER, WINDOWS, FilteredList, call_filter
 from boxes.board.windows import BoardWindows
 from boxes.db import utcnow
 from boxes.errors import ActionError
 from boxes.models import Activity, Dealer, RepairOrder, User
 from boxes.owned import get_owned
-from boxes.paging import ListQuery, Page, count_rows, in_list, list_query, paginate
+from boxes.paging import ListQuery, list_query
 
-COURTESY_FILTERS = ("pending", "done", "all")
+COURTESY_FILTERS = CALL_FILTERS
 
 
 def in_window(dealer: Dealer, w: BoardWindows) -> list:
@@ -33,10 +33,6 @@ def pending_courtesy_call():
     return RepairOrder.courtesy_call_at.is_(None)
 
 
-def _query(courtesy: str) -> ListQuery:
-    return _list(courtesy if courtesy in COURTESY_FILTERS else "all")
-
-
 @cache
 def _list(courtesy: str) -> ListQuery:
     conds = [*in_window(DEALER, WINDOWS), *call_filter(RepairOrder.courtesy_call_at, courtesy)]
@@ -44,18 +40,11 @@ def _list(courtesy: str) -> ListQuery:
                       (RepairOrder.delivered_at.desc(), RepairOrder.id.desc()))
 
 
-def completed(session: Session, dealer: Dealer, w: BoardWindows, *, courtesy: str = "pending",
-              page: int = 1, per_page: int = 50) -> Page:
-    return paginate(session, _query(courtesy), page, per_page, params=board_parameters(dealer, w))
-
-
-def count(session: Session, dealer: Dealer, w: BoardWindows, *, courtesy: str = "pending") -> int:
-    return count_rows(session, _query(courtesy), board_parameters(dealer, w))
-
-
-def contains(session: Session, dealer: Dealer, w: BoardWindows, repair_order_id: int, *,
-             courtesy: str = "pending") -> bool:
-    return in_list(session, _query(courtesy), board_parameters(dealer, w), repair_order_id)
+LIST = FilteredList(_list, "courtesy", COURTESY_FILTERS, default="pending")
+completed = LIST.page  # completed(session, dealer, w, courtesy="pending", page=1, per_page=50) -> Page
+count = LIST.count  # count(session, dealer, w, courtesy="pending") -> int
+contains = LIST.contains  # contains(session, dealer, w, repair_order_id, courtesy="pending") -> bool
+_query = LIST.query
 
 
 def register_courtesy_call(session: Session, dealer: Dealer, actor: User, repair_order_id, data: CallInput,

@@ -10,12 +10,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from boxes.board.statements import DEALER, WINDOWS, board_parameters, call_filter, has_open_opportunity, last_note
+from boxes.board.statements import CALL_FILTERS, DEALER, WINDOWS, FilteredList, call_filter, one_row, subject_rows
 from boxes.board.windows import BoardWindows
-from boxes.models import Customer, Dealer, Delivery, Vehicle
-from boxes.paging import ListQuery, Page, count_rows, in_list, list_query, paginate
+from boxes.models import Dealer, Delivery
+from boxes.paging import ListQuery, list_query
 
-WELCOME_FILTERS = ("pending", "done", "all")
+WELCOME_FILTERS = CALL_FILTERS
 
 
 def in_window(dealer: Dealer, w: BoardWindows) -> list:
@@ -31,22 +31,11 @@ def pending_welcome_call():
 
 
 def _rows(dealer: Dealer):
-    return (
-        select(
-            Delivery,
-            Customer,
-            Vehicle,
-            last_note(dealer.id, Delivery.customer_id).label("last_note"),
-            has_open_opportunity(dealer.id, Delivery.customer_id, Delivery.vehicle_id).label("scheduled"),
-        )
-        .join(Vehicle, Vehicle.id == Delivery.vehicle_id)
-        .outerjoin(Customer, Customer.id == Delivery.customer_id)
-    )
+    return subject_rows(Delivery, dealer)
 
 
 def one(session: Session, dealer: Dealer, delivery_id: int):
-    stmt = _rows(dealer).where(Delivery.dealer_id == dealer.id, Delivery.id == delivery_id)
-    return session.execute(stmt).one_or_none()
+    return one_row(session, _rows(dealer), Delivery, dealer, delivery_id)
 
 
 def first_service_due(dealer: Dealer, delivered_at: datetime) -> datetime:
@@ -60,10 +49,6 @@ def first_service_due(dealer: Dealer, delivered_at: datetime) -> datetime:
     return datetime(year, month, day, 10, 0, tzinfo=tz).astimezone(UTC)
 
 
-def _query(welcome: str) -> ListQuery:
-    return _list(welcome if welcome in WELCOME_FILTERS else "all")
-
-
 @cache
 def _list(welcome: str) -> ListQuery:
     conds = [*in_window(DEALER, WINDOWS), *call_filter(Delivery.welcome_call_at, welcome)]
@@ -71,14 +56,8 @@ def _list(welcome: str) -> ListQuery:
                       (Delivery.delivered_at.desc(), Delivery.id.desc()))
 
 
-def deliveries(session: Session, dealer: Dealer, w: BoardWindows, *, welcome: str = "pending",
-               page: int = 1, per_page: int = 50) -> Page:
-    return paginate(session, _query(welcome), page, per_page, params=board_parameters(dealer, w))
-
-
-def count(session: Session, dealer: Dealer, w: BoardWindows, *, welcome: str = "pending") -> int:
-    return count_rows(session, _query(welcome), board_parameters(dealer, w))
-
-
-def contains(session: Session, dealer: Dealer, w: BoardWindows, delivery_id: int, *, welcome: str = "pending") -> bool:
-    return in_list(session, _query(welcome), board_parameters(dealer, w), delivery_id)
+LIST = FilteredList(_list, "welcome", WELCOME_FILTERS, default="pending")
+deliveries = LIST.page  # deliveries(session, dealer, w, welcome="pending", page=1, per_page=50) -> Page
+count = LIST.count  # count(session, dealer, w, welcome="pending") -> int
+contains = LIST.contains  # contains(session, dealer, w, delivery_id, welcome="pending") -> bool
+_query = LIST.query

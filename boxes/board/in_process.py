@@ -9,13 +9,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from boxes.audit import record
-from boxes.board.statements import DEALER, WINDOWS, board_parameters, has_open_opportunity, last_note
+from boxes.board.statements import DEALER, WINDOWS, FilteredList, one_row, subject_rows
 from boxes.board.windows import BoardWindows
 from boxes.db import utcnow
 from boxes.errors import ActionError
-from boxes.models import Customer, Dealer, RepairOrder, User, Vehicle
+from boxes.models import Dealer, RepairOrder, User
 from boxes.owned import get_owned
-from boxes.paging import ListQuery, Page, count_rows, in_list, list_query, paginate
+from boxes.paging import ListQuery, list_query
 
 OPENED_FILTERS = ("all", "today", "yesterday", "week", "older")
 
@@ -38,27 +38,11 @@ def opened_condition(opened: str, w: BoardWindows) -> list:
 
 def repair_order_rows(dealer: Dealer):
     """Row shape shared by In process and Services completed."""
-    return (
-        select(
-            RepairOrder,
-            Customer,
-            Vehicle,
-            last_note(dealer.id, RepairOrder.customer_id).label("last_note"),
-            has_open_opportunity(dealer.id, RepairOrder.customer_id, RepairOrder.vehicle_id).label("scheduled"),
-        )
-        .join(Vehicle, Vehicle.id == RepairOrder.vehicle_id)
-        .outerjoin(Customer, Customer.id == RepairOrder.customer_id)
-    )
+    return subject_rows(RepairOrder, dealer)
 
 
 def one(session: Session, dealer: Dealer, repair_order_id: int):
-    return session.execute(
-        repair_order_rows(dealer).where(RepairOrder.dealer_id == dealer.id, RepairOrder.id == repair_order_id)
-    ).one_or_none()
-
-
-def _query(opened: str) -> ListQuery:
-    return _list(opened if opened in OPENED_FILTERS else "all")
+    return one_row(session, repair_order_rows(dealer), RepairOrder, dealer, repair_order_id)
 
 
 @cache
@@ -67,17 +51,11 @@ def _list(opened: str) -> ListQuery:
                       repair_order_rows(DEALER), (RepairOrder.opened_at.desc(), RepairOrder.id.desc()))
 
 
-def in_process(session: Session, dealer: Dealer, w: BoardWindows, *, opened: str = "all", page: int = 1,
-               per_page: int = 50) -> Page:
-    return paginate(session, _query(opened), page, per_page, params=board_parameters(dealer, w))
-
-
-def count(session: Session, dealer: Dealer, w: BoardWindows, *, opened: str = "all") -> int:
-    return count_rows(session, _query(opened), board_parameters(dealer, w))
-
-
-def contains(session: Session, dealer: Dealer, w: BoardWindows, repair_order_id: int, *, opened: str = "all") -> bool:
-    return in_list(session, _query(opened), board_parameters(dealer, w), repair_order_id)
+LIST = FilteredList(_list, "opened", OPENED_FILTERS, default="all")
+in_process = LIST.page  # in_process(session, dealer, w, opened="all", page=1, per_page=50) -> Page
+count = LIST.count  # count(session, dealer, w, opened="all") -> int
+contains = LIST.contains  # contains(session, dealer, w, repair_order_id, opened="all") -> bool
+_query = LIST.query
 
 
 def mark_unit_delivered(session: Session, dealer: Dealer, actor: User, repair_order_id) -> RepairOrder:

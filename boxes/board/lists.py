@@ -41,28 +41,29 @@ def _page(args) -> int:
     return clamp_page(args.get("page"))
 
 
+# The lists one filter shapes (``statements.FilteredList``: its name, choices and default).
+FILTERED_LISTS = {"deliveries": deliveries.LIST, "in_process": in_process.LIST, "completed": completed.LIST}
+
+
 # Each button's filters, read from a list URL's query (the request's own, or the list an action
 # was made on); anything unknown falls back to the default.
 def _filters(button: str, args) -> dict:
-    if button == "deliveries":
-        return {"welcome": _choice(args, "welcome", deliveries.WELCOME_FILTERS, "pending")}
     if button == "opportunities":
         return {"origin": _choice(args, "origin", OPPORTUNITY_ORIGINS, ""), "campaign": row_id(args.get("campaign"))}
     if button == "appointments":
         return {"view": _choice(args, "view", appointments.SUB_VIEWS, "to_confirm")}
-    if button == "in_process":
-        return {"opened": _choice(args, "opened", in_process.OPENED_FILTERS, "all")}
-    return {"courtesy": _choice(args, "courtesy", completed.COURTESY_FILTERS, "pending")}
+    one_filter = FILTERED_LISTS[button]
+    return {one_filter.name: _choice(args, one_filter.name, one_filter.choices, one_filter.default)}
 
 
 # Each button's list, as template context built from the filters.
 
-def _filtered_list(button: str, rows_of) -> Callable[[BoardWindows, Any], dict]:
-    """The context of a list whose filters are its function's keyword arguments (Deliveries,
-    In process, Services completed)."""
+def _filtered_list(button: str) -> Callable[[BoardWindows, Any], dict]:
+    """The context of a list one filter shapes (Deliveries, In process, Services completed)."""
     def context(w: BoardWindows, args) -> dict:
         f = _filters(button, args)
-        return dict(page=rows_of(db(), g.dealer, w, **f, page=_page(args), per_page=_per_page()), filters=f)
+        page = FILTERED_LISTS[button].page(db(), g.dealer, w, **f, page=_page(args), per_page=_per_page())
+        return dict(page=page, filters=f)
 
     return context
 
@@ -89,11 +90,11 @@ def appointments_context(w: BoardWindows, args) -> dict:
 
 
 LIST_CONTEXT = {
-    "deliveries": _filtered_list("deliveries", deliveries.deliveries),
+    "deliveries": _filtered_list("deliveries"),
     "opportunities": opportunities_context,
     "appointments": appointments_context,
-    "in_process": _filtered_list("in_process", in_process.in_process),
-    "completed": _filtered_list("completed", completed.completed),
+    "in_process": _filtered_list("in_process"),
+    "completed": _filtered_list("completed"),
 }
 LIST_ENDPOINT = {
     "deliveries": "board.deliveries_list",
@@ -158,12 +159,8 @@ def list_numbers(view: ListView, w: BoardWindows) -> dict:
     elif view.button == "appointments":
         ctx["sub_counts"] = appointments.sub_view_counts(s, dealer, w)
         total = ctx["sub_counts"][f["view"]]
-    elif view.button == "deliveries":
-        total = deliveries.count(s, dealer, w, welcome=f["welcome"])
-    elif view.button == "in_process":
-        total = in_process.count(s, dealer, w, opened=f["opened"])
     else:
-        total = completed.count(s, dealer, w, courtesy=f["courtesy"])
+        total = FILTERED_LISTS[view.button].count(s, dealer, w, **f)
     ctx["page"] = Page(rows=[], page=_page(view.args), per_page=_per_page(), total=total)
     return ctx
 
@@ -175,11 +172,7 @@ def row_in_list(view: ListView, w: BoardWindows, row_id: int) -> bool:
         return opportunities.contains(s, dealer, w, row_id, origin=f["origin"] or None, campaign_id=f["campaign"])
     if view.button == "appointments":
         return appointments.contains(s, dealer, w, row_id, view=f["view"])
-    if view.button == "deliveries":
-        return deliveries.contains(s, dealer, w, row_id, welcome=f["welcome"])
-    if view.button == "in_process":
-        return in_process.contains(s, dealer, w, row_id, opened=f["opened"])
-    return completed.contains(s, dealer, w, row_id, courtesy=f["courtesy"])
+    return FILTERED_LISTS[view.button].contains(s, dealer, w, row_id, **f)
 
 
 def nav_badges(w: BoardWindows):

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from boxes import inputs
 from boxes.audit import record
-from boxes.board.statements import DEALER, WINDOWS, board_parameters, count_of, last_note
+from boxes.board.statements import DEALER, WINDOWS, board_parameters, count_of, last_note, one_row
 from boxes.board.windows import BoardWindows
 from boxes.db import utcnow
 from boxes.errors import ActionError
@@ -229,16 +229,34 @@ def discard(session: Session, dealer: Dealer, actor: User, opportunity_id, *, re
     if opp.oem_lead_id and not reason.oem_reason:
         raise ActionError.field("reason_id", _l("This is an OEM lead: choose a reason that has an OEM equivalent."))
     _check_comment(comment)
-    now = utcnow()
-    opp.status = "discarded"
     opp.discard_reason_id = reason.id
     opp.discard_comment = (comment or "").strip()
-    opp.closed_at = now
+    return _close(session, dealer, actor, opp, "discarded", "opportunity.discard",
+                  {"reason": reason.code, "comment": opp.discard_comment})
+
+
+def _close(session: Session, dealer: Dealer, actor: User, opp: Opportunity, status: str, action: str,
+           data: dict) -> Opportunity:
+    """An open opportunity closed (discarded, sold) by ``actor`` now, saved with its audit row."""
+    opp.status = status
+    opp.closed_at = utcnow()
     opp.closed_by_id = actor.id
-    record(session, dealer_id=dealer.id, user_id=actor.id, action="opportunity.discard", entity="opportunity",
-           entity_id=opp.id, data={"reason": reason.code, "comment": opp.discard_comment})
+    return _save(session, dealer, actor, opp, action, data)
+
+
+def _save(session: Session, dealer: Dealer, actor: User, opp: Opportunity, action: str, data: dict) -> Opportunity:
+    """A caller's change of an open opportunity, with its audit row; committed unless someone else changed
+    it meanwhile (``Conflict``)."""
+    record(session, dealer_id=dealer.id, user_id=actor.id, action=action, entity="opportunity", entity_id=opp.id,
+           data=data)
     commit_or_conflict(session)
     return opp
+
+
+def _comment_as_note(opp: Opportunity, comment: str) -> None:
+    """A replan's or a sale's comment becomes the opportunity's note (none keeps the note)."""
+    if comment:
+        opp.note = (comment or "").strip()[:MAX_NOTE]
 
 
 def _check_comment(comment: str) -> str:
@@ -261,12 +279,9 @@ def replan(session: Session, dealer: Dealer, actor: User, opportunity_id, *, due
     comment = _check_comment(comment)
     previous = opp.due_at
     opp.due_at = due_at
-    if comment:
-        opp.note = (comment or "").strip()[:MAX_NOTE]
-    record(session, dealer_id=dealer.id, user_id=actor.id, action="opportunity.replan", entity="opportunity",
-           entity_id=opp.id, data={"from": previous.isoformat(), "to": due_at.isoformat(), "comment": comment})
-    commit_or_conflict(session)
-    return opp
+    _comment_as_note(opp, comment)
+    return _save(session, dealer, actor, opp, "opportunity.replan",
+                 {"from": previous.isoformat(), "to": due_at.isoformat(), "comment": comment})
 
 
 def mark_sold(session: Session, dealer: Dealer, actor: User, opportunity_id, *, appointment_at: datetime | None,
@@ -279,23 +294,15 @@ def mark_sold(session: Session, dealer: Dealer, actor: User, opportunity_id, *, 
     if appointment_at < w.today_start:
         raise ActionError.field("appointment_at", _l("The appointment cannot be in the past."))
     comment = _check_comment(comment)
-    now = utcnow()
-    opp.status = "sold"
     opp.sold_appointment_at = appointment_at
-    opp.closed_at = now
-    opp.closed_by_id = actor.id
-    if comment:
-        opp.note = (comment or "").strip()[:MAX_NOTE]
-    record(session, dealer_id=dealer.id, user_id=actor.id, action="opportunity.sold", entity="opportunity",
-           entity_id=opp.id, data={"appointment_at": appointment_at.isoformat()})
-    commit_or_conflict(session)
-    return opp
+    _comment_as_note(opp, comment)
+    return _close(session, dealer, actor, opp, "sold", "opportunity.sold",
+                  {"appointment_at": appointment_at.isoformat()})
 
 
 def one(session: Session, dealer: Dealer, w: BoardWindows, opportunity_id: int):
     """The list row of one opportunity, in whatever state (for the row an action returns)."""
-    stmt = _rows(dealer).where(Opportunity.dealer_id == dealer.id, Opportunity.id == opportunity_id)
-    return session.execute(stmt).one_or_none()
+    return one_row(session, _rows(dealer), Opportunity, dealer, opportunity_id)
 
 
 def discard_reasons(session: Session, dealer: Dealer) -> list[DiscardReason]:

@@ -20,11 +20,6 @@ bp.add_app_template_global(appointments.is_to_confirm, "is_to_confirm")
 bp.add_app_template_global(appointments.is_no_show, "is_no_show")
 
 
-def _render(button: str):
-    w = windows()
-    return render_page(TEMPLATE, ["list", "badges_oob"], oob=True, **page_context(button, w))
-
-
 @bp.get("/")
 def index():
     return redirect(url_for("board.opportunities_list"))
@@ -37,31 +32,24 @@ def badge_counts():
                         button=request.args.get("button"))
 
 
-@bp.get("/board/deliveries")
-@requires_role(*BOARD_ROLES)
-def deliveries_list():
-    return _render("deliveries")
+# The five lists, one page each: button → URL (the endpoint is ``board.<button>_list``).
+LIST_URLS = {
+    "deliveries": "/board/deliveries",
+    "opportunities": "/board/opportunities",
+    "appointments": "/board/appointments",
+    "in_process": "/board/in-process",
+    "completed": "/board/completed",
+}
 
 
-@bp.get("/board/opportunities")
-@requires_role(*BOARD_ROLES)
-def opportunities_list():
-    return _render("opportunities")
+def _list_page(button: str):
+    """The page of a button's list: the whole board, or for htmx the list and the badges out of band."""
+    def page():
+        return render_page(TEMPLATE, ["list", "badges_oob"], oob=True, **page_context(button, windows()))
+
+    page.__name__ = f"{button}_list"
+    return requires_role(*BOARD_ROLES)(page)
 
 
-@bp.get("/board/appointments")
-@requires_role(*BOARD_ROLES)
-def appointments_list():
-    return _render("appointments")
-
-
-@bp.get("/board/in-process")
-@requires_role(*BOARD_ROLES)
-def in_process_list():
-    return _render("in_process")
-
-
-@bp.get("/board/completed")
-@requires_role(*BOARD_ROLES)
-def completed_list():
-    return _render("completed")
+for _button, _url in LIST_URLS.items():
+    bp.add_url_rule(_url, f"{_button}_list", _list_page(_button), methods=["GET"])

@@ -28,6 +28,13 @@ from boxes.db import UTCDateTime, utcnow
 from boxes.localtime import local_midnight
 
 
+def _local_midnight(days_from_today: int) -> cached_property[datetime]:
+    """A window's boundary: the local midnight ``days_from_today`` days from today, as a UTC instant, computed
+    once per ``BoardWindows`` (``cached_property`` writes the instance's ``__dict__`` directly, which a frozen
+    dataclass allows)."""
+    return cached_property(lambda w: w.midnight(days_from_today))
+
+
 @dataclass(frozen=True)
 class BoardWindows:
     now: datetime
@@ -43,43 +50,17 @@ class BoardWindows:
     def midnight(self, days_from_today: int) -> datetime:
         return local_midnight(self.today + timedelta(days=days_from_today), self.tz)
 
-    # Cached: a board page asks for them once per row (the opportunity groups). cached_property writes
-    # the instance's __dict__ directly, which a frozen dataclass allows.
-    @cached_property
-    def today_start(self) -> datetime:
-        return self.midnight(0)
-
-    @cached_property
-    def tomorrow_start(self) -> datetime:
-        return self.midnight(1)
-
-    @property
-    def yesterday_start(self) -> datetime:
-        return self.midnight(-1)
-
-    @property
-    def week_start(self) -> datetime:
-        return self.midnight(-7)
-
-    @property
-    def deliveries_since(self) -> datetime:
-        return self.midnight(-30)
-
-    @property
-    def opportunities_from(self) -> datetime:
-        return self.midnight(-15)
-
-    @property
-    def opportunities_until(self) -> datetime:
-        return self.midnight(16)
-
-    @property
-    def no_shows_since(self) -> datetime:
-        return self.midnight(-7)
-
-    @property
-    def completed_since(self) -> datetime:
-        return self.midnight(-15)
+    # Every boundary but ``now``: a local midnight so many days from today. Cached: a board page asks for
+    # some once per row (the opportunity groups).
+    today_start = _local_midnight(0)
+    tomorrow_start = _local_midnight(1)
+    yesterday_start = _local_midnight(-1)
+    week_start = _local_midnight(-7)
+    deliveries_since = _local_midnight(-30)
+    opportunities_from = _local_midnight(-15)
+    opportunities_until = _local_midnight(16)
+    no_shows_since = _local_midnight(-7)
+    completed_since = _local_midnight(-15)
 
     BOUNDARIES = ("now", "today_start", "tomorrow_start", "yesterday_start", "week_start", "deliveries_since",
                   "opportunities_from", "opportunities_until", "no_shows_since", "completed_since")

@@ -81,7 +81,7 @@ def _step_context(search_id: str | None, *, errors=None, form=None, process_erro
 @bp.get("/new")
 @requires_role(*ROLES)
 def new():
-    return render_page(TEMPLATE, ["list", "badges_oob"], **_shell("new", **_step_context(request.args.get("search"))))
+    return _new_campaign_step(["list", "badges_oob"], request.args.get("search"))
 
 
 @bp.post("/new")
@@ -107,60 +107,61 @@ def run_search():
     search_id = _searches().save(criteria, report, pasted=form.ids.data)
     target = url_for("campaigns.new", search=search_id)
     if htmx:
-        return make_response(render_page(TEMPLATE, ["list"], **_shell("new", **_step_context(search_id))),
-                             push_url=target)
+        return make_response(_new_campaign_step(["list"], search_id), push_url=target)
     return redirect(target)
 
 
-def _loaded_search_id() -> str:
-    search_id = request.args.get("search")
-    if _searches().load(search_id) is None:
+def _loaded_search() -> tuple[str, Searches, search.Criteria]:
+    """The search the request names (``?search=``): its id, the user's searches and its criteria; 404 when
+    it is not one of this user's (or it expired)."""
+    search_id, searches = request.args.get("search"), _searches()
+    loaded = searches.load(search_id)
+    if loaded is None:
         abort(404)
-    return search_id
+    return search_id, searches, loaded[0]
+
+
+def _new_campaign_step(blocks: list[str], search_id: str | None):
+    """The "new campaign" page (its search, results, selection and process form), whole or as ``blocks``."""
+    return render_page(TEMPLATE, blocks, **_shell("new", **_step_context(search_id)))
 
 
 @bp.post("/new/select")
 @requires_role(*ROLES)
 def select_unit():
-    search_id = _loaded_search_id()
+    search_id, searches, criteria = _loaded_search()
     form = SelectUnitForm()
     form.validate()
     vehicle_id = form.vehicle_id.data
     if not vehicle_id:  # none, or no id at all
         abort(404)
-    searches = _searches()
-    criteria, _ = searches.load(search_id)
     # Only a unit of this search (and so of this dealer) can be selected.
     if form.on.data and not search.matches(db(), g.dealer, criteria, vehicle_id):
         abort(404)
     searches.select(search_id, [vehicle_id], on=form.on.data)
-    return render_page(TEMPLATE, ["totals"], **_shell("new", **_step_context(search_id)))
+    return _new_campaign_step(["totals"], search_id)
 
 
 @bp.post("/new/select-all")
 @requires_role(*ROLES)
 def select_all():
-    search_id = _loaded_search_id()
-    searches = _searches()
-    criteria, _ = searches.load(search_id)
+    search_id, searches, criteria = _loaded_search()
     searches.select(search_id, search.matching_ids(db(), g.dealer, criteria))
-    return render_page(TEMPLATE, ["results"], **_shell("new", **_step_context(search_id)))
+    return _new_campaign_step(["results"], search_id)
 
 
 @bp.post("/new/clear")
 @requires_role(*ROLES)
 def clear_selection():
-    search_id = _loaded_search_id()
-    _searches().clear(search_id)
-    return render_page(TEMPLATE, ["results"], **_shell("new", **_step_context(search_id)))
+    search_id, searches, _criteria = _loaded_search()
+    searches.clear(search_id)
+    return _new_campaign_step(["results"], search_id)
 
 
 @bp.post("/new/process")
 @requires_role(*ROLES)
 def process():
-    search_id = _loaded_search_id()
-    searches = _searches()
-    criteria, _ = searches.load(search_id)
+    search_id, searches, criteria = _loaded_search()
     matching = set(search.matching_ids(db(), g.dealer, criteria))
     chosen = [i for i in searches.selected(search_id) if i in matching]
     form = ProcessForm()
@@ -195,6 +196,11 @@ def process():
     else:
         with contextlib.suppress(*outage.UNAVAILABLE):  # the selection expires by itself anyway
             searches.clear(search_id)
+    return _to_campaign(campaign)
+
+
+def _to_campaign(campaign):
+    """After a change: the campaign's page (htmx: a client redirect)."""
     target = url_for("campaigns.detail", campaign_id=campaign.id)
     if htmx:
         return HTMXResponseClientRedirect(target, status=204)
@@ -246,7 +252,4 @@ def rerun(campaign_id: int):
     campaign = _campaign(campaign_id)
     if campaign.status != "done":
         _enqueue(campaign)
-    target = url_for("campaigns.detail", campaign_id=campaign.id)
-    if htmx:
-        return HTMXResponseClientRedirect(target, status=204)
-    return redirect(target)
+    return _to_campaign(campaign)

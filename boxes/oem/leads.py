@@ -9,22 +9,19 @@ decision, made on a well-formed :class:`Lead`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 
 from boxes.oem.api import is_record_id, parse_instant
 
-# Optional text fields: JSON name → attribute.
-_TEXTS = {
-    "FirstName": "first_name", "Email": "email", "Phone": "phone", "MobilePhone": "mobile_phone",
-    "Company": "company", "Description": "description", "LeadSource": "source", "Status": "status",
-    "Stage__c": "stage", "Substage__c": "substage", "Vehicle_VIN__c": "vin", "Vehicle_Plate__c": "plate",
-    "Vehicle_Model__c": "vehicle_model", "Preferred_Date__c": "preferred_date",
-}
-
 
 class LeadError(ValueError):
     """Not a lead; ``str(exc)`` is the reason shown in the integration log."""
+
+
+def _optional_text(json_name: str):
+    """A lead's optional text field, "" when the feed has none; ``json_name``: its name in the feed."""
+    return field(default="", metadata={"json": json_name})
 
 
 @dataclass(frozen=True)
@@ -35,26 +32,30 @@ class Lead:
     last_name: str
     created_at: datetime
     modified_at: datetime  # SystemModstamp: the version (newest wins)
-    first_name: str = ""
-    email: str = ""
-    phone: str = ""
-    mobile_phone: str = ""
-    company: str = ""
-    description: str = ""
-    source: str = ""
-    status: str = ""
-    stage: str = ""
-    substage: str = ""
-    vin: str = ""
-    plate: str = ""
-    vehicle_model: str = ""
+    first_name: str = _optional_text("FirstName")
+    email: str = _optional_text("Email")
+    phone: str = _optional_text("Phone")
+    mobile_phone: str = _optional_text("MobilePhone")
+    company: str = _optional_text("Company")
+    description: str = _optional_text("Description")
+    source: str = _optional_text("LeadSource")
+    status: str = _optional_text("Status")
+    stage: str = _optional_text("Stage__c")
+    substage: str = _optional_text("Substage__c")
+    vin: str = _optional_text("Vehicle_VIN__c")
+    plate: str = _optional_text("Vehicle_Plate__c")
+    vehicle_model: str = _optional_text("Vehicle_Model__c")
     vehicle_year: int | None = None
-    preferred_date: str = ""
+    preferred_date: str = _optional_text("Preferred_Date__c")
     raw: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def name(self) -> str:
         return f"{self.first_name} {self.last_name}".strip()
+
+
+# The optional text fields: JSON name → attribute.
+_TEXTS = {f.metadata["json"]: f.name for f in fields(Lead) if "json" in f.metadata}
 
 
 def _required_text(raw: dict, name: str) -> str:

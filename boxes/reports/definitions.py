@@ -91,6 +91,25 @@ def _vehicle(key):
     return _of(Vehicle, func.trim(Vehicle.brand + literal(" ") + Vehicle.model + literal(" ") + Vehicle.version), key)
 
 
+def _done_or_pending(called_at):
+    """A call's column (welcome, courtesy): "done" once it was made, else "pending"."""
+    return case((called_at.is_not(None), literal("done")), else_=literal("pending"))
+
+
+def _yes_no(condition):
+    return case((condition, literal("yes")), else_=literal("no"))
+
+
+def _rows(model, dealer, rng: DateRange, dated, *conds, **columns) -> Select:
+    """A report's rows: the dealer's ``model`` rows whose instant ``dated`` falls in the range (and that meet
+    ``conds``), as their id and ``columns``, each labelled with its keyword (the report's column key)."""
+    return (
+        select(model.id.label("id"), *(value.label(key) for key, value in columns.items()))
+        .select_from(model)
+        .where(model.dealer_id == dealer.id, *conds, dated >= rng.start, dated < rng.end)
+    )
+
+
 def deliveries_rows(dealer, rng: DateRange, w: BoardWindows, locale: str) -> Select:
     act = aliased(Activity)
     on_delivery = [act.dealer_id == dealer.id, act.subject_type == "delivery", act.subject_id == Delivery.id]
@@ -99,20 +118,15 @@ def deliveries_rows(dealer, rng: DateRange, w: BoardWindows, locale: str) -> Sel
         (exists().where(*on_delivery), literal("not_reached")),
         else_=literal("no_call"),
     )
-    return (
-        select(
-            Delivery.id.label("id"),
-            Delivery.delivered_at.label("delivered_at"),
-            _customer(Delivery.customer_id).label("customer"),
-            _vehicle(Delivery.vehicle_id).label("vehicle"),
-            _of(Vehicle, Vehicle.plate, Delivery.vehicle_id).label("plate"),
-            Delivery.salesperson.label("salesperson"),
-            case((Delivery.welcome_call_at.is_not(None), literal("done")), else_=literal("pending"))
-            .label("welcome_call"),
-            result.label("result"),
-        )
-        .select_from(Delivery)
-        .where(Delivery.dealer_id == dealer.id, Delivery.delivered_at >= rng.start, Delivery.delivered_at < rng.end)
+    return _rows(
+        Delivery, dealer, rng, Delivery.delivered_at,
+        delivered_at=Delivery.delivered_at,
+        customer=_customer(Delivery.customer_id),
+        vehicle=_vehicle(Delivery.vehicle_id),
+        plate=_of(Vehicle, Vehicle.plate, Delivery.vehicle_id),
+        salesperson=Delivery.salesperson,
+        welcome_call=_done_or_pending(Delivery.welcome_call_at),
+        result=result,
     )
 
 
@@ -125,22 +139,17 @@ def opportunities_rows(dealer, rng: DateRange, w: BoardWindows, locale: str) -> 
         (and_(Opportunity.status == "open", Opportunity.due_at < w.today_start), literal("overdue")),
         else_=Opportunity.status,
     )
-    return (
-        select(
-            Opportunity.id.label("id"),
-            Opportunity.created_at.label("created_at"),
-            Opportunity.due_at.label("due_at"),
-            _customer(Opportunity.customer_id).label("customer"),
-            _vehicle(Opportunity.vehicle_id).label("vehicle"),
-            Opportunity.origin.label("origin"),
-            _of(Campaign, Campaign.name, Opportunity.campaign_id).label("campaign"),
-            state.label("state"),
-            _of(DiscardReason, _reason_label(locale), Opportunity.discard_reason_id).label("discard_reason"),
-            _of(User, User.name, Opportunity.assigned_user_id).label("assigned_to"),
-        )
-        .select_from(Opportunity)
-        .where(Opportunity.dealer_id == dealer.id, Opportunity.created_at >= rng.start,
-               Opportunity.created_at < rng.end)
+    return _rows(
+        Opportunity, dealer, rng, Opportunity.created_at,
+        created_at=Opportunity.created_at,
+        due_at=Opportunity.due_at,
+        customer=_customer(Opportunity.customer_id),
+        vehicle=_vehicle(Opportunity.vehicle_id),
+        origin=Opportunity.origin,
+        campaign=_of(Campaign, Campaign.name, Opportunity.campaign_id),
+        state=state,
+        discard_reason=_of(DiscardReason, _reason_label(locale), Opportunity.discard_reason_id),
+        assigned_to=_of(User, User.name, Opportunity.assigned_user_id),
     )
 
 
@@ -153,20 +162,15 @@ def appointments_rows(dealer, rng: DateRange, w: BoardWindows, locale: str) -> S
         (Appointment.status == "confirmed", literal("confirmed")),
         else_=literal("pending"),
     )
-    return (
-        select(
-            Appointment.id.label("id"),
-            Appointment.scheduled_at.label("scheduled_at"),
-            _customer(Appointment.customer_id).label("customer"),
-            _vehicle(Appointment.vehicle_id).label("vehicle"),
-            Appointment.service_type.label("service_type"),
-            Appointment.source.label("source"),
-            case((Appointment.confirmed_at.is_not(None), literal("yes")), else_=literal("no")).label("confirmed"),
-            result.label("result"),
-        )
-        .select_from(Appointment)
-        .where(Appointment.dealer_id == dealer.id, Appointment.scheduled_at >= rng.start,
-               Appointment.scheduled_at < rng.end)
+    return _rows(
+        Appointment, dealer, rng, Appointment.scheduled_at,
+        scheduled_at=Appointment.scheduled_at,
+        customer=_customer(Appointment.customer_id),
+        vehicle=_vehicle(Appointment.vehicle_id),
+        service_type=Appointment.service_type,
+        source=Appointment.source,
+        confirmed=_yes_no(Appointment.confirmed_at.is_not(None)),
+        result=result,
     )
 
 
@@ -177,19 +181,14 @@ def in_process_rows(dealer, rng: DateRange, w: BoardWindows, locale: str) -> Sel
         (RepairOrder.opened_at >= w.week_start, literal("week")),
         else_=literal("older"),
     )
-    return (
-        select(
-            RepairOrder.id.label("id"),
-            RepairOrder.opened_at.label("opened_at"),
-            RepairOrder.number.label("number"),
-            _customer(RepairOrder.customer_id).label("customer"),
-            _vehicle(RepairOrder.vehicle_id).label("vehicle"),
-            RepairOrder.advisor.label("advisor"),
-            age.label("age"),
-        )
-        .select_from(RepairOrder)
-        .where(RepairOrder.dealer_id == dealer.id, RepairOrder.delivered_at.is_(None),
-               RepairOrder.opened_at >= rng.start, RepairOrder.opened_at < rng.end)
+    return _rows(
+        RepairOrder, dealer, rng, RepairOrder.opened_at, RepairOrder.delivered_at.is_(None),
+        opened_at=RepairOrder.opened_at,
+        number=RepairOrder.number,
+        customer=_customer(RepairOrder.customer_id),
+        vehicle=_vehicle(RepairOrder.vehicle_id),
+        advisor=RepairOrder.advisor,
+        age=age,
     )
 
 
@@ -201,21 +200,15 @@ def completed_rows(dealer, rng: DateRange, w: BoardWindows, locale: str) -> Sele
         .order_by(Activity.created_at.desc(), Activity.id.desc()).limit(1)
         .correlate_except(Activity).scalar_subquery()
     )
-    return (
-        select(
-            RepairOrder.id.label("id"),
-            RepairOrder.delivered_at.label("delivered_at"),
-            RepairOrder.number.label("number"),
-            _customer(RepairOrder.customer_id).label("customer"),
-            _vehicle(RepairOrder.vehicle_id).label("vehicle"),
-            RepairOrder.advisor.label("advisor"),
-            case((RepairOrder.courtesy_call_at.is_not(None), literal("done")), else_=literal("pending"))
-            .label("courtesy_call"),
-            last_score.label("satisfaction"),
-        )
-        .select_from(RepairOrder)
-        .where(RepairOrder.dealer_id == dealer.id, RepairOrder.delivered_at >= rng.start,
-               RepairOrder.delivered_at < rng.end)
+    return _rows(
+        RepairOrder, dealer, rng, RepairOrder.delivered_at,
+        delivered_at=RepairOrder.delivered_at,
+        number=RepairOrder.number,
+        customer=_customer(RepairOrder.customer_id),
+        vehicle=_vehicle(RepairOrder.vehicle_id),
+        advisor=RepairOrder.advisor,
+        courtesy_call=_done_or_pending(RepairOrder.courtesy_call_at),
+        satisfaction=last_score,
     )
 
 
@@ -225,38 +218,28 @@ def campaigns_rows(dealer, rng: DateRange, w: BoardWindows, locale: str) -> Sele
     shown = or_(Opportunity.credited_at.is_not(None), exists().where(
         Appointment.dealer_id == dealer.id, Appointment.id == Opportunity.matched_appointment_id,
         or_(Appointment.arrived_at.is_not(None), Appointment.status.in_(ARRIVED))))
-    return (
-        select(
-            Opportunity.id.label("id"),
-            _of(Campaign, Campaign.name, Opportunity.campaign_id).label("campaign"),
-            Opportunity.created_at.label("created_at"),
-            _customer(Opportunity.customer_id).label("customer"),
-            _vehicle(Opportunity.vehicle_id).label("vehicle"),
-            _of(Vehicle, Vehicle.vin, Opportunity.vehicle_id).label("vin"),
-            Opportunity.status.label("result"),
-            case((contacted, literal("yes")), else_=literal("no")).label("contacted"),
-            case((shown, literal("yes")), else_=literal("no")).label("shown"),
-        )
-        .select_from(Opportunity)
-        .where(Opportunity.dealer_id == dealer.id, Opportunity.campaign_id.is_not(None),
-               Opportunity.created_at >= rng.start, Opportunity.created_at < rng.end)
+    return _rows(
+        Opportunity, dealer, rng, Opportunity.created_at, Opportunity.campaign_id.is_not(None),
+        campaign=_of(Campaign, Campaign.name, Opportunity.campaign_id),
+        created_at=Opportunity.created_at,
+        customer=_customer(Opportunity.customer_id),
+        vehicle=_vehicle(Opportunity.vehicle_id),
+        vin=_of(Vehicle, Vehicle.vin, Opportunity.vehicle_id),
+        result=Opportunity.status,
+        contacted=_yes_no(contacted),
+        shown=_yes_no(shown),
     )
 
 
 def callers_rows(dealer, rng: DateRange, w: BoardWindows, locale: str) -> Select:
-    return (
-        select(
-            Activity.id.label("id"),
-            Activity.created_at.label("created_at"),
-            func.coalesce(_of(User, User.name, Activity.user_id), literal("")).label("caller"),
-            Activity.kind.label("kind"),
-            Activity.channel.label("channel"),
-            Activity.outcome.label("outcome"),
-            _customer(Activity.customer_id).label("customer"),
-        )
-        .select_from(Activity)
-        .where(Activity.dealer_id == dealer.id, Activity.kind != "note", Activity.created_at >= rng.start,
-               Activity.created_at < rng.end)
+    return _rows(
+        Activity, dealer, rng, Activity.created_at, Activity.kind != "note",
+        created_at=Activity.created_at,
+        caller=func.coalesce(_of(User, User.name, Activity.user_id), literal("")),
+        kind=Activity.kind,
+        channel=Activity.channel,
+        outcome=Activity.outcome,
+        customer=_customer(Activity.customer_id),
     )
 
 

@@ -517,21 +517,22 @@ class World:
             if b.delivery is not None:
                 yield b.delivery
 
-    def repair_orders(self) -> Iterator[RepairOrderRec]:
+    def _each(self, records: str) -> Iterator:
+        """The ``records`` (a bundle's attribute: a tuple of them) of every bundle, in order."""
         for b in self.bundles():
-            yield from b.repair_orders
+            yield from getattr(b, records)
+
+    def repair_orders(self) -> Iterator[RepairOrderRec]:
+        return self._each("repair_orders")
 
     def appointments(self) -> Iterator[AppointmentRec]:
-        for b in self.bundles():
-            yield from b.appointments
+        return self._each("appointments")
 
     def opportunities(self) -> Iterator[OpportunityRec]:
-        for b in self.bundles():
-            yield from b.opportunities
+        return self._each("opportunities")
 
     def activities(self) -> Iterator[ActivityRec]:
-        for b in self.bundles():
-            yield from b.activities
+        return self._each("activities")
 
     # ------------------------------------------------------------------------------- workshop
 
