@@ -12,7 +12,6 @@ from flask_login import current_user, login_required, login_user, logout_user
 from boxes.admin import users as memberships
 from boxes.auth import service, sessions
 from boxes.auth.forms import LocaleForm, LoginForm
-from boxes.errors import NotFound
 from boxes.web import db, redis_client, safe_next
 
 bp = Blueprint("auth", __name__)
@@ -110,10 +109,7 @@ def invitations():
 
 def _answered(answer, invitation_id: int):
     """``answer`` (accept or decline) given to one of the user's invitations: its dealer. Any other id: 404."""
-    try:
-        return answer(db(), current_user, invitation_id)
-    except NotFound:
-        abort(404)
+    return answer(db(), current_user, invitation_id)
 
 
 @bp.post("/invitations/<int:invitation_id>/accept")

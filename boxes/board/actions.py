@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from flask import abort, flash, g, redirect, request, url_for
+from flask import flash, g, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -48,7 +48,7 @@ from boxes.board.lists import (
     row_in_list,
     windows,
 )
-from boxes.errors import ActionError, Conflict, NotFound
+from boxes.errors import ActionError, Conflict
 from boxes.forms import ActionForm, field_errors
 from boxes.models import Appointment, Customer, Delivery, Opportunity, RepairOrder, Vehicle
 from boxes.owned import get_owned
@@ -107,10 +107,7 @@ def _label_for(customer_id, vehicle_id) -> str:
 
 def _owned_or_404(model, row_id: int):
     """The dealer's row, or 404 (another dealer's id simply does not exist here)."""
-    try:
-        return get_owned(db(), model, g.dealer.id, row_id)
-    except NotFound:
-        abort(404)
+    return get_owned(db(), model, g.dealer.id, row_id)
 
 
 def _respond(view: ListView, action: str, *, status: int = 200, subject: str | None = None,
@@ -180,8 +177,6 @@ def _act(panel: Panel, form_class: type[ActionForm], service, message: str):
         if not form.validate():
             raise ActionError(field_errors(form))
         service(form)
-    except NotFound:
-        abort(404)
     except ActionError as exc:
         db().rollback()
         return _respond(view, action, status=422, form=request.form.to_dict(), errors=exc.errors, **panel.context)
@@ -270,10 +265,7 @@ def create_opportunity(row, f: OpportunityForm, subject: str):
 @bp.get("/customers/<int:customer_id>")
 @requires_role(*BOARD_ROLES)
 def client_view(customer_id: int):
-    try:
-        history = client_history(db(), g.dealer, customer_id)
-    except NotFound:
-        abort(404)
+    history = client_history(db(), g.dealer, customer_id)
     return _respond(_list_view(None), "client", history=history, panel_title=_("Client history"))
 
 

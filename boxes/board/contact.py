@@ -20,6 +20,7 @@ from boxes.db import utcnow
 from boxes.errors import ActionError
 from boxes.models import Activity, Appointment, Customer, Dealer, Delivery, Opportunity, RepairOrder, User
 from boxes.models.opportunities import ACTIVITY_CHANNELS, ACTIVITY_OUTCOMES
+from boxes.oem import triggers
 from boxes.owned import check_version, get_owned
 
 FINAL_OUTCOMES = ("contacted", "wrong_number", "do_not_contact")
@@ -97,6 +98,8 @@ def register_call(session: Session, dealer: Dealer, actor: User, subject: str, s
                    entity_id=customer.id, data={"activity_id": activity.id})
     if subject == "deliveries" and data.outcome in FINAL_OUTCOMES and row.welcome_call_at is None:
         row.welcome_call_at = now
+    if subject == "opportunities":
+        triggers.call_registered(session, row, channel=data.channel, outcome=data.outcome)
     if data.next_contact_at is not None:
         if subject == "opportunities":
             row.due_at = data.next_contact_at

@@ -18,6 +18,7 @@ from boxes.db import utcnow
 from boxes.errors import ActionError
 from boxes.models import Campaign, Customer, Dealer, DiscardReason, Membership, Opportunity, User, Vehicle
 from boxes.models.opportunities import OPPORTUNITY_ORIGINS
+from boxes.oem import triggers
 from boxes.owned import check_version, commit_or_conflict, get_owned
 from boxes.paging import ListQuery, Page, in_list, list_query, paginate
 
@@ -231,6 +232,7 @@ def discard(session: Session, dealer: Dealer, actor: User, opportunity_id, *, re
     _check_comment(comment)
     opp.discard_reason_id = reason.id
     opp.discard_comment = (comment or "").strip()
+    triggers.discarded(session, opp, oem_reason=reason.oem_reason or "", comment=opp.discard_comment)
     return _close(session, dealer, actor, opp, "discarded", "opportunity.discard",
                   {"reason": reason.code, "comment": opp.discard_comment})
 
@@ -296,6 +298,7 @@ def mark_sold(session: Session, dealer: Dealer, actor: User, opportunity_id, *, 
     comment = _check_comment(comment)
     opp.sold_appointment_at = appointment_at
     _comment_as_note(opp, comment)
+    triggers.appointment_sold(session, opp)
     return _close(session, dealer, actor, opp, "sold", "opportunity.sold",
                   {"appointment_at": appointment_at.isoformat()})
 

@@ -21,7 +21,7 @@ from boxes.board.windows import BoardWindows
 from boxes.campaigns import search, service
 from boxes.campaigns.forms import CampaignSearchForm, ProcessForm, SelectUnitForm
 from boxes.campaigns.selection import Searches
-from boxes.errors import ActionError, NotFound
+from boxes.errors import ActionError
 from boxes.forms import field_errors
 from boxes.models.campaigns import CAMPAIGN_KINDS
 from boxes.paging import Page, clamp_page
@@ -177,9 +177,6 @@ def process():
                 db(), g.dealer, current_user, name=form.name.data, kind=form.kind.data, due_date=form.due_date.data,
                 assignment=form.assignment.data, assigned_user_id=form.assigned_user_id.data, note=form.note.data,
                 vehicle_ids=chosen, every_unit_confirmed=every_unit_confirmed)
-    except NotFound:
-        db().rollback()
-        abort(404)
     except ActionError as exc:
         db().rollback()
         ctx = _step_context(search_id, process_errors=exc.errors, process_form=request.form)
@@ -213,10 +210,7 @@ def _enqueue(campaign) -> None:
 
 
 def _campaign(campaign_id: int):
-    try:
-        return service.get_campaign(db(), g.dealer, campaign_id)
-    except NotFound:
-        abort(404)
+    return service.get_campaign(db(), g.dealer, campaign_id)
 
 
 @bp.get("/<int:campaign_id>")

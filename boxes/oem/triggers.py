@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from boxes.db import utcnow
-from boxes.models import Appointment, OemStatusEvent, Opportunity, RepairOrder
+from boxes.models import Appointment, OemLead, OemStatusEvent, Opportunity, RepairOrder
 
 
 @dataclass(frozen=True)
@@ -76,27 +76,41 @@ def lead_imported(session: Session, dealer_id: int, lead_id: str) -> None:
     emit(session, dealer_id, lead_id, ASSIGNED, occurred_at=now)
 
 
-def call_registered(session: Session, opportunity, *, channel: str, outcome: str, lead_type: str = "") -> None:
+def _lead(session: Session, opportunity) -> OemLead | None:
+    if not opportunity.oem_lead_id:
+        return None
+    # Not flushed first: the action's own change of a versioned row must meet a concurrent one at its
+    # commit (a 409 "changed by someone else"), not here.
+    with session.no_autoflush:
+        return session.scalar(select(OemLead).where(OemLead.dealer_id == opportunity.dealer_id,
+                                                    OemLead.lead_id == opportunity.oem_lead_id))
+
+
+def call_registered(session: Session, opportunity, *, channel: str, outcome: str) -> None:
     """A call, an email or a visit registered on a lead's opportunity: CRE by channel when it reached
     the customer, CNR when it did not; an after-sales customer seen in person is also a showroom
-    visit (VRE)."""
-    if not opportunity.oem_lead_id:
+    visit (VRE). The first one is the lead's first contact (its deadline stops counting)."""
+    lead = _lead(session, opportunity)
+    if lead is None:
         return
+    if lead.first_contact_at is None:
+        lead.first_contact_at = utcnow()
     if outcome not in REACHED:
-        emit(session, opportunity.dealer_id, opportunity.oem_lead_id, NO_CONTACT)
+        emit(session, lead.dealer_id, lead.lead_id, NO_CONTACT)
         return
-    emit(session, opportunity.dealer_id, opportunity.oem_lead_id, CONTACT_OF_CHANNEL.get(channel, CONTACT_PHONE))
-    if lead_type == "AfterSales" and channel == "in_person":
-        emit(session, opportunity.dealer_id, opportunity.oem_lead_id, SHOWROOM_VISIT)
+    emit(session, lead.dealer_id, lead.lead_id, CONTACT_OF_CHANNEL.get(channel, CONTACT_PHONE))
+    if lead.lead_type == "AfterSales" and channel == "in_person":
+        emit(session, lead.dealer_id, lead.lead_id, SHOWROOM_VISIT)
 
 
-def appointment_sold(session: Session, opportunity, *, lead_type: str = "") -> None:
+def appointment_sold(session: Session, opportunity) -> None:
     """"Appointment sold" on a lead: ACO (a service booked); an after-sales lead closed as sold: NFF
     Converted/AfterSales."""
-    if not opportunity.oem_lead_id:
+    lead = _lead(session, opportunity)
+    if lead is None:
         return
-    trigger = AFTER_SALES_SOLD if lead_type == "AfterSales" else SERVICE_SCHEDULED
-    emit(session, opportunity.dealer_id, opportunity.oem_lead_id, trigger)
+    emit(session, lead.dealer_id, lead.lead_id, AFTER_SALES_SOLD if lead.lead_type == "AfterSales"
+         else SERVICE_SCHEDULED)
 
 
 def discarded(session: Session, opportunity, *, oem_reason: str, comment: str = "") -> None:
