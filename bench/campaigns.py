@@ -26,36 +26,17 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
+from bench.database import add_dealer, fresh_schema
+
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/boxes_bench_campaigns"
 SEARCH_TARGET_S = 1.0
 PROCESS_TARGET_S = 10.0
 
 
-def _ensure_database(url: str) -> None:
-    target = sa.engine.make_url(url)
-    admin = sa.create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        if not conn.scalar(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": target.database}):
-            conn.execute(sa.text(f'CREATE DATABASE "{target.database}"'))
-    admin.dispose()
-
-
 def build(url: str, units: int) -> None:
-    from boxes.migrate import upgrade
-
-    _ensure_database(url)
-    engine = sa.create_engine(url)
+    engine = fresh_schema(url)
     with engine.begin() as conn:
-        conn.execute(sa.text("DROP SCHEMA public CASCADE"))
-        conn.execute(sa.text("CREATE SCHEMA public"))
-    upgrade(url)
-    with engine.begin() as conn:
-        conn.execute(sa.text(
-            "INSERT INTO dealer (code, name, country, time_zone, locale, workshop_address, phone, email, "
-            "first_service_months, first_service_km, support_contact, working_hours, created_at) VALUES "
-            "('BENCH', 'Bench Motors', 'AR', 'America/Argentina/Buenos_Aires', 'es', '', '', '', 6, 10000, '', "
-            "'{}', now())"))
-        dealer_id = conn.scalar(sa.text("SELECT id FROM dealer WHERE code = 'BENCH'"))
+        dealer_id = add_dealer(conn)
         for i, role in enumerate(["campaigns", "caller", "caller", "caller"]):
             uid = conn.scalar(sa.text(
                 "INSERT INTO user_account (email, name, password_hash, active, group_admin, created_at) "

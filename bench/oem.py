@@ -134,21 +134,11 @@ def build_relay_database(url: str, base: str) -> int:
     """A fresh schema with one dealer and its OEM connector to the simulator; returns the dealer id."""
     import sqlalchemy as sa
 
-    from bench.campaigns import _ensure_database
-    from boxes.migrate import upgrade
+    from bench.database import add_dealer, fresh_schema
 
-    _ensure_database(url)
-    engine = sa.create_engine(url)
+    engine = fresh_schema(url)
     with engine.begin() as conn:
-        conn.execute(sa.text("DROP SCHEMA public CASCADE"))
-        conn.execute(sa.text("CREATE SCHEMA public"))
-    upgrade(url)
-    with engine.begin() as conn:
-        dealer_id = conn.scalar(sa.text(
-            "INSERT INTO dealer (code, name, country, time_zone, locale, workshop_address, phone, email, "
-            "first_service_months, first_service_km, support_contact, working_hours, created_at) VALUES "
-            "(:code, 'Bench Motors', 'AR', 'America/Argentina/Buenos_Aires', 'es', '', '', '', 6, 10000, '', "
-            "'{}', now()) RETURNING id"), {"code": DEALER})
+        dealer_id = add_dealer(conn, DEALER)
         conn.execute(sa.text(
             "INSERT INTO oem_connector (dealer_id, enabled, settings, secrets, session_state, distribution, "
             "first_contact_hours, open_leads_cap, retention_days, last_import_error, updated_at) VALUES "

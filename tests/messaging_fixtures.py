@@ -9,26 +9,20 @@ Import the fixtures into a test module: ``from tests.messaging_fixtures import *
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
-from boxes.config import ROOT, Config
+from boxes.config import Config
 from boxes.db import utcnow
 from boxes.mailsink import free_port, start_smtp_sink
 from tests import factories
 from tests.conftest import csrf_token_of
+from tests.workers import Workers, worker_env
 
-RQ = str(Path(sys.executable).parent / "rq")
 RETRY_INTERVALS = (1, 1, 1)
 LEASE_SECONDS = 4
 SMTP_TIMEOUT = 2.0
@@ -71,97 +65,22 @@ def config(database_url, redis_url, tmp_path, smtp) -> Config:
 @pytest.fixture
 def mail_env(config, tmp_path) -> dict:
     """The environment of a worker process: the same database, Redis, SMTP and mail settings."""
-    env = dict(os.environ)
-    env.update(
-        BOXES_DATABASE_URL=config.database_url, BOXES_REDIS_URL=config.redis_url, BOXES_EMBEDDED="0",
-        BOXES_SECRET_KEY="test-secret-key", BOXES_INSTANCE_DIR=str(tmp_path / "worker-instance"),
+    return worker_env(
+        config.database_url, config.redis_url, BOXES_SECRET_KEY="test-secret-key",
+        BOXES_INSTANCE_DIR=str(tmp_path / "worker-instance"),
         BOXES_SMTP_HOST=config.smtp_host, BOXES_SMTP_PORT=str(config.smtp_port), BOXES_SMTP_SECURITY="none",
         BOXES_SMTP_TIMEOUT_SECONDS=str(SMTP_TIMEOUT),
         BOXES_MAIL_RETRY_INTERVALS=",".join(str(i) for i in RETRY_INTERVALS),
         BOXES_MAIL_LEASE_SECONDS=str(LEASE_SECONDS), BOXES_MAIL_SENDER=config.mail_sender,
         BOXES_MAIL_RATE_PER_MINUTE=str(config.mail_rate_per_minute), BOXES_MAIL_DAILY_CAP=str(config.mail_daily_cap),
-        BOXES_LOG_LEVEL="WARNING", PYTHONUNBUFFERED="1",
-    )
-    return env
-
-
-def _descendants(pid: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
-class Workers:
-    """Real ``rq worker`` processes, each in its own process group (so SIGKILL takes its work horse too)."""
-
-    def __init__(self, env: dict, redis_url: str, log_dir: Path):
-        self.env = env
-        self.redis_url = redis_url
-        self.log_dir = log_dir
-        self.processes: list[subprocess.Popen] = []
-
-    def _argv(self, burst: bool, scheduler: bool) -> list[str]:
-        argv = [RQ, "worker", "mail", "--url", self.redis_url, "--logging_level", "WARNING"]
-        if burst:
-            argv.append("--burst")
-        if scheduler:
-            argv.append("--with-scheduler")
-        return argv
-
-    def start(self, *, scheduler: bool = True) -> subprocess.Popen:
-        log = open(self.log_dir / f"worker-{len(self.processes)}.log", "wb")  # noqa: SIM115
-        process = subprocess.Popen(self._argv(False, scheduler), cwd=ROOT, env=self.env, stdout=log,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
-        self.processes.append(process)
-        return process
-
-    def burst(self, timeout: float = 60) -> str:
-        """One burst worker: runs every job queued now (and those they enqueue), then exits."""
-        result = subprocess.run(self._argv(True, False), cwd=ROOT, env=self.env, capture_output=True,
-                                timeout=timeout, start_new_session=True)
-        output = (result.stdout + result.stderr).decode(errors="replace")
-        assert result.returncode == 0, output
-        return output
-
-    def kill(self, process: subprocess.Popen) -> None:
-        """SIGKILL the worker and every process it started (RQ's work horse runs in its own session,
-        so killing the group would leave it running): the machine died."""
-        victims = [process.pid, *_descendants(process.pid)]
-        for pid in victims:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        process.wait(timeout=10)
-
-    def stop_all(self) -> None:
-        for process in self.processes:
-            if process.poll() is None:
-                try:
-                    os.killpg(process.pid, signal.SIGTERM)
-                    process.wait(timeout=10)
-                except (ProcessLookupError, subprocess.TimeoutExpired):
-                    with contextlib.suppress(ProcessLookupError):
-                        os.killpg(process.pid, signal.SIGKILL)
-                    process.wait(timeout=10)
-
-    def logs(self) -> str:
-        return "\n".join(p.read_text(errors="replace") for p in sorted(self.log_dir.glob("worker-*.log")))
+        PYTHONUNBUFFERED="1")
 
 
 @pytest.fixture
 def worker(mail_env, redis_url, tmp_path):
     log_dir = tmp_path / "worker-logs"
     log_dir.mkdir()
-    workers = Workers(mail_env, redis_url, log_dir)
+    workers = Workers(mail_env, redis_url, log_dir, queue="mail")
     yield workers
     workers.stop_all()
 

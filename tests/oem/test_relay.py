@@ -5,14 +5,9 @@ after a real worker is SIGKILLed in the middle of a relay."""
 
 from __future__ import annotations
 
-import os
 import random
-import signal
-import subprocess
-import sys
 import time
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -23,6 +18,7 @@ from boxes.oem import relay as R
 from boxes.oem import triggers as T
 from tests import factories
 from tests.oem_helpers import OemSimulator
+from tests.workers import Workers, worker_env
 
 pytestmark = pytest.mark.usefixtures("clean_faults")
 TRIGGERS = (T.NEW, T.ASSIGNED, T.CONTACT_PHONE, T.NO_CONTACT, T.SERVICE_SCHEDULED, T.SERVICE_COMPLETE)
@@ -218,21 +214,8 @@ def test_relay_converges_through_50_randomized_fault_runs(db, dealers, sim, redi
     assert all(e["differing_repeats"] == 0 for e in sim.truth("AR01")["events"].values())
 
 
-def _children(pid: int) -> list[int]:
-    out = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                out.append(int(entry.name))
-    return out
-
-
 def test_a_worker_killed_mid_relay_leaves_each_event_sent_exactly_once(db, dealers, sim, redis, redis_url,
-                                                                       database_url):
+                                                                       database_url, tmp_path):
     """Killed after a group of sent events was committed and in the middle of the next one: the next run
     sends the uncommitted ones again, the OEM keeps each once, and every lead's order holds."""
     from jobs.oem_relay import enqueue_relay
@@ -244,11 +227,8 @@ def test_a_worker_killed_mid_relay_leaves_each_event_sent_exactly_once(db, deale
     for i in range(total):
         _emit(db, ar, leads[i % 4], TRIGGERS[i % len(TRIGGERS)])
     sim.faults(latency_ms=20)  # slow answers: the kill lands in the middle
-    env = {**os.environ, "BOXES_DATABASE_URL": database_url, "BOXES_REDIS_URL": redis_url, "BOXES_EMBEDDED": "0",
-           "BOXES_SECRET_KEY": "test", "BOXES_LOG_LEVEL": "WARNING"}
-    rq = str(Path(sys.executable).with_name("rq"))
-    worker = subprocess.Popen([rq, "worker", "oem", "--url", redis_url, "--quiet"], env=env,
-                              start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    workers = Workers(worker_env(database_url, redis_url), redis_url, tmp_path, queue="oem")
+    worker = workers.start(scheduler=False)
     before = len(sim.truth("AR01")["events"])
     try:
         assert enqueue_relay(redis, ar.id)
@@ -257,14 +237,9 @@ def test_a_worker_killed_mid_relay_leaves_each_event_sent_exactly_once(db, deale
             assert worker.poll() is None, "the worker died by itself"
             assert time.monotonic() < deadline, "the worker never got going"
             time.sleep(0.02)
-        horses = _children(worker.pid)
-        for pid in [*horses, worker.pid]:
-            os.kill(pid, signal.SIGKILL)
-        worker.wait(10)
+        workers.kill(worker)  # the worker and its work horse, no goodbye
     finally:
-        if worker.poll() is None:
-            os.killpg(worker.pid, signal.SIGKILL)
-            worker.wait(10)
+        workers.stop_all()
     time.sleep(0.5)  # a request the killed worker had sent is still answered (into the void) by the OEM
     at_kill = len(sim.truth("AR01")["events"]) - before
     db.expire_all()

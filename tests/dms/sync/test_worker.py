@@ -3,12 +3,7 @@ lease expires, the dead run is marked interrupted, and the next run converges wi
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -18,25 +13,7 @@ from boxes.dms.sync.runs import sync_dealer
 from boxes.models import SyncRun
 from jobs.sync import enqueue_sync
 from tests.dms.test_helpers import Simulator, connect, snapshot, table_counts, truth_snapshot
-
-
-def _children(pid: int) -> list[int]:
-    out = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                out.append(int(entry.name))
-    return out
-
-
-def _wait_gone(pids: list[int], timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while any(Path(f"/proc/{p}").exists() for p in pids) and time.monotonic() < deadline:
-        time.sleep(0.05)
+from tests.workers import Workers, worker_env
 
 
 @pytest.fixture(scope="module")
@@ -46,15 +23,14 @@ def sim():
     s.stop()
 
 
-def test_worker_killed_mid_sync_then_next_run_converges(db, dealers, sim, redis, redis_url, database_url, config):
+def test_worker_killed_mid_sync_then_next_run_converges(db, dealers, sim, redis, redis_url, database_url, config,
+                                                        tmp_path):
     ar = dealers[0]
     connect(db, ar, sim, page_size=10, timeout=5)
     sim.faults(latency_ms=150)  # slow pages: the kill lands in the middle
-    env = {**os.environ, "BOXES_DATABASE_URL": database_url, "BOXES_REDIS_URL": redis_url, "BOXES_EMBEDDED": "0",
-           "BOXES_SECRET_KEY": "test", "BOXES_SYNC_LOCK_SECONDS": "2", "BOXES_LOG_LEVEL": "WARNING"}
-    rq = str(Path(sys.executable).with_name("rq"))
-    worker = subprocess.Popen([rq, "worker", "sync", "--url", redis_url, "--quiet"], env=env,
-                              start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    workers = Workers(worker_env(database_url, redis_url, BOXES_SYNC_LOCK_SECONDS="2"), redis_url, tmp_path,
+                      queue="sync")
+    worker = workers.start(scheduler=False)
     try:
         assert enqueue_sync(redis, Config.from_env(**{**config.__dict__, "sync_lock_seconds": 2}), ar.id)
         deadline = time.monotonic() + 30
@@ -66,16 +42,9 @@ def test_worker_killed_mid_sync_then_next_run_converges(db, dealers, sim, redis,
             assert worker.poll() is None, "the worker died by itself"
             assert time.monotonic() < deadline, "the worker never got going"
             time.sleep(0.05)
-        # The worker and its work horse (RQ puts the horse in a session of its own), no goodbye.
-        horses = _children(worker.pid)
-        for pid in [*horses, worker.pid]:
-            os.kill(pid, signal.SIGKILL)
-        worker.wait(10)
-        _wait_gone(horses)
+        workers.kill(worker)  # the worker and its work horse, no goodbye
     finally:
-        if worker.poll() is None:
-            os.killpg(worker.pid, signal.SIGKILL)
-            worker.wait(10)
+        workers.stop_all()
     db.expire_all()
     running = db.scalars(select(SyncRun).where(SyncRun.status == "running")).all()
     assert running, "the kill did not land during a run"
@@ -98,20 +67,8 @@ def test_worker_killed_mid_sync_then_next_run_converges(db, dealers, sim, redis,
 
 # ------------------------------------------------------------- "Sync now" (issue 11, item 15)
 
-def _env(database_url, redis_url, **extra) -> dict:
-    return {**os.environ, "BOXES_DATABASE_URL": database_url, "BOXES_REDIS_URL": redis_url, "BOXES_EMBEDDED": "0",
-            "BOXES_SECRET_KEY": "test", "BOXES_LOG_LEVEL": "WARNING", **extra}
-
-
-def _burst(env, redis_url) -> None:
-    rq = str(Path(sys.executable).with_name("rq"))
-    done = subprocess.run([rq, "worker", "sync", "--url", redis_url, "--burst", "--quiet"], env=env,
-                          capture_output=True, timeout=120, start_new_session=True)
-    assert done.returncode == 0, done.stderr.decode(errors="replace")[-2000:]
-
-
 def test_sync_now_replaces_a_scheduled_retry_and_runs_now(client, db, dealers, login_as, sim, redis, redis_url,
-                                                         database_url, config):
+                                                         database_url, config, tmp_path):
     from rq.job import Job, JobStatus
     from rq.registry import ScheduledJobRegistry
 
@@ -120,10 +77,11 @@ def test_sync_now_replaces_a_scheduled_retry_and_runs_now(client, db, dealers, l
 
     ar = dealers[0]
     connect(db, ar, sim, timeout=2)
-    env = _env(database_url, redis_url, BOXES_SYNC_RETRY_INTERVALS="600")
+    workers = Workers(worker_env(database_url, redis_url, BOXES_SYNC_RETRY_INTERVALS="600"), redis_url, tmp_path,
+                      queue="sync")
     sim.faults(error_rate=1.0)
     assert enqueue_sync(redis, Config.from_env(**{**config.__dict__, "sync_retry_intervals": (600,)}), ar.id)
-    _burst(env, redis_url)  # the DMS answers 500: RQ schedules the retry in 10 minutes
+    workers.burst(timeout=120)  # the DMS answers 500: RQ schedules the retry in 10 minutes
     job = Job.fetch(job_id(ar.id), connection=redis)
     assert job.get_status(refresh=True) == JobStatus.SCHEDULED
     sim.faults()
@@ -137,22 +95,21 @@ def test_sync_now_replaces_a_scheduled_retry_and_runs_now(client, db, dealers, l
     assert job.get_status(refresh=True) == JobStatus.QUEUED and job.args == (ar.id, "manual")
     assert job_id(ar.id) not in ScheduledJobRegistry("sync", connection=redis).get_job_ids()
 
-    _burst(env, redis_url)  # runs now, not in 10 minutes
+    workers.burst(timeout=120)  # runs now, not in 10 minutes
     db.expire_all()
     manual = db.scalars(select(SyncRun).where(SyncRun.trigger == "manual")).all()
     assert [r.status for r in manual] == ["succeeded"] * 5
 
 
 def test_sync_now_is_refused_while_a_sync_runs_and_says_so(client, db, dealers, login_as, sim, redis, redis_url,
-                                                          database_url, config):
+                                                          database_url, config, tmp_path):
     from tests.conftest import csrf_token_of
 
     ar = dealers[0]
     connect(db, ar, sim, page_size=5, timeout=5)
     sim.faults(latency_ms=300)
-    rq = str(Path(sys.executable).with_name("rq"))
-    worker = subprocess.Popen([rq, "worker", "sync", "--url", redis_url, "--quiet"], env=_env(database_url, redis_url),
-                              start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    workers = Workers(worker_env(database_url, redis_url), redis_url, tmp_path, queue="sync")
+    worker = workers.start(scheduler=False)
     try:
         assert enqueue_sync(redis, config, ar.id)
         deadline = time.monotonic() + 30
@@ -168,6 +125,4 @@ def test_sync_now_is_refused_while_a_sync_runs_and_says_so(client, db, dealers, 
         refused = client.post(f"{url}/sync", data={"csrf_token": token})
         assert refused.status_code == 422 and "en curso" in refused.get_data(as_text=True)
     finally:
-        for pid in [*_children(worker.pid), worker.pid]:
-            os.kill(pid, signal.SIGKILL)
-        worker.wait(10)
+        workers.kill(worker)
