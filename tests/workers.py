@@ -72,6 +72,16 @@ class Workers:
         assert result.returncode == 0, output
         return output
 
+    def kill_when(self, process: subprocess.Popen, done, *, timeout: float = 60) -> None:
+        """SIGKILL ``process`` (see ``kill``) as soon as ``done()`` says its job is where the test wants
+        it; fails if the worker died by itself or never got there."""
+        deadline = time.monotonic() + timeout
+        while not done():
+            assert process.poll() is None, "the worker died by itself"
+            assert time.monotonic() < deadline, "the worker never got going"
+            time.sleep(0.02)
+        self.kill(process)
+
     def kill(self, process: subprocess.Popen) -> None:
         """SIGKILL the worker and every process it started (RQ's work horse runs in its own session,
         so killing the group would leave it running): the machine died."""

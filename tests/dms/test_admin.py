@@ -17,6 +17,11 @@ def _url(dealer, path=""):
     return f"/d/{dealer.code}/admin/integrations/dms{path}"
 
 
+def _save(client, dealer, **fields):
+    """The connector form posted as an admin would (the page's CSRF token first)."""
+    return client.post(_url(dealer), data={"csrf_token": csrf_token_of(client, _url(dealer)), **fields})
+
+
 def test_only_admins_see_the_page(client, dealers, login_as):
     ar = dealers[0]
     login_as("caller", ar)
@@ -62,11 +67,9 @@ def test_settings_are_saved_secrets_are_write_only_and_bad_input_is_a_localized_
 def test_a_mapping_that_spells_a_nul_is_refused_not_stored(client, db, dealers, login_as):
     """JSON can spell a NUL as an escape (\\u0000) that no raw-text check sees; parsed, it would reach the
     stored settings and every sync's file reading. Refused next to the field, the rest kept as typed."""
-    ar = dealers[0]
-    login_as("admin", ar)
-    token = csrf_token_of(client, _url(ar))
-    bad = client.post(_url(ar), data={"csrf_token": token, "kind": "files", "inbox": "exports",
-                                      "columns": '{"customers": {"name": "Nom\\u0000bre"}}', "tolerance_days": "0"})
+    login_as("admin", dealers[0])
+    bad = _save(client, dealers[0], kind="files", inbox="exports", columns='{"customers": {"name": "Nom\\u0000bre"}}',
+                tolerance_days="0")
     assert bad.status_code == 422
     assert "no se puede guardar" in one(bad, '[data-error="columns"]').get_text()
     assert one(bad, "#f-inbox")["value"] == "exports"

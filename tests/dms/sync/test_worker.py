@@ -33,16 +33,12 @@ def test_worker_killed_mid_sync_then_next_run_converges(db, dealers, sim, redis,
     worker = workers.start(scheduler=False)
     try:
         assert enqueue_sync(redis, Config.from_env(**{**config.__dict__, "sync_lock_seconds": 2}), ar.id)
-        deadline = time.monotonic() + 30
-        while True:
+        def four_pages_stored() -> bool:
             db.expire_all()
-            pages = db.scalar(select(func.coalesce(func.sum(SyncRun.pages), 0)).where(SyncRun.dealer_id == ar.id))
-            if pages >= 4:
-                break
-            assert worker.poll() is None, "the worker died by itself"
-            assert time.monotonic() < deadline, "the worker never got going"
-            time.sleep(0.05)
-        workers.kill(worker)  # the worker and its work horse, no goodbye
+            return db.scalar(select(func.coalesce(func.sum(SyncRun.pages), 0))
+                             .where(SyncRun.dealer_id == ar.id)) >= 4
+
+        workers.kill_when(worker, four_pages_stored)  # the worker and its work horse, no goodbye
     finally:
         workers.stop_all()
     db.expire_all()
