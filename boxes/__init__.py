@@ -25,7 +25,8 @@ def create_app(config: Config | None = None) -> Flask:
     from boxes.dms.views import bp as integrations_bp
     from boxes.health import bp as health_bp
     from boxes.messaging.views import bp as messaging_bp
-    from boxes.models import campaigns, integration, messaging, opportunities, tenancy, workshop
+    from boxes.models import campaigns, integration, messaging, oem, opportunities, tenancy, workshop
+    from boxes.oem.views import bp as oem_bp
     from boxes.reports.views import bp as reports_bp
     from boxes.settings.views import bp as settings_bp
 
@@ -81,6 +82,9 @@ def create_app(config: Config | None = None) -> Flask:
         MESSAGE_REASON_LABELS=messaging.MESSAGE_REASON_LABELS, SMTP_SECURITY_LABELS=messaging.SMTP_SECURITY_LABELS,
         DMS_ENTITY_LABELS=integration.DMS_ENTITY_LABELS, SYNC_STATUS_LABELS=integration.SYNC_STATUS_LABELS,
         CONNECTOR_KIND_LABELS=integration.CONNECTOR_KIND_LABELS,
+        LEAD_TYPE_LABELS=oem.LEAD_TYPE_LABELS, DISTRIBUTION_MODE_LABELS=oem.DISTRIBUTION_MODE_LABELS,
+        EVENT_STATUS_LABELS=oem.EVENT_STATUS_LABELS, CALL_KIND_LABELS=oem.CALL_KIND_LABELS,
+        LOST_SALE_REASON_LABELS=oem.LOST_SALE_REASON_LABELS,
         BUTTONS=badges.BUTTONS, BUTTON_LABELS=badges.BUTTON_LABELS, BUTTON_ROLES=badges.BUTTON_ROLES,
     )
     app.register_blueprint(auth_bp)
@@ -93,4 +97,5 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(reports_bp)
     app.register_blueprint(campaigns_bp)
     app.register_blueprint(integrations_bp)
+    app.register_blueprint(oem_bp)
     return app

@@ -12,6 +12,7 @@ from rq import cron
 
 from jobs.campaigns import recover_campaigns
 from jobs.mail import recover_messages, send_due_reminders
+from jobs.oem_log import prune_oem_logs
 from jobs.oem_relay import relay_all
 from jobs.runtime import record_heartbeat
 from jobs.sync import sync_all
@@ -37,5 +38,8 @@ cron.register(recover_campaigns, queue_name="campaigns", interval=60, job_timeou
 # The OEM status relay: every minute, each dealer with a status event due (new, or whose retry time has
 # come) gets one relay job on "oem" (events are sent in order per lead; boxes/oem/relay.py).
 cron.register(relay_all, queue_name="oem", interval=60, job_timeout=50, result_ttl=600)
+
+# The OEM integration log: rows older than each dealer's retention go, once a day.
+cron.register(prune_oem_logs, queue_name="oem", interval=24 * 3600, job_timeout=600, result_ttl=24 * 3600)
 
 # Later issues register here:

@@ -70,9 +70,12 @@ def _template_field_names() -> set[str]:
 
 FIELDS = sorted(_template_field_names() | {f"{p}_{d}" for p in ("open", "close", "works") for d in range(7)}
                 | {"base_url", "client_id", "page_size", "timeout_seconds", "inbox", "columns", "values", "queries",
-                   "url", "client_secret", "delimiter", "encoding", "date_format", "db_time_zone", "updated_since"})
+                   "url", "client_secret", "delimiter", "encoding", "date_format", "db_time_zone", "updated_since",
+                   "dealer_code", "token_refresh_margin"}
+                | {f"{key}_{part}" for key in ("service", "after_sales", "parts") for part in ("mode", "user_id")})
 QUERY_ARGS = sorted({"page", "campaign", "origin", "welcome", "view", "opened", "courtesy", "preset", "start", "end",
-                     "apply", "report", "pie", "sort", "dir", "format", "search", "status", "button", "from", "next"}
+                     "apply", "report", "pie", "sort", "dir", "format", "search", "status", "button", "from", "next",
+                     "lead", "failed"}
                     | {f"f_{c.key}" for r in REPORTS.values() for c in r.columns})
 
 
@@ -239,6 +242,12 @@ class Crawl:
                                                  auto_reminders="1"),
             "integrations.save_dms": dict(kind="files", inbox="/nonexistent/inbox", tolerance_days="1",
                                           columns='{"customers": {"dms_id": "id"}}', enabled=""),
+            "oem.save": dict(base_url="https://oem.example", client_id="boxes", dealer_code="AR-BA01",
+                             client_secret="s3cret", page_size="200", timeout_seconds="30", token_refresh_margin="300",
+                             enabled=""),
+            "oem.save_distribution": dict(service_mode="direct", service_user_id=self.user.id,
+                                          after_sales_mode="queue", parts_mode="direct", parts_user_id=self.user.id,
+                                          first_contact_hours="24", open_leads_cap="25", retention_days="180"),
             "campaigns.run_search": dict(brand="VW", model="Gol", version="", year_from="2015", year_to="2024",
                                          sold_from="2015-01-01", sold_to="2024-12-31", serviced_before="",
                                          open_opportunity="any", id_kind="vin", ids=""),
@@ -257,6 +266,7 @@ class Crawl:
                                       f_satisfaction="5", f_customer="Alfa", f_courtesy_call="done", pie="advisor"),
             "reports.export": dict(report="opportunities", preset="last_30_days", format="csv"),
             "board.opportunities_list": dict(origin="campaign", page="1"),
+            "oem.log_index": dict(lead="006WD0000000001YAA", start="2025-01-01", end="2025-12-31", failed="1"),
         }
         return dict(queries.get(endpoint, {}))
 
@@ -427,7 +437,7 @@ def test_fuzz_every_form_and_filter_answers_no_server_error(app, client, db, dea
     # Everything still renders over what was stored.
     for page in ("board/deliveries", "board/opportunities", "board/appointments", "board/in-process",
                  "board/completed", "campaigns", "reports?report=campaigns&preset=this_month", "settings/",
-                 "admin/users", "admin/integrations/dms"):
+                 "admin/users", "admin/integrations/dms", "admin/integrations/oem", "admin/integrations/oem/log"):
         assert client.get(f"/d/{ar.code}/{page}").status_code == 200, page
     _later_jobs(db, app, ar, redis, tmp_path)
     _check_stored_values(db)

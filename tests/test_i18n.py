@@ -14,7 +14,8 @@ from flask_babel.speaklater import LazyString
 
 from boxes.board import badges
 from boxes.config import ROOT
-from boxes.models import campaigns, integration, messaging, opportunities, tenancy, workshop
+from boxes.models import campaigns, integration, messaging, oem, opportunities, tenancy, workshop
+from boxes.oem import api as oem_api
 
 TRANSLATIONS = ROOT / "boxes" / "translations"
 
@@ -83,6 +84,11 @@ LABELLED = {
     "dms entities": (integration.DMS_ENTITIES, integration.DMS_ENTITY_LABELS),
     "sync statuses": (integration.SYNC_STATUSES, integration.SYNC_STATUS_LABELS),
     "connector kinds": (integration.CONNECTOR_KINDS, integration.CONNECTOR_KIND_LABELS),
+    "oem lead types": (tuple(oem_api.LEAD_TYPES), oem.LEAD_TYPE_LABELS),
+    "oem distribution modes": (oem.DISTRIBUTION_MODES, oem.DISTRIBUTION_MODE_LABELS),
+    "oem event statuses": (oem.EVENT_STATUSES, oem.EVENT_STATUS_LABELS),
+    "oem call kinds": (oem.CALL_KINDS, oem.CALL_KIND_LABELS),
+    "oem lost-sale reasons": (oem_api.LOST_SALE_REASONS, oem.LOST_SALE_REASON_LABELS),
 }
 
 

@@ -51,3 +51,26 @@ def test_every_dealer_owned_table_has_dealer_id():
         if name in exempt:
             continue
         assert "dealer_id" in table.c, f"{name} has no dealer_id"
+
+
+def test_0013_spells_discard_reasons_oem_reason_as_the_oems_list(tmp_path):
+    """A discard reason's OEM reason typed before it was a choice: another case is put right, a value the
+    OEM's list does not have is cleared (the admin maps it again), none stays none."""
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    upgrade(url, "0008")
+    engine = make_engine(url)
+    typed = {"a": "price", "b": " VehicleSold ", "c": "Preço alto", "d": None, "e": "NotInterested"}
+    with engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO dealer (id, code, name, country, time_zone, locale, workshop_address, phone, "
+                             "email, first_service_months, first_service_km, support_contact, working_hours, "
+                             "created_at) VALUES (1, 'AR01', 'A', 'AR', 'UTC', 'es', '', '', '', 6, 10000, '', '{}', "
+                             "'2025-01-01 00:00:00')"))
+        for position, (code, oem) in enumerate(typed.items()):
+            conn.execute(sa.text("INSERT INTO discard_reason (dealer_id, code, label_es, label_pt_br, label_en, "
+                                 "oem_reason, active, position) VALUES (1, :code, :code, :code, :code, :oem, 1, :p)"),
+                         {"code": code, "oem": oem, "p": position})
+    upgrade(url)
+    with engine.connect() as conn:
+        found = dict(conn.execute(sa.text("SELECT code, oem_reason FROM discard_reason")).all())
+    engine.dispose()
+    assert found == {"a": "Price", "b": "VehicleSold", "c": None, "d": None, "e": "NotInterested"}

@@ -23,6 +23,9 @@ from boxes.models import (
     DmsConnector,
     Invitation,
     Membership,
+    OemCallLog,
+    OemConnector,
+    OemStatusEvent,
     Opportunity,
     OutboundMessage,
     QuarantinedRecord,
@@ -52,7 +55,10 @@ ID_ARGS = {
     "run_id": SyncRun,
     "record_id": QuarantinedRecord,
     "invitation_id": Invitation,
+    "call_id": OemCallLog,
 }
+# One lead id at both dealers: a search for it at dealer A shows A's calls only.
+OEM_LEAD = "006WD0000000001YAA"
 # Query strings that open every filter and sub-view of a list.
 QUERY_VARIANTS = {
     "board.deliveries_list": ["welcome=pending", "welcome=done", "welcome=all"],
@@ -67,6 +73,7 @@ QUERY_VARIANTS = {
         ("in_process", "customer"), ("completed", "satisfaction"), ("campaigns", "campaign"), ("callers", "caller"))],
     "reports.export": [f"report={r}&preset=last_30_days" for r in ("opportunities", "campaigns", "callers")],
     "campaigns.new": ["", "search=0123456789abcdef"],
+    "oem.log_index": ["", f"lead={OEM_LEAD}", "failed=1", "start=2020-01-01&end=2030-12-31"],
 }
 SKIP_ENDPOINTS = {"static", "assets.plotly_js", "favicon"}
 
@@ -117,9 +124,30 @@ def populate(db, dealer, tag: str):
                         secrets={}))
     for entity in ("customers", "vehicles"):
         db.add(SyncCursor(dealer_id=dealer.id, entity=entity, cursor=f"{tag}-cursor-{entity}"))
+    # The OEM integration: its connector (stopped by a refusal of the credentials), its log and a dead letter.
+    db.add(OemConnector(dealer_id=dealer.id, enabled=False, settings={
+        "base_url": f"https://{tag.lower()}-oem.example", "client_id": f"{tag}-oem-client",
+        "dealer_code": f"{tag}-OEM-CODE"}, secrets={"client_secret": f"{tag}-oem-secret"}, session_state={
+        "token": None, "stopped": f"{tag} oem refusal", "stopped_code": "invalid_grant", "stopped_for": "x"},
+        last_import_at=now, last_import_error=f"{tag} oem import error"))
+    for failed in (False, True):
+        db.add(OemCallLog(dealer_id=dealer.id, created_at=now - timedelta(minutes=1), direction="out",
+                          kind="status", lead_id=OEM_LEAD, event_id=f"{tag}-oem-event-{failed}", trigger="CRE",
+                          stage="Experiencing", substage="InProgressPhone", method="PATCH",
+                          url=f"https://{tag.lower()}-oem.example/status", request_body=f'{{"{tag}": "oem body"}}',
+                          status_code=500 if failed else 200, response=f'{{"{tag}": "oem answer"}}',
+                          duration_ms=12, failed=failed, error=f"{tag} oem call error" if failed else ""))
+    db.add(OemCallLog(dealer_id=dealer.id, created_at=now, direction="in", kind="lead", lead_id=OEM_LEAD,
+                      request_body=f'{{"LastName": "{tag} Lead Person"}}'))
+    db.add(OemStatusEvent(dealer_id=dealer.id, event_id=f"{tag}-oem-dead", lead_id=OEM_LEAD, trigger="VPE",
+                          stage="NotConverted", substage="Price", occurred_at=now, status="dead", attempts=8,
+                          last_error=f"{tag} oem dead error"))
     db.commit()
     names += [f"{tag} sync error", f"{tag} quarantine reason", f"{tag}-RO-Q", f"{tag.lower()}-exports",
-              f"{tag}-cursor-customers", f"{tag}-cursor-vehicles"]
+              f"{tag}-cursor-customers", f"{tag}-cursor-vehicles", f"{tag.lower()}-oem.example", f"{tag}-oem-client",
+              f"{tag}-OEM-CODE", f"{tag}-oem-secret", f"{tag} oem refusal", f"{tag} oem import error",
+              f"{tag}-oem-event", f'"{tag}": "oem', f"{tag} oem call error", f"{tag} Lead Person",
+              f"{tag}-oem-dead", f"{tag} oem dead error"]
     return names
 
 
@@ -258,6 +286,40 @@ def test_crawler_connector_actions_touch_only_the_own_dealer(app, client, db, lo
     assert b_state() == before
     assert db.scalar(select(SyncCursor.cursor).where(SyncCursor.dealer_id == ar.id,
                                                      SyncCursor.entity == "customers")) is None
+
+
+def test_crawler_oem_actions_touch_only_the_own_dealer(app, client, db, login_as, two_dealers):
+    """Every OEM action posted at dealer A (the connector, where the leads go, "Try again") leaves dealer
+    B's OEM connector as it was, even with B's dealer code and its users typed in."""
+    ar, br, _ = two_dealers
+    login_as("admin", ar)
+    token = csrf_token_of(client, f"/d/{ar.code}/board/deliveries")
+    b_user = db.scalar(select(Membership.user_id).where(Membership.dealer_id == br.id).limit(1))
+
+    def b_state():
+        db.expire_all()
+        row = db.scalar(select(OemConnector).where(OemConnector.dealer_id == br.id))
+        return (row.enabled, row.settings, row.secrets, row.session_state, row.distribution, row.parts_user_id,
+                row.retention_days)
+
+    before = b_state()
+    posted = 0
+    for rule in _routes(app, "POST"):
+        if not rule.endpoint.startswith("oem."):
+            continue
+        for path in _fill(db, rule, ar.code, br):
+            for data in ({"base_url": "https://bravo-oem.example", "client_id": "Bravo-oem-client",
+                          "dealer_code": "Bravo-OEM-CODE", "client_secret": "taken", "enabled": "1"},
+                         {"base_url": "https://alfa-oem.example", "client_id": "Alfa-oem-client",
+                          "dealer_code": "Alfa-OEM-CODE", "retention_days": "7", "service_mode": "direct",
+                          "service_user_id": str(b_user), "parts_mode": "queue", "after_sales_mode": "queue"}):
+                response = client.post(path, headers={"X-CSRFToken": token}, data=data)
+                assert response.status_code in (303, 422), f"POST {path}: {response.status_code}"
+                posted += 1
+    assert posted >= 6
+    assert b_state() == before
+    a_row = db.scalar(select(OemConnector).where(OemConnector.dealer_id == ar.id))
+    assert a_row.session_state["stopped"] == "", "Try again forgot A's own refusal"
 
 
 def test_connector_settings_reach_nothing_of_other_dealers_nor_boxes_own_database(client, db, login_as, two_dealers,

@@ -31,10 +31,18 @@ SALES_LEAD_TYPES = ("NewVehicle", "UsedVehicle")  # not after-sales work: record
 LEAD_DISPOSITIONS = ("opportunity", "parts", "sales", "quarantined")
 LEAD_DISPOSITION_LABELS = {"opportunity": _l("On the board"), "parts": _l("To the parts user"),
                            "sales": _l("For Sales"), "quarantined": _l("Quarantined")}
+# Where each of these goes is the dealer's choice (OemConnector.distribution); a Parts lead "direct"
+# goes to the parts user (OemConnector.parts_user_id).
+DISTRIBUTED_LEAD_TYPES = BOARD_LEAD_TYPES + PARTS_LEAD_TYPES
 DISTRIBUTION_MODES = ("queue", "direct")  # seed 001: the distribution queue, or straight to a user
 DISTRIBUTION_MODE_LABELS = {"queue": _l("To the distribution queue"), "direct": _l("Direct to a user")}
 EVENT_STATUSES = ("pending", "sent", "dead")
 EVENT_STATUS_LABELS = {"pending": _l("Pending"), "sent": _l("Sent"), "dead": _l("Failed: needs an admin")}
+# The OEM's fixed lost-sale reasons (boxes.oem.api.LOST_SALE_REASONS, "Motivo no CRM"), as the settings
+# page names them beside the OEM's own value.
+LOST_SALE_REASON_LABELS = {"BoughtElsewhere": _l("Bought elsewhere"), "CustomerNoshow": _l("Customer did not show up"),
+                           "Price": _l("Price"), "Distance": _l("Distance"), "VehicleSold": _l("Sold the vehicle"),
+                           "NotInterested": _l("Not interested")}
 CALL_KINDS = ("token", "leads", "status", "lead")  # "lead": one lead received (direction "in")
 CALL_KIND_LABELS = {"token": _l("Token"), "leads": _l("Lead page"), "status": _l("Status event"),
                     "lead": _l("Lead received")}
@@ -52,7 +60,8 @@ class OemConnector(DealerOwned, Base):
     secrets: Mapped[dict] = mapped_column(JSON, default=dict)
     session_state: Mapped[dict] = mapped_column(JSON, default=dict)
     watermark: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    # Per lead type: {"mode": "queue" | "direct", "user_id": int | None}.
+    # Per lead type of DISTRIBUTED_LEAD_TYPES: {"mode": "queue" | "direct", "user_id": int | None}; a type
+    # missing goes to the queue. "Parts" direct: user_id is parts_user_id (boxes.oem.admin keeps both).
     distribution: Mapped[dict] = mapped_column(JSON, default=dict)
     parts_user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"),
                                                       nullable=True)

@@ -1,4 +1,10 @@
-"""The discard-reason catalog: per dealer, labels per locale, deactivated (never deleted) once used."""
+"""The discard-reason catalog: per dealer, labels per locale, deactivated (never deleted) once used.
+
+Each reason may be mapped to one of the OEM's fixed lost-sale reasons (``boxes.oem.api.LOST_SALE_REASONS``,
+seed 001's "Motivo no CRM"): what a discarded OEM lead's VPE trigger sends as its Substage. An OEM lead
+cannot be discarded with an unmapped reason (``boxes.board.opportunities.discard``), and the OEM
+integration cannot be enabled while an active reason is unmapped (``boxes.oem.admin.save``, from
+:func:`without_oem_reason`)."""
 
 from __future__ import annotations
 
@@ -13,6 +19,7 @@ from boxes.audit import record
 from boxes.errors import ActionError
 from boxes.models import Dealer, DiscardReason, Opportunity, User
 from boxes.models.opportunities import DEFAULT_DISCARD_REASONS
+from boxes.oem.api import LOST_SALE_REASONS
 from boxes.owned import get_owned
 
 # Every new dealer starts with the product's localized defaults (boxes.models.opportunities).
@@ -41,6 +48,15 @@ def catalog(session: Session, dealer: Dealer) -> list[tuple[DiscardReason, int]]
         .order_by(DiscardReason.active.desc(), DiscardReason.position, DiscardReason.id)))
 
 
+def without_oem_reason(session: Session, dealer: Dealer) -> list[DiscardReason]:
+    """The active reasons a caller may choose that map to none of the OEM's reasons (none, or a value
+    typed before the OEM's list was enforced), in the catalog's order."""
+    return list(session.scalars(select(DiscardReason).where(
+        DiscardReason.dealer_id == dealer.id, DiscardReason.active.is_(True),
+        DiscardReason.oem_reason.is_(None) | DiscardReason.oem_reason.not_in(LOST_SALE_REASONS))
+        .order_by(DiscardReason.position, DiscardReason.id)))
+
+
 def _labels(label_es: str, label_pt_br: str, label_en: str, oem_reason: str = "") -> dict[str, str]:
     """The labels (and the OEM reason), bounded by their columns (boxes.inputs)."""
     errors: dict = {}
@@ -48,6 +64,8 @@ def _labels(label_es: str, label_pt_br: str, label_en: str, oem_reason: str = ""
     labels = {key: inputs.text(value, key, errors, max_len=MAX_LABEL, required=required)
               for key, value in (("label_es", label_es), ("label_pt_br", label_pt_br), ("label_en", label_en))}
     oem = inputs.text(oem_reason, "oem_reason", errors, max_len=MAX_OEM_REASON)
+    if oem and oem not in LOST_SALE_REASONS:
+        errors["oem_reason"] = _l("Choose a reason from the OEM's list, or none.")
     if errors:
         raise ActionError(errors)
     return labels | {"oem_reason": oem}

@@ -119,6 +119,17 @@ def upgrade() -> None:
         batch_op.create_index('ix_oem_lead_dealer_disposition_received', ['dealer_id', 'disposition', 'received_at'], unique=False)
 
     # ### end Alembic commands ###
+    # A discard reason's OEM reason is now one of the OEM's fixed lost-sale reasons (boxes.oem.api, as of
+    # this revision): a value typed before in another case is spelled as the OEM does; one that names none
+    # of them is cleared, so the board's rule (an OEM lead is discarded only with a mapped reason) holds,
+    # and the admin maps it again (the integration cannot be enabled until then).
+    reasons = ("BoughtElsewhere", "CustomerNoshow", "Price", "Distance", "VehicleSold", "NotInterested")
+    table = sa.table("discard_reason", sa.column("oem_reason", sa.String))
+    for value in reasons:
+        op.execute(table.update().where(sa.func.lower(sa.func.trim(table.c.oem_reason)) == value.lower())
+                   .values(oem_reason=value))
+    op.execute(table.update().where(table.c.oem_reason.is_not(None), table.c.oem_reason.not_in(reasons))
+               .values(oem_reason=None))
 
 
 def downgrade() -> None:

@@ -55,6 +55,40 @@ def test_manager_edits_the_discard_catalog(client, db, ar, login_as):
     assert db.get(DiscardReason, price.id) is not None
 
 
+def test_the_oem_reason_is_one_of_the_oems_list_or_none(client, db, ar, login_as):
+    """Seed 001's "Motivo no CRM": a choice among the OEM's fixed lost-sale reasons, checked by the service;
+    a value stored before the list was enforced is shown as it is, to be replaced."""
+    from boxes.oem.api import LOST_SALE_REASONS
+
+    login_as("manager", ar)
+    token = csrf_token_of(client, f"/d/{ar.code}/settings/")
+    add = {"csrf_token": token, "label_es": "Compró en otro lado", "label_pt_br": "Comprou em outro lugar",
+           "label_en": "Bought elsewhere"}
+    refused = client.post(f"/d/{ar.code}/settings/discard-reasons", data={**add, "oem_reason": "Cheaper"})
+    assert refused.status_code == 422 and every(refused, '[data-error="new_oem_reason"]')
+    assert client.post(f"/d/{ar.code}/settings/discard-reasons",
+                       data={**add, "oem_reason": "BoughtElsewhere"}).status_code == 303
+    reason = db.scalar(select(DiscardReason).where(DiscardReason.label_en == "Bought elsewhere"))
+    assert reason.oem_reason == "BoughtElsewhere"
+    rename = {**add, "operation": "rename", "label_es": "Compró en otra concesionaria"}
+    refused = client.post(f"/d/{ar.code}/settings/discard-reasons/{reason.id}", data={**rename, "oem_reason": "x"})
+    assert refused.status_code == 422 and every(refused, f'[data-error="reason_{reason.id}_oem_reason"]')
+    assert client.post(f"/d/{ar.code}/settings/discard-reasons/{reason.id}",
+                       data={**rename, "oem_reason": ""}).status_code == 303
+    db.expire_all()
+    assert db.get(DiscardReason, reason.id).oem_reason is None
+
+    reason.oem_reason = "precio alto"  # typed before the OEM's list was enforced
+    db.commit()
+    page = client.get(f"/d/{ar.code}/settings/")
+    choices = every(page, f"#reason-{reason.id} select[name=oem_reason] option")
+    assert [o["value"] for o in choices] == ["", *LOST_SALE_REASONS, "precio alto"]
+    assert [o["value"] for o in choices if o.has_attr("selected")] == ["precio alto"]
+    price = db.scalar(select(DiscardReason).where(DiscardReason.code == "price"))
+    assert [o["value"] for o in every(page, f"#reason-{price.id} select[name=oem_reason] option[selected]")] == [
+        "Price"]
+
+
 def test_manager_updates_dealer_settings(client, db, ar, login_as):
     login_as("manager", ar)
     token = csrf_token_of(client, f"/d/{ar.code}/settings/")

@@ -1,0 +1,103 @@
+"""Integrations → OEM, under /d/<dealer_code>/admin/integrations/oem: the connector and the lead settings
+(admins), and the integration log (admins and managers: ``LOG_ROLES``). Thin: parse (``forms``), call
+``boxes.oem.admin`` / ``boxes.oem.log``, render.
+
+The board's lead rows link to one lead's log: ``url_for("oem.log_index", lead=<lead id>)``, for the
+users with one of ``LOG_ROLES`` (admins always)."""
+
+from __future__ import annotations
+
+from flask import current_app, flash, g, redirect, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from boxes.errors import ActionError
+from boxes.forms import field_errors
+from boxes.models.oem import DISTRIBUTED_LEAD_TYPES
+from boxes.oem import admin, log
+from boxes.oem.forms import LogSearchForm, OemConnectorForm, OemDistributionForm
+from boxes.paging import clamp_page
+from boxes.web import db, dealer_blueprint, is_fragment_request, render_page, requires_role, submit_form
+
+bp = dealer_blueprint("oem", __name__, "/admin/integrations")
+TEMPLATE = "integrations/oem.html"
+LOG_TEMPLATE = "integrations/oem_log.html"
+LOG_ROLES = ("manager",)  # and admins
+
+
+def _page(status: int = 200, *, submitted: str = "", **ctx):
+    """The page; after a refused form, ``submitted`` names it (``connector``, ``distribution``): only
+    that form shows what was typed."""
+    ctx.setdefault("errors", {})
+    ctx.setdefault("form", None)
+    return render_page(TEMPLATE, ["content"], info=admin.overview(db(), g.dealer), submitted=submitted,
+                       number_defaults=admin.NUMBER_DEFAULTS, lead_numbers=admin.LEAD_NUMBERS,
+                       lead_types=DISTRIBUTED_LEAD_TYPES, route_keys=admin.ROUTE_KEYS, **ctx), status
+
+
+@bp.get("/oem")
+@requires_role("admin")
+def index():
+    return _page()
+
+
+@bp.post("/oem")
+@requires_role("admin")
+def save():
+    return submit_form(OemConnectorForm, lambda f: admin.save(
+        db(), g.dealer, current_user, f.typed(), config=current_app.config["BOXES"]),
+        again=lambda status, **ctx: _page(status, submitted="connector", **ctx),
+        saved=_("OEM connector saved."), to="oem.index", write_only=set(admin.SECRETS))
+
+
+@bp.post("/oem/leads")
+@requires_role("admin")
+def save_distribution():
+    return submit_form(OemDistributionForm, lambda f: admin.save_distribution(db(), g.dealer, current_user, f.typed()),
+                       again=lambda status, **ctx: _page(status, submitted="distribution", **ctx),
+                       saved=_("Lead settings saved."), to="oem.index")
+
+
+@bp.post("/oem/try-again")
+@requires_role("admin")
+def try_again():
+    if admin.try_again(db(), g.dealer, current_user):
+        flash(_("The OEM's refusal is forgotten: the next import asks for a token again."), "success")
+    return redirect(url_for("oem.index"), code=303)
+
+
+# --- the integration log -----------------------------------------------------------------------------
+
+def _log(**ctx) -> dict:
+    """The log's search from the query string, its page of calls and the dead letters."""
+    form = LogSearchForm(formdata=request.args)
+    criteria = form.typed()
+    errors: dict = {}
+    results = None
+    try:
+        if not form.validate():
+            raise ActionError(field_errors(form))
+        criteria = log.check(criteria)
+        results = log.search(db(), g.dealer, criteria, page=clamp_page(request.args.get("page")),
+                             per_page=current_app.config["BOXES"].page_size)
+    except ActionError as exc:
+        errors = exc.errors
+    dead, dead_total = log.dead_events(db(), g.dealer, criteria.lead if not errors else "")
+    return dict(results=results, criteria=criteria, errors=errors, form=request.args.to_dict(), dead=dead,
+                dead_total=dead_total, **ctx)
+
+
+@bp.get("/oem/log")
+@requires_role(*LOG_ROLES)
+def log_index():
+    return render_page(LOG_TEMPLATE, ["list"], **_log(selected=None))
+
+
+@bp.get("/oem/log/<int:call_id>")
+@requires_role(*LOG_ROLES)
+def log_call(call_id: int):
+    row = log.call(db(), g.dealer, call_id)
+    bodies = {"request": log.pretty(row.request_body), "response": log.pretty(row.response)}
+    if is_fragment_request():
+        return render_page(LOG_TEMPLATE, ["detail"], selected=row, bodies=bodies)
+    return render_page(LOG_TEMPLATE, [], **_log(selected=row, bodies=bodies))
