@@ -1,8 +1,9 @@
 """The OEM integration log (seed 001's "Consulta de Logs"): every call to the OEM and every lead
 received (``OemCallLog``, written by ``boxes.oem.connection.CallRecorder``), searched by lead id and
 by the dealer's local days, failed calls alone if asked; one call in detail with its request body and
-answer pretty-printed; the status events the relay gave up on (the dead letters); and the pruning of
-rows older than the dealer's retention (``OemConnector.retention_days``, default 180 days).
+answer pretty-printed; and the pruning of rows older than the dealer's retention
+(``OemConnector.retention_days``, default 180 days). The dead letters shown under the log are the
+relay's (``boxes.oem.relay.dead_letter``).
 
 A search by lead id walks ``ix_oem_call_log_dealer_lead_created`` (dealer, lead, newest first: the
 board's lead rows link here); the whole log walks ``ix_oem_call_log_dealer_created``, and its count
@@ -25,13 +26,12 @@ from boxes import inputs
 from boxes.audit import record
 from boxes.errors import ActionError
 from boxes.localtime import local_midnight
-from boxes.models import Dealer, OemCallLog, OemConnector, OemStatusEvent
+from boxes.models import Dealer, OemCallLog, OemConnector
 from boxes.owned import get_owned
 from boxes.paging import ListQuery, Page, list_query, paginate
 
 MAX_LEAD_ID = 18  # the OEM's record ids: 15 or 18 characters
 MAX_COUNTED = 10_000
-MAX_DEAD_SHOWN = 100
 DEFAULT_RETENTION_DAYS = 180
 # What a row of the list shows (the bodies only in the detail).
 LIST_COLUMNS = (OemCallLog.id, OemCallLog.created_at, OemCallLog.direction, OemCallLog.kind, OemCallLog.lead_id,
@@ -114,18 +114,6 @@ def pretty(text: str) -> str:
         return json.dumps(json.loads(text), indent=2, ensure_ascii=False)
     except ValueError:
         return text
-
-
-def dead_events(session: Session, dealer: Dealer, lead: str = "") -> tuple[list[OemStatusEvent], int]:
-    """The status events the relay gave up on (the newest ``MAX_DEAD_SHOWN``, one lead's when
-    ``lead`` is given) and how many there are."""
-    conditions = [OemStatusEvent.dealer_id == dealer.id, OemStatusEvent.status == "dead"]
-    if lead:
-        conditions.append(OemStatusEvent.lead_id == lead)
-    rows = session.scalars(select(OemStatusEvent).where(*conditions).order_by(OemStatusEvent.id.desc())
-                           .limit(MAX_DEAD_SHOWN)).all()
-    total = session.scalar(select(func.count()).select_from(OemStatusEvent).where(*conditions)) or 0
-    return list(rows), total
 
 
 def retention_days(session: Session, dealer: Dealer) -> int:

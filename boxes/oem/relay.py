@@ -185,10 +185,13 @@ def _send_one(session, event: OemStatusEvent, client, recorder: CallRecorder, re
     return True
 
 
-def dead_letter(session: Session, dealer: Dealer, *, limit: int = 200) -> list[OemStatusEvent]:
-    return list(session.scalars(select(OemStatusEvent).where(
-        OemStatusEvent.dealer_id == dealer.id, OemStatusEvent.status == "dead")
-        .order_by(OemStatusEvent.id).limit(limit)))
+def dead_letter(session: Session, dealer: Dealer, *, lead: str = "", limit: int = 200) -> list[OemStatusEvent]:
+    """The events given up on, in the order they would go again (one lead's when ``lead`` is given): the
+    integration log lists them with their last error."""
+    conditions = [OemStatusEvent.dealer_id == dealer.id, OemStatusEvent.status == "dead"]
+    if lead:
+        conditions.append(OemStatusEvent.lead_id == lead)
+    return list(session.scalars(select(OemStatusEvent).where(*conditions).order_by(OemStatusEvent.id).limit(limit)))
 
 
 def pending_count(session: Session, dealer: Dealer) -> int:

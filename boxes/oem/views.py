@@ -14,7 +14,7 @@ from flask_login import current_user
 from boxes.errors import ActionError
 from boxes.forms import field_errors
 from boxes.models.oem import DISTRIBUTED_LEAD_TYPES
-from boxes.oem import admin, log
+from boxes.oem import admin, log, relay
 from boxes.oem.forms import LogSearchForm, OemConnectorForm, OemDistributionForm
 from boxes.paging import clamp_page
 from boxes.web import db, dealer_blueprint, is_fragment_request, render_page, requires_role, submit_form
@@ -23,6 +23,7 @@ bp = dealer_blueprint("oem", __name__, "/admin/integrations")
 TEMPLATE = "integrations/oem.html"
 LOG_TEMPLATE = "integrations/oem_log.html"
 LOG_ROLES = ("manager",)  # and admins
+MAX_DEAD_SHOWN = 100  # the dead letters listed under the log
 
 
 def _page(status: int = 200, *, submitted: str = "", **ctx):
@@ -69,7 +70,8 @@ def try_again():
 # --- the integration log -----------------------------------------------------------------------------
 
 def _log(**ctx) -> dict:
-    """The log's search from the query string, its page of calls and the dead letters."""
+    """The log's search from the query string, its page of calls and the dead letters (the relay's: the
+    status events it gave up on, one lead's when searching by lead)."""
     form = LogSearchForm(formdata=request.args)
     criteria = form.typed()
     errors: dict = {}
@@ -82,9 +84,9 @@ def _log(**ctx) -> dict:
                              per_page=current_app.config["BOXES"].page_size)
     except ActionError as exc:
         errors = exc.errors
-    dead, dead_total = log.dead_events(db(), g.dealer, criteria.lead if not errors else "")
+    dead = relay.dead_letter(db(), g.dealer, lead="" if errors else criteria.lead, limit=MAX_DEAD_SHOWN)
     return dict(results=results, criteria=criteria, errors=errors, form=request.args.to_dict(), dead=dead,
-                dead_total=dead_total, **ctx)
+                dead_limit=MAX_DEAD_SHOWN, **ctx)
 
 
 @bp.get("/oem/log")
