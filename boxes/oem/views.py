@@ -79,7 +79,6 @@ def _log(**ctx) -> dict:
     try:
         if not form.validate():
             raise ActionError(field_errors(form))
-        criteria = log.check(criteria)
         results = log.search(db(), g.dealer, criteria, page=clamp_page(request.args.get("page")),
                              per_page=current_app.config["BOXES"].page_size)
     except ActionError as exc:
