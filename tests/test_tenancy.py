@@ -56,6 +56,7 @@ ID_ARGS = {
     "record_id": QuarantinedRecord,
     "invitation_id": Invitation,
     "call_id": OemCallLog,
+    "event_id": OemStatusEvent,
 }
 # One lead id at both dealers: a search for it at dealer A shows A's calls only.
 OEM_LEAD = "006WD0000000001YAA"
@@ -289,8 +290,9 @@ def test_crawler_connector_actions_touch_only_the_own_dealer(app, client, db, lo
 
 
 def test_crawler_oem_actions_touch_only_the_own_dealer(app, client, db, login_as, two_dealers):
-    """Every OEM action posted at dealer A (the connector, where the leads go, "Try again") leaves dealer
-    B's OEM connector as it was, even with B's dealer code and its users typed in."""
+    """Every OEM action posted at dealer A (the connector, where the leads go, "Try again", "Resend") leaves
+    dealer B's OEM connector and status events as they were, even with B's dealer code, its users and its
+    event ids typed in."""
     ar, br, _ = two_dealers
     login_as("admin", ar)
     token = csrf_token_of(client, f"/d/{ar.code}/board/deliveries")
@@ -299,8 +301,10 @@ def test_crawler_oem_actions_touch_only_the_own_dealer(app, client, db, login_as
     def b_state():
         db.expire_all()
         row = db.scalar(select(OemConnector).where(OemConnector.dealer_id == br.id))
+        events = db.execute(select(OemStatusEvent.id, OemStatusEvent.status, OemStatusEvent.attempts)
+                            .where(OemStatusEvent.dealer_id == br.id).order_by(OemStatusEvent.id)).all()
         return (row.enabled, row.settings, row.secrets, row.session_state, row.distribution, row.parts_user_id,
-                row.retention_days)
+                row.retention_days, events)
 
     before = b_state()
     posted = 0
@@ -314,7 +318,9 @@ def test_crawler_oem_actions_touch_only_the_own_dealer(app, client, db, login_as
                           "dealer_code": "Alfa-OEM-CODE", "retention_days": "7", "service_mode": "direct",
                           "service_user_id": str(b_user), "parts_mode": "queue", "after_sales_mode": "queue"}):
                 response = client.post(path, headers={"X-CSRFToken": token}, data=data)
-                assert response.status_code in (303, 422), f"POST {path}: {response.status_code}"
+                # An id in the URL is dealer B's (``_fill``): it does not exist at A.
+                expected = (404,) if set(rule.arguments) & set(ID_ARGS) else (303, 422)
+                assert response.status_code in expected, f"POST {path}: {response.status_code}"
                 posted += 1
     assert posted >= 6
     assert b_state() == before

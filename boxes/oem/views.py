@@ -7,17 +7,29 @@ users with one of ``LOG_ROLES`` (admins always)."""
 
 from __future__ import annotations
 
+import contextlib
+
 from flask import current_app, flash, g, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from boxes import outage
 from boxes.errors import ActionError
 from boxes.forms import field_errors
 from boxes.models.oem import DISTRIBUTED_LEAD_TYPES
 from boxes.oem import admin, log, relay
 from boxes.oem.forms import LogSearchForm, OemConnectorForm, OemDistributionForm
 from boxes.paging import clamp_page
-from boxes.web import db, dealer_blueprint, is_fragment_request, render_page, requires_role, submit_form
+from boxes.web import (
+    db,
+    dealer_blueprint,
+    is_fragment_request,
+    redis_client,
+    render_page,
+    requires_role,
+    submit_form,
+)
+from jobs.oem_relay import enqueue_relay
 
 bp = dealer_blueprint("oem", __name__, "/admin/integrations")
 TEMPLATE = "integrations/oem.html"
@@ -85,7 +97,7 @@ def _log(**ctx) -> dict:
         errors = exc.errors
     dead = relay.dead_letter(db(), g.dealer, lead="" if errors else criteria.lead, limit=MAX_DEAD_SHOWN)
     return dict(results=results, criteria=criteria, errors=errors, form=request.args.to_dict(), dead=dead,
-                dead_limit=MAX_DEAD_SHOWN, **ctx)
+                dead_limit=MAX_DEAD_SHOWN, can_resend="admin" in g.roles, **ctx)
 
 
 @bp.get("/oem/log")
@@ -102,3 +114,20 @@ def log_call(call_id: int):
     if is_fragment_request():
         return render_page(LOG_TEMPLATE, ["detail"], selected=row, bodies=bodies)
     return render_page(LOG_TEMPLATE, [], **_log(selected=row, bodies=bodies))
+
+
+@bp.post("/oem/events/<int:event_id>/resend")
+@requires_role("admin")
+def resend_event(event_id: int):
+    """"Resend" on an event the relay gave up on: back in line for its lead, and the relay queued now."""
+    try:
+        event = relay.resend(db(), g.dealer, current_user, event_id)
+    except ActionError as exc:  # sent meanwhile, or already back in line (a second click)
+        db().rollback()
+        flash(str(next(iter(exc.errors.values()))), "warning")
+        return redirect(url_for("oem.log_index"), code=303)
+    with contextlib.suppress(*outage.UNAVAILABLE):  # Redis down: the relay's cron round takes it
+        enqueue_relay(redis_client(), g.dealer.id)
+    flash(_("The %(trigger)s event of lead %(lead)s goes to the OEM again.", trigger=event.trigger,
+            lead=event.lead_id), "success")
+    return redirect(url_for("oem.log_index", lead=event.lead_id), code=303)

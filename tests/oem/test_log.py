@@ -174,7 +174,36 @@ def test_dead_letters_are_listed_with_their_last_error(client, db, admin):
     assert "INVALID_CROSS_REFERENCE_KEY 1" in text(dead[1])
     one_lead = every(client.get(_url(ar, lead=LEAD_A)), "#oem-dead-events tbody tr[id]")
     assert len(one_lead) == 1 and "bx-0" in text(one_lead[0])
-    assert not one_lead[0].find("button")  # "Resend" comes with the relay
+
+
+def test_resend_puts_a_dead_event_back_in_line_and_queues_the_relay(client, db, dealers, login_as, redis):
+    from rq import Queue
+
+    from boxes.models import User
+    from tests.conftest import csrf_token_of
+
+    ar = dealers[0]
+    dead = OemStatusEvent(dealer_id=ar.id, event_id="bx-dead", lead_id=LEAD_A, trigger="ACO", stage="Converted",
+                          substage="ServiceScheduled", occurred_at=utcnow(), status="dead", attempts=8,
+                          last_error="status: HTTP 500")
+    db.add(dead)
+    db.commit()
+    login_as("manager", ar)  # managers read the log; only admins resend
+    assert not one(client.get(_url(ar)), f"#dead-{dead.id}").find("button")
+    login_as("admin", ar)
+    page = client.get(_url(ar))
+    form = one(page, f"#dead-{dead.id} form")
+    answer = client.post(form["action"], data={"csrf_token": csrf_token_of(client, _url(ar))})
+    assert answer.status_code == 303 and f"lead={LEAD_A}" in answer.headers["Location"]
+    db.refresh(dead)
+    assert (dead.status, dead.attempts, dead.next_attempt_at) == ("pending", 0, None)
+    audit = db.scalar(select(AuditLog).where(AuditLog.action == "oem_event.resend"))
+    assert audit.entity_id == dead.id and db.get(User, audit.user_id).email
+    assert [job.args for job in Queue("oem", connection=redis).jobs] == [(ar.id,)]
+    again = client.post(form["action"], data={"csrf_token": csrf_token_of(client, _url(ar))}, follow_redirects=True)
+    assert again.status_code == 200 and one(again, ".alert-warning")  # a second click: said, nothing changed
+    db.refresh(dead)
+    assert dead.status == "pending" and len(Queue("oem", connection=redis).jobs) == 1
 
 
 def test_prune_keeps_each_dealers_retention(db, dealers):
