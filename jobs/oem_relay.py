@@ -26,7 +26,7 @@ def relay_dealer(dealer_id: int) -> dict:
         dealer = job.session.get(Dealer, dealer_id)
         if dealer is None:
             return {"dealer_id": dealer_id, "skipped": "no such dealer"}
-        result = relay(job.session, dealer, job.redis)
+        result = relay(job.session, dealer, job.redis, config=job.config)
         if result.more:
             # This job still holds its id while it runs: the next round is queued by the id's successor.
             _enqueue(job.redis, dealer_id, follow_up=True)

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
+from boxes.dms.connectors.boundaries import Boundaries
+from boxes.dms.connectors.http import guarded_transport
 from boxes.models import OemCallLog, OemConnector
 from boxes.oem.client import CallRecord, OemClient, OemConnection, RedisPace, SessionState
 
@@ -45,8 +47,17 @@ def connection_of(connector: OemConnector) -> OemConnection:
     return OemConnection.from_settings(settings, dict(connector.secrets or {}))
 
 
-def open_client(connector: OemConnector, redis, recorder: CallRecorder | None = None, **kwargs) -> OemClient:
-    return OemClient(connection_of(connector), store=RowTokenStore(connector),
+def open_client(connector: OemConnector, redis, recorder: CallRecorder | None = None, *,
+                reach: Boundaries | None = None, **kwargs) -> OemClient:
+    """The dealer's client. With ``reach`` (``boxes.oem.reach.boundaries``: what a job passes) the stored
+    address is checked against the operator's allow-list now, as at save time (``OutOfBounds``), and
+    every connection is checked on the address it really reaches (an allowed name that resolves
+    elsewhere at run time gets nowhere: the DMS feed's guarded transport)."""
+    connection = connection_of(connector)
+    if reach is not None:
+        reach.check_feed(connection.base_url, None)
+        kwargs.setdefault("transport", guarded_transport(reach))
+    return OemClient(connection, store=RowTokenStore(connector),
                      pace=RedisPace(redis, f"boxes:oem:pace:{connector.dealer_id}"),
                      on_call=None if recorder is None else recorder.record, **kwargs)
 

@@ -9,7 +9,7 @@
 
 Used by Integrations → OEM at save time (:func:`boxes.oem.admin.save`); a job that connects can call
 :func:`check` on the stored settings and give the client the DMS connector's guarded transport
-(``boxes.dms.connectors.http._transport(boundaries)``), so an address that resolves elsewhere at run
+(``boxes.dms.connectors.http.guarded_transport(boundaries)``), so an address that resolves elsewhere at run
 time gets nowhere either.
 """
 

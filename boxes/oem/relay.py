@@ -32,8 +32,10 @@ from sqlalchemy.orm import Session
 
 from boxes.audit import record
 from boxes.db import utcnow
+from boxes.dms.connectors.boundaries import OutOfBounds
 from boxes.errors import ActionError, NotFound
 from boxes.models import Dealer, OemConnector, OemStatusEvent, User
+from boxes.oem import reach as oem_reach
 from boxes.oem.client import (
     AuthStopped,
     MalformedAnswer,
@@ -84,8 +86,9 @@ def _due(session: Session, dealer_id: int, now: datetime, after_id: int) -> list
 
 
 def relay(session: Session, dealer: Dealer, redis, *, now: datetime | None = None, max_events: int = 5000,
-          rng: random.Random | None = None) -> RelayResult:
-    """Send the dealer's due events. Commits after each event (with its calls in the integration log)."""
+          rng: random.Random | None = None, config=None) -> RelayResult:
+    """Send the dealer's due events, committed in groups (with their calls in the integration log).
+    ``config``: the operator's settings (the allow-list the OEM's address must stay on)."""
     result = RelayResult()
     connector = session.scalar(select(OemConnector).where(OemConnector.dealer_id == dealer.id))
     if connector is None or not connector.enabled:
@@ -98,8 +101,8 @@ def relay(session: Session, dealer: Dealer, redis, *, now: datetime | None = Non
     recorder = CallRecorder(dealer.id)
     try:
         try:
-            client = open_client(connector, redis, recorder)
-        except OemSettingsError as exc:
+            client = open_client(connector, redis, recorder, reach=oem_reach.boundaries(session, dealer, config))
+        except (OemSettingsError, OutOfBounds) as exc:
             result.stopped = f"settings: {exc}"
             return result
         with client:

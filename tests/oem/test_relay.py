@@ -248,3 +248,19 @@ def test_a_worker_killed_mid_relay_leaves_each_event_sent_exactly_once(db, deale
     db.expire_all()
     assert db.scalar(select(func.count()).select_from(OemStatusEvent).where(OemStatusEvent.status != "sent")) == 0
     assert _at_oem(sim, db, leads) == _ours(db, leads)
+
+
+def test_the_relay_only_reaches_the_operators_allowed_hosts(db, dealers, sim, redis, config):
+    """An address saved while the operator allowed it (or changed in the database since) is checked again
+    when the relay connects: off the allow-list, nothing is sent and the run says why."""
+    ar = dealers[0]
+    _connect(db, ar, sim)
+    (a,) = _leads(sim, 1)
+    event = _emit(db, ar, a, T.NEW)
+    config.connector_allowed_hosts = ("10.20.0.0/16",)
+    result = R.relay(db, ar, redis, config=config)
+    db.refresh(event)
+    assert result.stopped.startswith("settings:") and event.status == "pending" and event.attempts == 0
+    assert _at_oem(sim, db, [a])[a] == []
+    config.connector_allowed_hosts = ("127.0.0.0/8",)
+    assert R.relay(db, ar, redis, config=config).sent == 1

@@ -82,7 +82,7 @@ class GuardedBackend(httpcore.SyncBackend):
         raise last
 
 
-def _transport(boundaries: Boundaries | None) -> httpx.HTTPTransport:
+def guarded_transport(boundaries: Boundaries | None) -> httpx.HTTPTransport:
     transport = httpx.HTTPTransport()
     if boundaries is not None and boundaries.allowed:
         transport._pool = httpcore.ConnectionPool(  # httpx has no public hook for the network backend
@@ -131,7 +131,7 @@ class HttpConnector:
         timeout = float(settings.get("timeout_seconds") or 30)
         self.tokens = token_store or TokenStore()
         self.client = httpx.Client(timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
-                                   transport=transport or _transport(boundaries), trust_env=False,
+                                   transport=transport or guarded_transport(boundaries), trust_env=False,
                                    follow_redirects=False,
                                    headers={"Accept": "application/json", "User-Agent": "Boxes-DMS-sync/1"})
 

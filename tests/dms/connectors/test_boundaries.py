@@ -548,12 +548,12 @@ def test_the_allow_list_is_checked_on_the_address_each_connection_goes_to(server
     """A name checked when it was saved may point elsewhere when the run connects (DNS
     rebinding): the connection itself checks the address it is about to open."""
     from boxes.dms.connectors.boundaries import Boundaries
-    from boxes.dms.connectors.http import HttpConnector, _transport
+    from boxes.dms.connectors.http import HttpConnector, guarded_transport
 
     feed = servers(HttpAnswer, 200, '{"access_token": "t", "expires_in": 60}', "application/json")
     config.connector_allowed_hosts = ("10.20.0.0/16",)
     config.connector_root = tmp_path
-    guarded = _transport(Boundaries.of(config, "AR01"))
+    guarded = guarded_transport(Boundaries.of(config, "AR01"))
     # Built without the save-time check, as if "localhost" had resolved into 10.20.0.0/16 then.
     conn = HttpConnector({"base_url": f"http://localhost:{feed.port}/feed/v1/AR01", "client_id": "boxes"},
                          {"client_secret": "x"}, transport=guarded)
@@ -565,7 +565,7 @@ def test_the_allow_list_is_checked_on_the_address_each_connection_goes_to(server
     assert feed.requests == 0
     config.connector_allowed_hosts = ("127.0.0.0/8",)
     conn = HttpConnector({"base_url": f"http://localhost:{feed.port}/feed/v1/AR01", "client_id": "boxes"},
-                         {"client_secret": "x"}, transport=_transport(Boundaries.of(config, "AR01")))
+                         {"client_secret": "x"}, transport=guarded_transport(Boundaries.of(config, "AR01")))
     try:
         with pytest.raises(ConnectorError, match="page without a records list"):
             list(conn.pages("customers", None))  # connected: the token came, the page is no feed page
