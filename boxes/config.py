@@ -57,6 +57,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Seconds between retries of a DMS sync that met a transport error (DMS down, slow, HTTP 5xx)."),
     Setting("BOXES_SYNC_LOCK_SECONDS", "120",
             "Lease of the one-sync-per-dealer-and-entity lock, renewed after every page."),
+    Setting("BOXES_OEM_IMPORT_INTERVAL_MINUTES", "5", "How often `rq cron` imports the OEM's leads."),
+    Setting("BOXES_OEM_IMPORT_RETRY_INTERVALS", "30,120,600",
+            "Seconds between retries of an OEM lead import the OEM failed (down, slow, HTTP 429/5xx)."),
     Setting("BOXES_OEM_SIMULATOR_PORT", "8766", "Port of the OEM CRM simulator started by `boxes run`."),
     Setting("BOXES_DMS_SIMULATOR_PORT", "8765", "Port of the DMS simulator started by `boxes run`."),
     Setting("BOXES_CONNECTOR_ROOT", "<instance>/connectors",
@@ -89,6 +92,11 @@ SETTINGS: tuple[Setting, ...] = (
 def _env(name: str, default: str | None = None) -> str | None:
     value = os.environ.get(name)
     return value if value not in (None, "") else default
+
+
+def _seconds(name: str, default: str) -> tuple[int, ...]:
+    """A comma-separated list of seconds (retry intervals)."""
+    return tuple(int(x) for x in _env(name, default).split(",") if x.strip())
 
 
 def _secret_key(instance: Path, embedded: bool) -> str:
@@ -134,6 +142,8 @@ class Config:
     sync_interval_minutes: int = 5
     sync_retry_intervals: tuple[int, ...] = (30, 120, 600)
     sync_lock_seconds: int = 120
+    oem_import_interval_minutes: int = 5
+    oem_import_retry_intervals: tuple[int, ...] = (30, 120, 600)
     oem_simulator_port: int = 8766
     dms_simulator_port: int = 8765
     connector_root: Path | None = None  # None: <instance_dir>/connectors (see connectors_root)
@@ -171,17 +181,17 @@ class Config:
             smtp_username=_env("BOXES_SMTP_USERNAME", ""),
             smtp_password=_env("BOXES_SMTP_PASSWORD", ""),
             smtp_timeout_seconds=float(_env("BOXES_SMTP_TIMEOUT_SECONDS", "30")),
-            mail_retry_intervals=tuple(int(x) for x in _env("BOXES_MAIL_RETRY_INTERVALS",
-                                                            "30,120,600,1800,3600").split(",") if x.strip()),
+            mail_retry_intervals=_seconds("BOXES_MAIL_RETRY_INTERVALS", "30,120,600,1800,3600"),
             mail_lease_seconds=int(_env("BOXES_MAIL_LEASE_SECONDS", "300")),
             mail_daily_cap=int(_env("BOXES_MAIL_DAILY_CAP", "2000")),
             mail_rate_per_minute=int(_env("BOXES_MAIL_RATE_PER_MINUTE", "60")),
             reminder_days_before=int(_env("BOXES_REMINDER_DAYS_BEFORE", "1")),
             reminder_hour=int(_env("BOXES_REMINDER_HOUR", "10")),
             sync_interval_minutes=int(_env("BOXES_SYNC_INTERVAL_MINUTES", "5")),
-            sync_retry_intervals=tuple(int(x) for x in _env("BOXES_SYNC_RETRY_INTERVALS", "30,120,600").split(",")
-                                       if x.strip()),
+            sync_retry_intervals=_seconds("BOXES_SYNC_RETRY_INTERVALS", "30,120,600"),
             sync_lock_seconds=int(_env("BOXES_SYNC_LOCK_SECONDS", "120")),
+            oem_import_interval_minutes=int(_env("BOXES_OEM_IMPORT_INTERVAL_MINUTES", "5")),
+            oem_import_retry_intervals=_seconds("BOXES_OEM_IMPORT_RETRY_INTERVALS", "30,120,600"),
             oem_simulator_port=int(_env("BOXES_OEM_SIMULATOR_PORT", "8766")),
             dms_simulator_port=int(_env("BOXES_DMS_SIMULATOR_PORT", "8765")),
             connector_root=Path(_env("BOXES_CONNECTOR_ROOT")).resolve() if _env("BOXES_CONNECTOR_ROOT") else None,

@@ -1,4 +1,4 @@
-"""Vehicle identifiers: VINs (ISO 3779) and number plates of Argentina and Brazil.
+"""Identifiers from outside: VINs (ISO 3779), number plates of Argentina and Brazil, and tax ids.
 
 Used wherever a VIN or a plate comes from outside: the DMS sync, the campaign manager's pasted
 or uploaded lists, the public booking page. Validation never raises; it returns a result with a
@@ -18,6 +18,10 @@ Plate formats (the product spec: "Argentina AB123CD and ABC123, Brazil ABC1D23 a
 - Brazil: ``ABC1234`` (before Mercosur) and Mercosur ``ABC1D23`` (from 2018). A Brazilian car
   keeps its number when its plate is converted to Mercosur: the second digit becomes a letter
   (0→A … 9→J), so ``ABC1234`` and ``ABC1C34`` are the same car (see :func:`plate_variants`).
+
+Tax ids (what the OEM's leads may carry, :func:`normalize_tax_id`): Brazil's CPF (people, 11
+digits) and CNPJ (companies, 14 digits), Argentina's CUIT/CUIL (11 digits) — each with its check
+digits — and DNI (7 or 8 digits, none). Kept as digits only: ``123.456.789-09`` → ``12345678909``.
 """
 
 from __future__ import annotations
@@ -246,6 +250,62 @@ def plate_variants(raw: str | None, country: str) -> tuple[str, ...]:
     if check.format == BR_MERCOSUR and check.plate[4] <= "J":
         return (check.plate, br_mercosur_to_old(check.plate))
     return (check.plate,)
+
+
+# ------------------------------------------------------------------------------------ tax ids
+
+_NOT_DIGIT = re.compile(r"\D+")
+_CNPJ_WEIGHTS = (6, 5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2)  # the first check digit uses the last 12
+_CUIT_WEIGHTS = (5, 4, 3, 2, 7, 6, 5, 4, 3, 2)
+
+
+def cpf_check_digits(base: str) -> str:
+    """The two check digits of a CPF's first 9 digits."""
+    digits = [int(c) for c in base]
+    for _ in range(2):
+        total = sum(d * w for d, w in zip(digits, range(len(digits) + 1, 1, -1), strict=True))
+        digits.append(total * 10 % 11 % 10)
+    return f"{digits[-2]}{digits[-1]}"
+
+
+def cnpj_check_digits(base: str) -> str:
+    """The two check digits of a CNPJ's first 12 digits."""
+    digits = [int(c) for c in base]
+    for weights in (_CNPJ_WEIGHTS[1:], _CNPJ_WEIGHTS):
+        rest = sum(d * w for d, w in zip(digits, weights, strict=True)) % 11
+        digits.append(0 if rest < 2 else 11 - rest)
+    return f"{digits[-2]}{digits[-1]}"
+
+
+def cuit_check_digit(base: str) -> str | None:
+    """The check digit of a CUIT/CUIL's first 10 digits; None when the base has none (AFIP then
+    issues another prefix)."""
+    digit = 11 - sum(int(d) * w for d, w in zip(base, _CUIT_WEIGHTS, strict=True)) % 11
+    return None if digit == 10 else str(digit % 11)
+
+
+def tax_id_kind(digits: str, country: str) -> str | None:
+    """``cpf``, ``cnpj``, ``cuit`` or ``dni`` when ``digits`` is a valid one of the country; None else."""
+    if not digits.isdigit() or len(set(digits)) == 1:  # 000.000.000-00 passes every check digit
+        return None
+    if country == "BR":
+        if len(digits) == 11 and cpf_check_digits(digits[:9]) == digits[9:]:
+            return "cpf"
+        if len(digits) == 14 and cnpj_check_digits(digits[:12]) == digits[12:]:
+            return "cnpj"
+    elif country == "AR":
+        if len(digits) == 11 and cuit_check_digit(digits[:10]) == digits[10]:
+            return "cuit"
+        if len(digits) in (7, 8):
+            return "dni"
+    return None
+
+
+def normalize_tax_id(raw: str | None, country: str) -> str:
+    """The digits of a valid tax id of the country (punctuation and spaces dropped); ``""`` when
+    there is none or it is not valid."""
+    digits = _NOT_DIGIT.sub("", raw or "")
+    return digits if tax_id_kind(digits, country) else ""
 
 
 # ------------------------------------------------------------------------------ pasted lists

@@ -12,6 +12,7 @@ from rq import cron
 
 from jobs.campaigns import recover_campaigns
 from jobs.mail import recover_messages, send_due_reminders
+from jobs.oem_import import import_all
 from jobs.oem_log import prune_oem_logs
 from jobs.oem_relay import relay_all
 from jobs.runtime import record_heartbeat
@@ -34,6 +35,12 @@ cron.register(sync_all, queue_name="sync", interval=60 * int(os.environ.get("BOX
 # Campaigns: the sweep that resumes a campaign whose job died (its worker was killed) or was never queued
 # (Redis was down when it was saved), or marks it failed after too many restarts (boxes/campaigns/service.py).
 cron.register(recover_campaigns, queue_name="campaigns", interval=60, job_timeout=50, result_ttl=600)
+
+# The OEM lead import: queues one job per dealer with an enabled OEM connector (queue "oem", with Retry),
+# every BOXES_OEM_IMPORT_INTERVAL_MINUTES.
+cron.register(import_all, queue_name="oem",
+              interval=60 * int(os.environ.get("BOXES_OEM_IMPORT_INTERVAL_MINUTES") or 5),
+              job_timeout=120, result_ttl=3600)
 
 # The OEM status relay: every minute, each dealer with a status event due (new, or whose retry time has
 # come) gets one relay job on "oem" (events are sent in order per lead; boxes/oem/relay.py).

@@ -9,7 +9,8 @@
 
 from __future__ import annotations
 
-from jobs.runtime import alive, can_enqueue, job_context
+from jobs.now import queue_now
+from jobs.runtime import can_enqueue, job_context
 
 # Nothing of boxes at import time: the cron process imports this module for its table (jobs/cron.py)
 # and stays free of Flask.
@@ -65,34 +66,10 @@ def enqueue_sync(redis, config, dealer_id: int, *, trigger: str = "cron") -> boo
 
 
 def sync_now(redis, config, dealer_id: int) -> str:
-    """"Sync now": the dealer's sync runs as soon as a worker is free. Returns what happened:
-
-    - ``"queued"``: a new job;
-    - ``"replaced"``: a retry was scheduled for later (the DMS failed a while ago): it is taken off
-      the schedule and the sync is queued now instead (an admin who fixed the cause should not
-      wait up to the last retry interval);
-    - ``"waiting"``: a job is already queued, nothing to add;
-    - ``"running"``: a worker is running the dealer's sync right now (the only refusal)."""
-    from rq.exceptions import NoSuchJobError
-    from rq.job import Job, JobStatus
-    from rq.registry import ScheduledJobRegistry
-
-    outcome = "queued"
-    try:
-        existing = Job.fetch(job_id(dealer_id), connection=redis)
-        status = existing.get_status(refresh=True)
-        if status == JobStatus.QUEUED:
-            return "waiting"
-        if status == JobStatus.STARTED and alive(existing):
-            return "running"
-        if status in (JobStatus.SCHEDULED, JobStatus.DEFERRED):
-            ScheduledJobRegistry(existing.origin, connection=redis).remove(existing)
-            existing.delete()  # also off the queue, should the scheduler have moved it there meanwhile
-            outcome = "replaced"
-    except NoSuchJobError:
-        pass
-    _enqueue(redis, config, dealer_id, "manual")
-    return outcome
+    """"Sync now": the dealer's sync runs as soon as a worker is free. Returns what happened
+    (:func:`jobs.now.queue_now`): ``"queued"``, ``"replaced"`` (a retry scheduled for later is
+    run now instead), ``"waiting"`` (already queued) or ``"running"`` (the only refusal)."""
+    return queue_now(redis, job_id(dealer_id), lambda: _enqueue(redis, config, dealer_id, "manual"))
 
 
 def _enqueue(redis, config, dealer_id: int, trigger: str) -> None:

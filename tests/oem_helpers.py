@@ -7,6 +7,8 @@ from dataclasses import replace
 
 import httpx
 
+from boxes.db import utcnow
+from boxes.models import OemConnector
 from boxes.oem.client import OemConnection
 from tests.simulators import SimulatorProcess
 
@@ -47,8 +49,13 @@ class OemSimulator(SimulatorProcess):
     def advance(self, minutes: float = 10, leads: int | None = None) -> int:
         return self._post("advance", {"minutes": minutes} | ({"leads": leads} if leads is not None else {}))["leads"]
 
-    def create_lead(self, code: str, **fields) -> dict:
-        return self._post("leads", {"dealer": code, **fields})
+    def create_lead(self, code: str, fields: dict | None = None, **body) -> dict:
+        """One lead now (``type``, ``contact`` in ``body``); ``fields`` replace the generated lead's."""
+        return self._post("leads", {"dealer": code, **body, "fields": fields or {}})
+
+    def change_lead(self, lead_id: str, **fields) -> dict:
+        """A user of the OEM's CRM edits the lead: its new version."""
+        return self._post(f"leads/{lead_id}", {"fields": fields})
 
     def expire_tokens(self) -> int:
         return self._post("tokens/expire")["expired"]
@@ -65,3 +72,16 @@ class OemSimulator(SimulatorProcess):
     def calls(self, after: int) -> list[tuple[str, int, str | None]]:
         """(endpoint, HTTP status, fault) of every call since ``after``."""
         return [(c["endpoint"], c["status"], c["fault"]) for c in self._get("calls", after=after)["calls"]]
+
+
+def connect(db, dealer, sim: OemSimulator, *, client_secret: str = "simulator",  # noqa: S107 - the simulator's
+            connector: dict | None = None, **settings) -> OemConnector:
+    """The dealer's enabled OEM connector on ``sim`` (its code at the OEM: the dealer's own), with short
+    timeouts and retries; ``connector``: other columns (distribution, parts_user_id...)."""
+    row = OemConnector(dealer_id=dealer.id, enabled=True, updated_at=utcnow(),
+                       settings={"base_url": sim.base, "client_id": "boxes", "dealer_code": dealer.code,
+                                 "timeout_seconds": 5, "retry_delays": [0.05, 0.1], "max_wait": 5, **settings},
+                       secrets={"client_secret": client_secret}, **(connector or {}))
+    db.add(row)
+    db.commit()
+    return row

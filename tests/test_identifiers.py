@@ -1,4 +1,4 @@
-"""VINs (ISO 3779, North-American check digit) and Argentine/Brazilian plates."""
+"""VINs (ISO 3779, North-American check digit), Argentine/Brazilian plates and tax ids."""
 
 from __future__ import annotations
 
@@ -21,11 +21,16 @@ from boxes.identifiers import (
     VIN_LENGTH_REASON,
     br_mercosur_to_old,
     br_old_to_mercosur,
+    cnpj_check_digits,
+    cpf_check_digits,
+    cuit_check_digit,
     model_year_code,
     model_years,
     normalize_plate,
+    normalize_tax_id,
     normalize_vin,
     plate_variants,
+    tax_id_kind,
     validate_plate,
     validate_vin,
     vin_check_digit,
@@ -145,3 +150,41 @@ def test_brazilian_mercosur_conversion_keeps_the_car():
         br_old_to_mercosur("ABC1D23")
     with pytest.raises(ValueError):
         br_mercosur_to_old("RTA1K23")
+
+
+# ------------------------------------------------------------------------------------ tax ids
+
+@pytest.mark.parametrize(("raw", "country", "digits", "kind"), [
+    ("111.444.777-35", "BR", "11144477735", "cpf"),
+    ("52998224725", "BR", "52998224725", "cpf"),
+    ("11.222.333/0001-81", "BR", "11222333000181", "cnpj"),
+    ("20-12345678-6", "AR", "20123456786", "cuit"),
+    ("30 71234567 1", "AR", "30712345671", "cuit"),
+    ("12.345.678", "AR", "12345678", "dni"),
+    ("7654321", "AR", "7654321", "dni"),
+])
+def test_valid_tax_ids_are_kept_as_digits(raw, country, digits, kind):
+    assert normalize_tax_id(raw, country) == digits
+    assert tax_id_kind(digits, country) == kind
+
+
+@pytest.mark.parametrize(("raw", "country"), [
+    ("111.444.777-36", "BR"),  # wrong check digit
+    ("111.111.111-11", "BR"),  # every check digit passes for a repeated digit: refused anyway
+    ("11.222.333/0001-82", "BR"),
+    ("12.345.678", "BR"),  # a DNI is Argentine
+    ("20-12345678-5", "AR"),
+    ("123456", "AR"),  # too short for a DNI
+    ("sem cpf", "BR"),
+    ("", "AR"),
+    (None, "AR"),
+    ("20123456786", "UY"),  # no rules for that country
+])
+def test_invalid_tax_ids_are_empty(raw, country):
+    assert normalize_tax_id(raw, country) == ""
+
+
+def test_check_digits_of_generated_tax_ids():
+    assert cpf_check_digits("111444777") == "35" and cnpj_check_digits("112223330001") == "81"
+    assert cuit_check_digit("2012345678") == "6"
+    assert cuit_check_digit("2000000001") is None  # AFIP issues another prefix (23, 24…) for such a base

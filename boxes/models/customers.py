@@ -1,10 +1,11 @@
-"""Customers and their vehicles, as read from the DMS."""
+"""Customers and their vehicles, as read from the DMS (and customers an OEM lead brought, "to complete")."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 
 from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from boxes.db import Base, DealerOwned, UTCDateTime, utcnow
@@ -12,15 +13,22 @@ from boxes.db import Base, DealerOwned, UTCDateTime, utcnow
 
 class Customer(DealerOwned, Base):
     __tablename__ = "customer"
-    __table_args__ = (UniqueConstraint("dealer_id", "dms_id"),)
+    __table_args__ = (
+        UniqueConstraint("dealer_id", "dms_id"),
+        Index("ix_customer_dealer_tax_id", "dealer_id", "tax_id"),  # an OEM lead's customer, by CPF/CUIT/DNI
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    dms_id: Mapped[str] = mapped_column(String(64))
+    dms_id: Mapped[str] = mapped_column(String(64))  # "oem:<lead id>": made from an OEM lead
     name: Mapped[str] = mapped_column(String(200))
     phone_mobile: Mapped[str] = mapped_column(String(40), default="")
     phone_home: Mapped[str] = mapped_column(String(40), default="")
     phone_work: Mapped[str] = mapped_column(String(40), default="")
     email: Mapped[str] = mapped_column(String(200), default="")
+    # CPF/CNPJ (BR), CUIT/CUIL/DNI (AR), digits only (boxes.identifiers.normalize_tax_id); "" unknown.
+    tax_id: Mapped[str] = mapped_column(String(14), default="", server_default="")
+    # Made by Boxes from what an OEM lead said, not read from the DMS: its data is to be completed.
+    to_complete: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
     # "Do not contact": set by a call outcome, respected by every list and every message.
     contact_opt_out: Mapped[bool] = mapped_column(Boolean, default=False)
     dms_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

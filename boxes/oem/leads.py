@@ -47,6 +47,7 @@ class Lead:
     vehicle_model: str = _optional_text("Vehicle_Model__c")
     vehicle_year: int | None = None
     preferred_date: str = _optional_text("Preferred_Date__c")
+    tax_id: str = _optional_text("Tax_Id__c")  # CPF/CNPJ (BR), CUIT/CUIL/DNI (AR), as the OEM typed it
     raw: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property

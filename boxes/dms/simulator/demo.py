@@ -24,6 +24,7 @@ from boxes.db import make_engine, make_sessionmaker, utcnow
 from boxes.dms.simulator.generator import World
 from boxes.dms.simulator.world_records import DealerProfile, VehicleBundle
 from boxes.models import Campaign, Dealer, DiscardReason, Membership, User
+from boxes.oem.simulator.embedded import connect_demo_dealers as connect_oem_simulator
 
 DEMO_PASSWORD = "boxes-demo-2025"  # noqa: S105 - the published demo password
 # (email, password, role): each one a member of both demo dealers with that role.
@@ -335,6 +336,7 @@ def load_demo(config, *, seed: int = 42, vehicles: int = 2000, if_empty: bool = 
                                 memberships=[(d, role) for d in dealers])
                 else:
                     session.add_all(Membership(user_id=user.id, dealer_id=d.id, role=role) for d in dealers)
+            connect_oem_simulator(session, config, dealers)
             session.commit()
             now = now or utcnow()
             totals: Counter[str] = Counter()

@@ -1,6 +1,7 @@
 """What ``boxes run`` needs to run the OEM simulator beside the DMS simulator (see
-``boxes.embedded.start_simulator``): its command line, its address, and the connection a demo
-dealer uses to reach it (what the OEM connector of each demo dealer will hold)."""
+``boxes.embedded.start_simulator``): its command line, its address, the connection a demo dealer
+uses to reach it, and the demo dealers' OEM connectors holding it (``connect_demo_dealers``, called
+when the demo is loaded)."""
 
 from __future__ import annotations
 
@@ -36,3 +37,26 @@ def demo_connection(config, dealer_code: str):
 
     return OemConnection(base_url=simulator_url(config), client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
                          dealer_code=dealer_code)
+
+
+def connect_demo_dealers(session, config, dealers) -> int:
+    """Give each demo dealer without one an enabled OEM connector on the simulator (leads then reach
+    the demo board at the first cron run). Added to ``session``, not committed; returns how many."""
+    from sqlalchemy import select
+
+    from boxes.db import utcnow
+    from boxes.models import OemConnector
+
+    have = set(session.scalars(select(OemConnector.dealer_id).where(
+        OemConnector.dealer_id.in_([d.id for d in dealers]))))
+    added = 0
+    for dealer in dealers:
+        if dealer.id in have:
+            continue
+        c = demo_connection(config, dealer.code)
+        session.add(OemConnector(
+            dealer_id=dealer.id, enabled=True, updated_at=utcnow(),
+            settings={"base_url": c.base_url, "client_id": c.client_id, "dealer_code": c.dealer_code},
+            secrets={"client_secret": c.client_secret}))
+        added += 1
+    return added

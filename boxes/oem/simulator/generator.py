@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from random import Random
 
 from boxes.dms.simulator.generator import MODELS, DealerProfile, World
+from boxes.identifiers import cpf_check_digits, cuit_check_digit
 from boxes.oem.api import LEAD_PREFIX, format_instant, record_id
 
 ORG = "WD"  # the org's pod in record ids (seed 001's example lead id is 006WD…)
@@ -27,6 +28,7 @@ CONTACTS = ("known", "new", "none")
 CONTACT_WEIGHTS = (45, 40, 15)
 UNKNOWN_TYPES = ("Consortium", "Insurance")  # seed 001 mentions "Consórcios e Seguros" leads
 SOURCES = ("OEM Website", "OEM App", "Call Center", "Social Media", "Dealer Locator")
+TAX_ID_SHARE = 0.6  # of the people a lead is for: the OEM's form asked for their CPF / CUIT / DNI
 KM = (10_000, 20_000, 30_000, 40_000, 50_000, 60_000)
 
 TEXTS = {
@@ -79,6 +81,24 @@ class LeadGenerator:
             person = self._people[key] = (c, v)
         return person
 
+    def _tax_id(self, code: str, known: bool, index: int) -> str | None:
+        """The person's tax id as the OEM's form has it (the same for every lead of that person):
+        a CPF in Brazil, a CUIT or a DNI in Argentina, with or without punctuation; or none."""
+        rng = Random(f"{self.seed}:tax:{code}:{known}:{index}")
+        if rng.random() >= TAX_ID_SHARE:
+            return None
+        punctuated = rng.random() < 0.5
+        if self.profiles[code].country == "BR":
+            base = f"{rng.randrange(10_000_000, 999_999_999):09d}"
+            cpf = base + cpf_check_digits(base)
+            return f"{cpf[:3]}.{cpf[3:6]}.{cpf[6:9]}-{cpf[9:]}" if punctuated else cpf
+        dni = f"{rng.randrange(10_000_000, 45_000_000)}"
+        cuit = rng.choice(("20", "27")) + dni  # a man's or a woman's CUIL
+        check = cuit_check_digit(cuit)
+        if check is not None and rng.random() < 0.5:
+            return f"{cuit[:2]}-{dni}-{check}" if punctuated else cuit + check
+        return f"{dni[:2]}.{dni[2:5]}.{dni[5:]}" if punctuated else dni
+
     def lead(self, code: str, serial: int, at: datetime, *, lead_type: str | None = None,
              contact: str | None = None) -> dict:
         """Lead number ``serial`` of the org (ids are unique across dealers), created at ``at``."""
@@ -87,11 +107,9 @@ class LeadGenerator:
         contact = contact or rng.choices(CONTACTS, CONTACT_WEIGHTS)[0]
         world = self.known[code]
         language = self.profiles[code].language
-        if contact == "known" and world.n_customers:
-            customer, vehicle = self._person(code, True, rng.randrange(world.n_customers))
-        else:
-            outside = self.outside[code]
-            customer, vehicle = self._person(code, False, rng.randrange(outside.n_customers))
+        known = contact == "known" and world.n_customers > 0
+        index = rng.randrange((world if known else self.outside[code]).n_customers)
+        customer, vehicle = self._person(code, known, index)
         first, last = _split(customer.name)
         phone, mobile, email = customer.phone_home or None, customer.phone_mobile or None, customer.email or None
         if contact == "none":
@@ -115,6 +133,7 @@ class LeadGenerator:
             "FirstName": first,
             "LastName": last,
             "Company": None,
+            "Tax_Id__c": None if contact == "none" else self._tax_id(code, known, index),
             "Email": email,
             "Phone": phone,
             "MobilePhone": mobile,

@@ -201,9 +201,9 @@ class LivingOem:
         bisect.insort(keys, (parse_instant(lead["SystemModstamp"]), lead["Id"]))
         self.leads[code][lead["Id"]] = lead
 
-    def _new_lead(self, code: str, at: datetime, **kwargs) -> dict:
+    def _new_lead(self, code: str, at: datetime, fields: dict | None = None, **kwargs) -> dict:
         self.serial += 1
-        lead = self.generator.lead(code, self.serial, at, **kwargs)
+        lead = self.generator.lead(code, self.serial, at, **kwargs) | (fields or {})
         f = self.faults
         if f.unknown_type_rate and self.fault_rng.random() < f.unknown_type_rate:
             lead["LeadType__c"] = self.fault_rng.choice(UNKNOWN_TYPES)
@@ -214,14 +214,27 @@ class LivingOem:
         self.stats["leads_created"] += 1
         return lead
 
-    def create_lead(self, code: str, lead_type: str | None = None, contact: str | None = None) -> dict:
+    def create_lead(self, code: str, lead_type: str | None = None, contact: str | None = None,
+                    fields: dict | None = None) -> dict:
+        """One lead now; ``fields`` replace what the generator made (a test's phone, a type Boxes
+        does not know, another dealer's code...)."""
         with self.lock:
-            return self._new_lead(code, self.clock(), lead_type=lead_type, contact=contact)
+            return self._new_lead(code, self.clock(), fields, lead_type=lead_type, contact=contact)
+
+    def change_lead(self, lead_id: str, fields: dict) -> dict | None:
+        """A user of the OEM's CRM edits a lead: a new version (SystemModstamp now). None: no such lead."""
+        with self.lock:
+            if lead_id not in self.owner:
+                return None
+            self.stats["leads_changed"] += 1
+            return self._touch(lead_id, fields)
 
     def _touch(self, lead_id: str, changes: dict) -> dict:
         code = self.owner[lead_id]
         old = self.leads[code][lead_id]
-        stamp = format_instant(max(self.clock(), parse_instant(old["SystemModstamp"])))
+        # Every edit is a new version, as Salesforce's SystemModstamp (milliseconds) is: two edits in
+        # one second of the clock are a millisecond apart.
+        stamp = format_instant(max(self.clock(), parse_instant(old["SystemModstamp"]) + timedelta(milliseconds=1)))
         new = {**old, **changes, "LastModifiedDate": stamp, "SystemModstamp": stamp}
         self._index_put(code, new, old)
         return new

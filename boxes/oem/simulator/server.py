@@ -15,8 +15,9 @@ The API (docs/integrations.md, "The OEM CRM"):
 
 Control, for tests, demos and benchmarks (``/_sim/…``): ``GET|POST faults`` (knobs, and ``next``:
 faults for the next calls), ``POST advance`` (``{"minutes": 10, "leads": 3}``), ``POST leads``
-(``{"dealer", "type", "contact"}``: one lead now), ``POST tokens/expire``, ``POST calm``, ``GET truth/<code>``,
-``GET calls?after=<seq>``, ``GET stats``, ``GET health``.
+(``{"dealer", "type", "contact", "fields"}``: one lead now, ``fields`` replacing the generated ones),
+``POST leads/<id>`` (``{"fields": {...}}``: a CRM user edits the lead), ``POST tokens/expire``,
+``POST calm``, ``GET truth/<code>``, ``GET calls?after=<seq>``, ``GET stats``, ``GET health``.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ MAX_BODY = 1 << 20
 _STATUS = re.compile(r"/services/data/v\d+\.\d/sobjects/" + STATUS_OBJECT + r"/Event_Id__c/([^/]+)")
 _NEXT = re.compile(re.escape(LEADS_PATH) + r"/([0-9A-Za-z]+)-(\d+)")
 _BATCH = re.compile(r"batchSize=(\d+)")
+# What a test may not set on a lead through the control API: its identity and its version.
+KEPT_FIELDS = frozenset({"Id", "CreatedDate", "LastModifiedDate", "SystemModstamp"})
 OAUTH_DESCRIPTIONS = {"invalid_client": "invalid client credentials", "invalid_grant": "authentication failure",
                       "invalid_client_id": "client identifier invalid",
                       "unsupported_grant_type": "grant type not supported"}
@@ -227,13 +230,19 @@ class _Handler(simulators.SimulatorHandler):
             leads = body.get("leads")
             made = oem.advance(float(body.get("minutes", 10)), int(leads) if leads is not None else None)
             return self._send(200, {"leads": made, "now": oem.clock().isoformat()})
+        fields = body.get("fields") or {}
+        if not isinstance(fields, dict) or set(fields) & KEPT_FIELDS:
+            return self._send(400, {"error": f"fields: a JSON object of lead fields but {sorted(KEPT_FIELDS)}"})
         if what == "leads":
             code, kind, contact = body.get("dealer"), body.get("type"), body.get("contact")
             if code not in oem.leads or (kind is not None and kind not in LEAD_TYPES) or (
                     contact is not None and contact not in CONTACTS):
                 return self._send(400, {"error": f"dealer one of {oem.codes}, type one of {LEAD_TYPES}, "
                                                  f"contact one of {CONTACTS}"})
-            return self._send(200, oem.create_lead(code, kind, contact))
+            return self._send(200, oem.create_lead(code, kind, contact, fields))
+        if what.startswith("leads/"):
+            changed = oem.change_lead(what[6:], fields)
+            return self._send(200, changed) if changed is not None else self._send(404, {"error": "no such lead"})
         if what == "calm":  # a Retry-After given earlier is no longer in force (tests start afresh)
             with oem.lock:
                 oem.not_before = 0.0

@@ -46,6 +46,7 @@ from boxes.models import (
     Delivery,
     DiscardReason,
     Membership,
+    OemConnector,
     Opportunity,
     RepairOrder,
     RepairOrderLine,
@@ -489,6 +490,10 @@ def test_load_demo_creates_two_dealers_and_a_user_per_role(tmp_path):
             user = session.scalar(select(User).where(User.email == email))
             assert {(m.dealer_id, m.role) for m in user.memberships} == {(d.id, role) for d in dealers}
         assert session.scalar(select(func.count()).select_from(Vehicle)) == 120
+        # Each demo dealer reads its leads from the OEM simulator `make run` starts.
+        oem = session.scalars(select(OemConnector)).all()
+        assert sorted(c.dealer_id for c in oem if c.enabled) == sorted(d.id for d in dealers)
+        assert {c.settings["base_url"] for c in oem} == {"http://127.0.0.1:8766"}
     engine.dispose()
     # Idempotent in the ways the CLI needs.
     assert "nothing loaded" in load_demo(_config(tmp_path, url), vehicles=60, if_empty=True)

@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from boxes.dms.simulator.demo import DEMO_DEALERS, load_dataset, profile_for
 from boxes.dms.simulator.generator import DealerProfile
+from boxes.identifiers import normalize_tax_id, tax_id_kind
 from boxes.models import Customer, Vehicle
 from boxes.oem.client import MemoryTokenStore, OemClient
 from boxes.oem.leads import parse_lead
@@ -71,6 +72,25 @@ def test_the_generator_makes_every_lead_type_for_both_dealers_deterministically(
     assert all(parse_lead(lead).created_at == NOW for lead in leads)
     assert {lead["Description"] for lead in leads if lead["Dealer_Code__c"] == "BR-SP01"} & {
         "Pastilhas de freio dianteiras", "Kit de correia dentada", "Filtros de ar e de cabine", "Palhetas do limpador"}
+
+
+def test_leads_carry_the_persons_valid_tax_id_often_and_never_on_a_lead_without_contact():
+    profiles = [DealerProfile(code=d["code"], country=d["country"], time_zone=d["time_zone"]) for d in DEMO_DEALERS]
+    generator = LeadGenerator(42, profiles, VEHICLES, NOW)
+    for p in profiles:
+        leads = [generator.lead(p.code, n, NOW, contact=contact) for n in range(1, 61)
+                 for contact in ("known", "new")]
+        given = [lead["Tax_Id__c"] for lead in leads if lead["Tax_Id__c"]]
+        assert 0.4 < len(given) / len(leads) < 0.8
+        assert all(normalize_tax_id(t, p.country) for t in given)
+        kinds = {tax_id_kind(normalize_tax_id(t, p.country), p.country) for t in given}
+        assert kinds == ({"cpf"} if p.country == "BR" else {"cuit", "dni"})
+        by_person: dict[tuple, set] = {}
+        for lead in leads:
+            person = (lead["FirstName"], lead["LastName"], _digits(lead["MobilePhone"]), _digits(lead["Phone"]))
+            by_person.setdefault(person, set()).add(lead["Tax_Id__c"])
+        assert all(len(ids) == 1 for ids in by_person.values())  # the same person, the same tax id
+        assert not any(generator.lead(p.code, n, NOW, contact="none")["Tax_Id__c"] for n in range(61, 91))
 
 
 def test_boxes_run_starts_the_oem_simulator_beside_the_dms_simulator(config, db):
