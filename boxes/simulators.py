@@ -2,7 +2,7 @@
 (boxes/oem/simulator/), share: the HTTP server plumbing under their APIs (a threaded server, a JSON
 request handler, serving with a real clock) and what ``boxes run`` needs to start one as a child
 process on the demo world and to know when it serves. Each simulator's routes, faults and world stay
-in its own package."""
+in its own package; so do the demo dealers' connectors pointed at them (``add_demo_connectors``)."""
 
 from __future__ import annotations
 
@@ -124,3 +124,15 @@ def wait_until_serving(base_url: str, timeout: float = 30.0, *, process: subproc
             return False
         time.sleep(0.1)
     return False
+
+
+def add_demo_connectors(session, model, dealers, make: Callable) -> int:
+    """Give each of ``dealers`` that has no ``model`` row (a DMS or OEM connector) the one
+    ``make(dealer)`` returns, pointed at its simulator; a connector an admin set up stays as it is.
+    Added to ``session``, not committed; returns how many were added."""
+    from sqlalchemy import select
+
+    have = set(session.scalars(select(model.dealer_id).where(model.dealer_id.in_([d.id for d in dealers]))))
+    missing = [d for d in dealers if d.id not in have]
+    session.add_all(make(d) for d in missing)
+    return len(missing)

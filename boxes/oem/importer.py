@@ -22,7 +22,8 @@ the OEM's CRM page by page and stored with the watermark, each page in one trans
   leads go to the connector's parts user; vehicle leads are recorded "for Sales"; an unknown type,
   a malformed lead that carries its id, and a lead without contact are quarantined; another dealer's
   lead is refused. Every lead received and every HTTP call goes to the integration log
-  (``OemCallLog``).
+  (``OemCallLog``). A lead taken (board or parts) owes the OEM ``NEW`` then ``ATR``: written into the
+  outbox by its page's transaction, the dealer's relay queued after the commit.
 - **Failures**: the connector keeps ``last_import_at`` and ``last_import_error``. Refused credentials
   (``AuthStopped``) and a wrong setting stop the import with their message until an admin acts
   (returned, never retried); an OEM that is down, slow or rate-limiting raises after the message is
@@ -49,10 +50,12 @@ from boxes.identifiers import normalize_tax_id, plate_variants, validate_vin
 from boxes.inputs import shown
 from boxes.models import Customer, Dealer, Membership, OemConnector, OemLead, Opportunity, User, Vehicle
 from boxes.models.oem import BOARD_LEAD_TYPES, SALES_LEAD_TYPES
+from boxes.oem import triggers
 from boxes.oem.api import LEAD_TYPES, parse_instant
 from boxes.oem.client import AuthStopped, LeadPage, MalformedLead, OemError, OemSettingsError
 from boxes.oem.connection import CallRecorder, open_client
 from boxes.oem.leads import Lead
+from jobs.oem_relay import enqueue_relay
 
 NOTE_MAX = 2000  # what a caller's note may hold on the board (boxes.board.opportunities.MAX_NOTE)
 PHONE_TAIL = 8  # digits that end every way a number is written: the subscriber's (see _phone_tail)
@@ -103,7 +106,10 @@ def import_leads(session: Session, dealer: Dealer, redis, *, trigger: str = "cro
         with open_client(connector, redis, recorder) as client:
             intake = _Intake(session, dealer, connector, client.connection.dealer_code, recorder, trigger)
             for page in client.read_leads(connector.watermark):
-                result.add(intake.store(page))
+                counts = intake.store(page)
+                result.add(counts)
+                if counts["opportunities"] or counts["parts"]:
+                    enqueue_relay(redis, dealer.id)  # their NEW and ATR are committed: the relay sends them
     except OemSettingsError as exc:
         _finish(session, connector, recorder, result, f"a setting of the OEM connector is wrong: {exc}", stop=True)
     except AuthStopped as exc:
@@ -425,6 +431,7 @@ class _Intake:
             row.first_contact_due = now + timedelta(hours=c.first_contact_hours or 0)
             row.assigned_user_id = (self._direct_user(lead.lead_type) if decision.disposition == "opportunity"
                                     else self._member(c.parts_user_id))
+            triggers.lead_imported(self.session, self.dealer.id, lead.id)
         if decision.disposition == "opportunity":
             opportunity = Opportunity(
                 dealer_id=self.dealer.id, origin="oem_lead", oem_lead_id=lead.id, customer_id=row.customer_id,

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from boxes.board.opportunities import mark_sold, replan
 from boxes.db import utcnow
-from boxes.models import AuditLog, Customer, OemCallLog, OemConnector, OemLead, Opportunity, User
+from boxes.models import AuditLog, Customer, OemCallLog, OemConnector, OemLead, OemStatusEvent, Opportunity, User
 from boxes.oem.api import LEAD_TYPES, floor_minute, parse_instant
 from boxes.oem.client import RateLimited, Transient
 from boxes.oem.importer import import_leads
@@ -364,6 +364,28 @@ def test_vehicle_leads_are_recorded_for_sales_never_dropped(db, dealers, sim, re
     made = db.scalars(select(Customer.dms_id).where(Customer.to_complete.is_(True))).all()
     assert f"oem:{new['Id']}" not in made and f"oem:{used['Id']}" not in made
     assert db.scalar(select(func.count()).select_from(Customer)) >= customers
+
+
+def test_a_lead_taken_owes_the_oem_new_then_assigned_once_and_the_relay_is_queued(db, dealers, sim, redis):
+    from rq.job import Job
+
+    from jobs.oem_relay import job_id
+
+    ar = dealers[0]
+    connect(db, ar, sim)
+    taken = [_lead(sim), _lead(sim, lead_type="Parts")]
+    untaken = [_lead(sim, lead_type="NewVehicle"), _lead(sim, **UNREACHABLE)]
+    import_leads(db, ar, redis)
+    events = db.scalars(select(OemStatusEvent).where(OemStatusEvent.dealer_id == ar.id)
+                        .order_by(OemStatusEvent.id)).all()
+    for lead in taken:
+        assert [(e.trigger, e.stage, e.status) for e in events if e.lead_id == lead["Id"]] == [
+            ("NEW", "New", "pending"), ("ATR", "Assigned", "pending")]
+    assert not [e for e in events if e.lead_id in {lead["Id"] for lead in untaken}]
+    assert Job.fetch(job_id(ar.id), connection=redis).args == (ar.id,)
+    sim.change_lead(taken[0]["Id"], Description="otra cosa")
+    import_leads(db, ar, redis)  # a newer version, and the overlap: no event again
+    assert db.scalar(select(func.count()).select_from(OemStatusEvent)) == len(events)
 
 
 # ------------------------------------------------------------------------------- distribution

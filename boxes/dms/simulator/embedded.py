@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from boxes.simulators import child_argv, wait_until_serving
+from boxes.simulators import add_demo_connectors, child_argv, wait_until_serving
 
 
 def simulator_url(config, code: str) -> str:
@@ -31,17 +31,11 @@ def connect_demo_dealers(config, *, wait: float = 30.0) -> int:
         with make_sessionmaker(engine)() as session:
             codes = [d["code"] for d in DEMO_DEALERS]
             dealers = session.scalars(select(Dealer).where(Dealer.code.in_(codes))).all()
-            have = set(session.scalars(select(DmsConnector.dealer_id)))
-            added = 0
-            for dealer in dealers:
-                if dealer.id in have:
-                    continue
-                session.add(DmsConnector(
-                    dealer_id=dealer.id, kind="simulator", enabled=True, tolerance_days=0, updated_at=utcnow(),
-                    settings={"base_url": simulator_url(config, dealer.code), "client_id": "boxes",
-                              "page_size": 1000, "timeout_seconds": 30},
-                    secrets={"client_secret": "simulator"}))
-                added += 1
+            added = add_demo_connectors(session, DmsConnector, dealers, lambda dealer: DmsConnector(
+                dealer_id=dealer.id, kind="simulator", enabled=True, tolerance_days=0, updated_at=utcnow(),
+                settings={"base_url": simulator_url(config, dealer.code), "client_id": "boxes",
+                          "page_size": 1000, "timeout_seconds": 30},
+                secrets={"client_secret": "simulator"}))
             session.commit()
             return added
     finally:

@@ -5,7 +5,7 @@ when the demo is loaded)."""
 
 from __future__ import annotations
 
-from boxes.simulators import child_argv
+from boxes.simulators import add_demo_connectors, child_argv
 
 CLIENT_ID = "boxes"
 CLIENT_SECRET = "simulator"  # noqa: S105 - the demo OEM's published secret
@@ -42,21 +42,13 @@ def demo_connection(config, dealer_code: str):
 def connect_demo_dealers(session, config, dealers) -> int:
     """Give each demo dealer without one an enabled OEM connector on the simulator (leads then reach
     the demo board at the first cron run). Added to ``session``, not committed; returns how many."""
-    from sqlalchemy import select
-
     from boxes.db import utcnow
     from boxes.models import OemConnector
 
-    have = set(session.scalars(select(OemConnector.dealer_id).where(
-        OemConnector.dealer_id.in_([d.id for d in dealers]))))
-    added = 0
-    for dealer in dealers:
-        if dealer.id in have:
-            continue
+    def connector(dealer) -> OemConnector:
         c = demo_connection(config, dealer.code)
-        session.add(OemConnector(
-            dealer_id=dealer.id, enabled=True, updated_at=utcnow(),
-            settings={"base_url": c.base_url, "client_id": c.client_id, "dealer_code": c.dealer_code},
-            secrets={"client_secret": c.client_secret}))
-        added += 1
-    return added
+        return OemConnector(dealer_id=dealer.id, enabled=True, updated_at=utcnow(),
+                            settings={"base_url": c.base_url, "client_id": c.client_id, "dealer_code": c.dealer_code},
+                            secrets={"client_secret": c.client_secret})
+
+    return add_demo_connectors(session, OemConnector, dealers, connector)
