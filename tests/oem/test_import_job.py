@@ -16,8 +16,8 @@ from boxes.models import Dealer, OemConnector, OemLead, Opportunity
 from boxes.oem.api import parse_instant
 from boxes.oem.importer import import_leads
 from jobs.oem_import import QUEUE, enqueue_all, enqueue_import, import_now, job_id
-from tests import rq_worker
 from tests.oem_helpers import OemSimulator, connect
+from tests.workers import Workers, worker_env
 
 
 @pytest.fixture(scope="module")
@@ -53,11 +53,15 @@ def test_cron_queues_one_import_per_dealer_with_an_enabled_connector(db, dealers
     assert import_now(redis, config, ar.id) == "waiting"
 
 
-def test_a_real_worker_runs_the_import_job(db, dealers, sim, redis, redis_url, database_url, config):
+def _workers(database_url, redis_url, tmp_path, **env) -> Workers:
+    return Workers(worker_env(database_url, redis_url, **env), redis_url, tmp_path, queue=QUEUE)
+
+
+def test_a_real_worker_runs_the_import_job(db, dealers, sim, redis, redis_url, database_url, config, tmp_path):
     ar = dealers[0]
     connect(db, ar, sim)
     assert enqueue_import(redis, config, ar.id, "manual")
-    rq_worker.burst(rq_worker.worker_env(database_url, redis_url), redis_url, QUEUE)
+    _workers(database_url, redis_url, tmp_path).burst()
     job = Job.fetch(job_id(ar.id), connection=redis)
     assert job.get_status(refresh=True) == JobStatus.FINISHED
     result = job.return_value()
@@ -71,13 +75,13 @@ def test_a_real_worker_runs_the_import_job(db, dealers, sim, redis, redis_url, d
 
 
 def test_a_429_makes_rq_retry_the_job_later_and_import_now_runs_it_at_once(db, dealers, sim, redis, redis_url,
-                                                                         database_url, config):
+                                                                         database_url, config, tmp_path):
     ar = dealers[0]
     connect(db, ar, sim, max_wait=0.5)
-    env = rq_worker.worker_env(database_url, redis_url, BOXES_OEM_IMPORT_RETRY_INTERVALS="600")
+    workers = _workers(database_url, redis_url, tmp_path, BOXES_OEM_IMPORT_RETRY_INTERVALS="600")
     sim.faults(next=["rate_limit@leads"], retry_after=2)
     assert enqueue_import(redis, replace(config, oem_import_retry_intervals=(600,)), ar.id)
-    rq_worker.burst(env, redis_url, QUEUE)  # the OEM answers 429: RQ schedules the retry in 10 minutes
+    workers.burst()  # the OEM answers 429: RQ schedules the retry in 10 minutes
     job = Job.fetch(job_id(ar.id), connection=redis)
     assert job.get_status(refresh=True) == JobStatus.SCHEDULED
     db.expire_all()
@@ -88,18 +92,19 @@ def test_a_429_makes_rq_retry_the_job_later_and_import_now_runs_it_at_once(db, d
     time.sleep(2.1)  # the Retry-After the OEM gave has passed
     assert import_now(redis, config, ar.id) == "replaced"
     assert job_id(ar.id) not in ScheduledJobRegistry(QUEUE, connection=redis).get_job_ids()
-    rq_worker.burst(env, redis_url, QUEUE)
+    workers.burst()
     assert Job.fetch(job_id(ar.id), connection=redis).get_status(refresh=True) == JobStatus.FINISHED
     db.expire_all()
     assert connector.last_import_error == "" and _leads_of(db, ar) == len(sim.truth("AR01")["leads"])
 
 
-def test_refused_credentials_end_the_job_without_a_retry(db, dealers, sim, redis, redis_url, database_url, config):
+def test_refused_credentials_end_the_job_without_a_retry(db, dealers, sim, redis, redis_url, database_url, config,
+                                                        tmp_path):
     ar = dealers[0]
     connect(db, ar, sim, client_secret="wrong-secret")
     seq = sim.last_call()
     assert enqueue_import(redis, config, ar.id)
-    rq_worker.burst(rq_worker.worker_env(database_url, redis_url), redis_url, QUEUE)
+    _workers(database_url, redis_url, tmp_path).burst()
     job = Job.fetch(job_id(ar.id), connection=redis)
     assert job.get_status(refresh=True) == JobStatus.FINISHED and job.return_value()["stopped"] is True
     assert sim.calls(seq) == [("token", 400, None)]
@@ -108,22 +113,18 @@ def test_refused_credentials_end_the_job_without_a_retry(db, dealers, sim, redis
 
 
 def test_a_worker_killed_in_the_middle_of_an_import_resumes_from_its_last_page(db, dealers, sim, redis, redis_url,
-                                                                             database_url, config):
+                                                                             database_url, config, tmp_path):
     br = dealers[1]  # its leads' stamps are their own (AR01's were moved by the relay of the tests above)
     sim.advance(minutes=60, leads=16)
     connect(db, br, sim, page_size=2)
     sim.faults(latency_ms=250)  # slow pages: the kill lands in the middle
-    worker = rq_worker.start(rq_worker.worker_env(database_url, redis_url), redis_url, QUEUE)
+    workers = _workers(database_url, redis_url, tmp_path)
+    worker = workers.start(scheduler=False)
     try:
         assert enqueue_import(redis, config, br.id)
-        deadline = time.monotonic() + 60
-        while _leads_of(db, br) < 4:
-            assert worker.poll() is None, "the worker died by itself"
-            assert time.monotonic() < deadline, "the import never got going"
-            time.sleep(0.05)
-        rq_worker.kill(worker)
+        workers.kill_when(worker, lambda: _leads_of(db, br) >= 4)  # the worker and its work horse, no goodbye
     finally:
-        rq_worker.stop(worker)
+        workers.stop_all()
     truth = sim.truth("BR01")["leads"]
     partial = _leads_of(db, br)
     assert 4 <= partial < len(truth), "the kill did not land during the import"
