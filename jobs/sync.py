@@ -9,8 +9,8 @@
 
 from __future__ import annotations
 
-from jobs.now import queue_now
-from jobs.runtime import can_enqueue, job_context
+from jobs.per_dealer import DealerJob
+from jobs.runtime import job_context
 
 # Nothing of boxes at import time: the cron process imports this module for its table (jobs/cron.py)
 # and stays free of Flask.
@@ -38,46 +38,26 @@ def sync_dealer(dealer_id: int, trigger: str = "cron") -> dict:
 def sync_all() -> int:
     """Cron: queue the sync of every dealer with an enabled connector."""
     with job_context() as job:
-        return enqueue_all(job.session, job.redis, job.config)
+        return SYNC.enqueue_all(job.session, job.redis, job.config)
 
 
-def enqueue_all(session, redis, config) -> int:
-    """Queue the sync of every dealer with an enabled connector (one job each, :func:`enqueue_sync`)."""
-    from sqlalchemy import select
-
-    from boxes.models import DmsConnector
-
-    ids = session.scalars(select(DmsConnector.dealer_id).where(DmsConnector.enabled.is_(True))).all()
-    return sum(enqueue_sync(redis, config, dealer_id) for dealer_id in ids)
-
-
-def job_id(dealer_id: int) -> str:
-    return f"boxes-sync-{dealer_id}"
+# The sync's queueing (jobs/per_dealer.py): one job per dealer at a time, with Retry (backoff from
+# BOXES_SYNC_RETRY_INTERVALS).
+SYNC = DealerJob(QUEUE, sync_dealer, "boxes-sync", "DmsConnector", retry_intervals=lambda c: c.sync_retry_intervals,
+                 timeout=lambda c: max(600, c.sync_lock_seconds * 10))
+job_id = SYNC.job_id
+enqueue_all = SYNC.enqueue_all  # (session, redis, config): every dealer with an enabled connector
 
 
 def enqueue_sync(redis, config, dealer_id: int, *, trigger: str = "cron") -> bool:
     """Queue the dealer's sync on ``sync`` with ``Retry`` (backoff from BOXES_SYNC_RETRY_INTERVALS).
     One job per dealer at a time: a queued or running one is not queued twice. Returns whether it
     queued a job. "Sync now" goes through :func:`sync_now` instead."""
-    if not can_enqueue(redis, job_id(dealer_id)):
-        return False
-    _enqueue(redis, config, dealer_id, trigger)
-    return True
+    return SYNC.enqueue(redis, config, dealer_id, trigger)
 
 
 def sync_now(redis, config, dealer_id: int) -> str:
     """"Sync now": the dealer's sync runs as soon as a worker is free. Returns what happened
-    (:func:`jobs.now.queue_now`): ``"queued"``, ``"replaced"`` (a retry scheduled for later is
-    run now instead), ``"waiting"`` (already queued) or ``"running"`` (the only refusal)."""
-    return queue_now(redis, job_id(dealer_id), lambda: _enqueue(redis, config, dealer_id, "manual"))
-
-
-def _enqueue(redis, config, dealer_id: int, trigger: str) -> None:
-    from rq import Queue, Retry
-
-    intervals = list(config.sync_retry_intervals)
-    Queue(QUEUE, connection=redis).enqueue(
-        sync_dealer, dealer_id, trigger, job_id=job_id(dealer_id),
-        retry=Retry(max=len(intervals), interval=intervals) if intervals else None,
-        job_timeout=max(600, config.sync_lock_seconds * 10), result_ttl=3600, failure_ttl=86_400,
-    )
+    (:meth:`jobs.per_dealer.DealerJob.now`): ``"queued"``, ``"replaced"`` (a retry scheduled for
+    later is run now instead), ``"waiting"`` (already queued) or ``"running"`` (the only refusal)."""
+    return SYNC.now(redis, config, dealer_id)

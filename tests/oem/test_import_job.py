@@ -19,19 +19,13 @@ from jobs.oem_import import QUEUE, enqueue_all, enqueue_import, import_now, job_
 from tests.oem_helpers import OemSimulator, connect
 from tests.workers import Workers, worker_env
 
+pytestmark = pytest.mark.usefixtures("clean_faults")
+
 
 @pytest.fixture(scope="module")
 def sim():
-    s = OemSimulator(backlog=8)
-    yield s
-    s.stop()
-
-
-@pytest.fixture(autouse=True)
-def _clean_faults(sim):
-    sim.faults()
-    yield
-    sim.faults()
+    with OemSimulator(backlog=8) as s:
+        yield s
 
 
 def _leads_of(db, dealer) -> int:

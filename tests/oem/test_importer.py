@@ -21,6 +21,7 @@ from boxes.oem.importer import import_leads
 from tests import factories
 from tests.oem_helpers import OemSimulator, connect
 
+pytestmark = pytest.mark.usefixtures("clean_faults")
 # A lead nobody can be reached through (what the generator's "no contact" leads look like).
 UNREACHABLE = {"MobilePhone": "0", "Phone": None, "Email": "sem email", "Tax_Id__c": None, "Vehicle_VIN__c": None,
                "Vehicle_Plate__c": None}
@@ -28,16 +29,8 @@ UNREACHABLE = {"MobilePhone": "0", "Phone": None, "Email": "sem email", "Tax_Id_
 
 @pytest.fixture(scope="module")
 def sim():
-    s = OemSimulator(backlog=6)
-    yield s
-    s.stop()
-
-
-@pytest.fixture(autouse=True)
-def _clean_faults(sim):
-    sim.faults()
-    yield
-    sim.faults()
+    with OemSimulator(backlog=6) as s:
+        yield s
 
 
 def _row(db, dealer, lead_id: str) -> OemLead | None:
