@@ -31,7 +31,7 @@ def import_dealer(dealer_id: int, trigger: str = "cron") -> dict:
         dealer = job.session.get(Dealer, dealer_id)
         if dealer is None:
             return {"dealer_id": dealer_id, "skipped": "no such dealer"}
-        result = import_leads(job.session, dealer, job.redis, trigger=trigger)
+        result = import_leads(job.session, dealer, job.redis, trigger=trigger, config=job.config)
         return {"dealer_id": dealer_id, **asdict(result)}
 
 

@@ -25,9 +25,10 @@ the OEM's CRM page by page and stored with the watermark, each page in one trans
   (``OemCallLog``). A lead taken (board or parts) owes the OEM ``NEW`` then ``ATR``: written into the
   outbox by its page's transaction, the dealer's relay queued after the commit.
 - **Failures**: the connector keeps ``last_import_at`` and ``last_import_error``. Refused credentials
-  (``AuthStopped``) and a wrong setting stop the import with their message until an admin acts
-  (returned, never retried); an OEM that is down, slow or rate-limiting raises after the message is
-  stored, for RQ's ``Retry`` to run the job later.
+  (``AuthStopped``) and a wrong setting (or an address off the operator's allow-list: the client
+  connects through the DMS feed's guarded transport, :mod:`boxes.oem.reach`) stop the import with
+  their message until an admin acts (returned, never retried); an OEM that is down, slow or
+  rate-limiting raises after the message is stored, for RQ's ``Retry`` to run the job later.
 
 No Flask here: the job calls it. docs/integrations.md ("OEM lead import") is its prose.
 """
@@ -45,11 +46,13 @@ from sqlalchemy.orm import Session
 
 from boxes.audit import record
 from boxes.db import utcnow
+from boxes.dms.connectors.boundaries import OutOfBounds
 from boxes.formatting import normalize_phone
 from boxes.identifiers import normalize_tax_id, plate_variants, validate_vin
 from boxes.inputs import shown
 from boxes.models import Customer, Dealer, Membership, OemConnector, OemLead, Opportunity, User, Vehicle
 from boxes.models.oem import BOARD_LEAD_TYPES, SALES_LEAD_TYPES
+from boxes.oem import reach as oem_reach
 from boxes.oem import triggers
 from boxes.oem.api import LEAD_TYPES, parse_instant
 from boxes.oem.client import AuthStopped, LeadPage, MalformedLead, OemError, OemSettingsError
@@ -92,10 +95,11 @@ class ImportResult:
 
 # ------------------------------------------------------------------------------------ the run
 
-def import_leads(session: Session, dealer: Dealer, redis, *, trigger: str = "cron") -> ImportResult:
+def import_leads(session: Session, dealer: Dealer, redis, *, trigger: str = "cron", config=None) -> ImportResult:
     """Read the dealer's leads changed since its watermark and store them. Raises the OEM's
     retryable errors (``RateLimited``, ``Transient``, ``MalformedAnswer``) once their message is
-    stored on the connector, so the job is retried later; returns otherwise."""
+    stored on the connector, so the job is retried later; returns otherwise. ``config``: the
+    operator's settings (the allow-list the OEM's address must stay on; else the environment's)."""
     result = ImportResult()
     connector = session.scalar(select(OemConnector).where(OemConnector.dealer_id == dealer.id))
     if connector is None or not connector.enabled:
@@ -103,14 +107,15 @@ def import_leads(session: Session, dealer: Dealer, redis, *, trigger: str = "cro
         return result
     recorder = CallRecorder(dealer.id)
     try:
-        with open_client(connector, redis, recorder) as client:
+        reach = oem_reach.boundaries(session, dealer, config)
+        with open_client(connector, redis, recorder, reach=reach) as client:
             intake = _Intake(session, dealer, connector, client.connection.dealer_code, recorder, trigger)
             for page in client.read_leads(connector.watermark):
                 counts = intake.store(page)
                 result.add(counts)
                 if counts["opportunities"] or counts["parts"]:
                     enqueue_relay(redis, dealer.id)  # their NEW and ATR are committed: the relay sends them
-    except OemSettingsError as exc:
+    except (OemSettingsError, OutOfBounds) as exc:
         _finish(session, connector, recorder, result, f"a setting of the OEM connector is wrong: {exc}", stop=True)
     except AuthStopped as exc:
         _finish(session, connector, recorder, result, exc.message, stop=True)

@@ -7,6 +7,7 @@ lead the simulator holds, and each test asserts on the leads it made (or on the 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -436,6 +437,17 @@ def test_a_wrong_setting_stops_the_import_with_its_field(db, dealers, sim, redis
     connect(db, ar, sim, page_size=0)
     result = import_leads(db, ar, redis)
     assert result.stopped and "page_size" in result.error
+
+
+def test_an_address_off_the_operators_allow_list_stops_the_import_without_calling_it(db, dealers, sim, redis,
+                                                                                      config):
+    ar = dealers[0]
+    connect(db, ar, sim)
+    seq = sim.last_call()
+    result = import_leads(db, ar, redis, config=replace(config, connector_allowed_hosts=("crm.example.com",)))
+    assert result.stopped and result.error.startswith("a setting of the OEM connector is wrong")
+    assert sim.calls(seq) == []
+    assert import_leads(db, ar, redis, config=config).error == ""  # the operator allows it: it reads
 
 
 @pytest.mark.parametrize("fault", ["rate_limit", "unavailable"])
