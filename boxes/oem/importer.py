@@ -18,7 +18,7 @@ the OEM's CRM page by page and stored with the watermark, each page in one trans
   phone or e-mail, and no customer of the dealer with its tax id, VIN or plate) is quarantined with
   its reason.
 - **Dispositions**: service and after-sales leads become board opportunities (origin ``oem_lead``),
-  assigned per the connector's distribution (``direct`` to an active caller, else the queue); parts
+  assigned per the connector's distribution (``direct`` to an active user, else the queue); parts
   leads go to the connector's parts user; vehicle leads are recorded "for Sales"; an unknown type,
   a malformed lead that carries its id, and a lead without contact are quarantined; another dealer's
   lead is refused. Every lead received and every HTTP call goes to the integration log
@@ -45,12 +45,13 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from boxes.audit import record
+from boxes.board.opportunities import assignees
 from boxes.db import utcnow
 from boxes.dms.connectors.boundaries import OutOfBounds
 from boxes.formatting import normalize_phone
 from boxes.identifiers import normalize_tax_id, plate_variants, validate_vin
 from boxes.inputs import shown
-from boxes.models import Customer, Dealer, Membership, OemConnector, OemLead, Opportunity, User, Vehicle
+from boxes.models import Customer, Dealer, OemConnector, OemLead, Opportunity, Vehicle
 from boxes.models.oem import BOARD_LEAD_TYPES, SALES_LEAD_TYPES
 from boxes.oem import reach as oem_reach
 from boxes.oem import triggers
@@ -322,7 +323,7 @@ class _Intake:
                  recorder: CallRecorder, trigger: str):
         self.session, self.dealer, self.connector = session, dealer, connector
         self.dealer_code, self.recorder, self.trigger = dealer_code.strip(), recorder, trigger
-        self._members: dict[int, set[str]] | None = None
+        self._members: set[int] | None = None
 
     def store(self, page: LeadPage) -> Counter:
         s = self.session
@@ -487,28 +488,21 @@ class _Intake:
         row.text = shown(description) if isinstance(description, str) else ""
 
     # ---------------------------------------------------------------------------- distribution
-    def _members_roles(self) -> dict[int, set[str]]:
-        """The dealer's active users and their roles (read once per run)."""
+    def _member(self, user_id) -> int | None:
+        """``user_id`` when it is an active user of the dealer (the dealer's active users are read once
+        per run); None otherwise."""
         if self._members is None:
-            self._members = {}
-            for user_id, role in self.session.execute(
-                    select(Membership.user_id, Membership.role).join(User, User.id == Membership.user_id)
-                    .where(Membership.dealer_id == self.dealer.id, User.active.is_(True))):
-                self._members.setdefault(user_id, set()).add(role)
-        return self._members
-
-    def _member(self, user_id, role: str | None = None) -> int | None:
-        """``user_id`` when it is an active user of the dealer (with ``role``); None otherwise."""
-        roles = self._members_roles().get(user_id) if isinstance(user_id, int) else None
-        return user_id if roles is not None and (role is None or role in roles) else None
+            self._members = {user_id for user_id, _name in assignees(self.session, self.dealer)}
+        return user_id if isinstance(user_id, int) and user_id in self._members else None
 
     def _direct_user(self, lead_type: str) -> int | None:
-        """The caller a lead type goes to in ``direct`` mode (if still an active caller); None is the
-        distribution queue."""
+        """The user a lead type goes to in ``direct`` mode, while still an active user of the dealer
+        (whom Integrations → OEM offers, as the board assigns: ``opportunities.assignees``); None is
+        the distribution queue."""
         rule = (self.connector.distribution or {}).get(lead_type)
         if not isinstance(rule, dict) or rule.get("mode") != "direct":
             return None
-        return self._member(rule.get("user_id"), "caller")
+        return self._member(rule.get("user_id"))
 
 
 def _newer(lead: Lead, row: OemLead) -> bool:

@@ -384,11 +384,12 @@ def test_a_lead_taken_owes_the_oem_new_then_assigned_once_and_the_relay_is_queue
 
 # ------------------------------------------------------------------------------- distribution
 
-def test_direct_distribution_assigns_an_active_caller_else_the_lead_goes_to_the_queue(db, dealers, sim, redis):
-    ar = dealers[0]
+def test_direct_distribution_assigns_an_active_user_else_the_lead_goes_to_the_queue(db, dealers, sim, redis):
+    ar, br = dealers
     caller = factories.user(db, role="caller", dealer=ar)
     gone = factories.user(db, role="caller", dealer=ar)
     manager = factories.user(db, role="manager", dealer=ar)
+    elsewhere = factories.user(db, role="caller", dealer=br)
     db.get(User, gone.id).active = False
     db.commit()
     connector = connect(db, ar, sim, connector={
@@ -404,13 +405,14 @@ def test_direct_distribution_assigns_an_active_caller_else_the_lead_goes_to_the_
         assert opp.note == f"[{lead['LeadType__c']}] {lead['Description']}"
         assert abs(row.first_contact_due - row.received_at - timedelta(hours=6)) < timedelta(seconds=1)
         assert abs(opp.due_at - row.received_at) < timedelta(seconds=1)
-    # A caller who left, or someone who is no caller: the queue.
-    for user in (gone, manager):
+    # Any active user of the dealer Integrations → OEM offers (a manager too); a user who left, or
+    # another dealer's: the queue.
+    for user, assignee in ((manager, manager.id), (gone, None), (elsewhere, None)):
         connector.distribution = {"Service": {"mode": "direct", "user_id": user.id}}
         db.commit()
         lead = _lead(sim)
         import_leads(db, ar, redis)
-        assert _row(db, ar, lead["Id"]).assigned_user_id is None
+        assert _row(db, ar, lead["Id"]).assigned_user_id == assignee
 
 
 # ------------------------------------------------------------------------------- the OEM's failures
