@@ -39,6 +39,7 @@ from boxes.oem.client import OemConnection, SessionState
 from boxes.oem.connection import SETTINGS, RowTokenStore
 from boxes.oem.log import DEFAULT_RETENTION_DAYS
 from boxes.settings.discard_reasons import without_oem_reason
+from jobs.oem_import import import_now
 
 SECRETS = ("client_secret",)
 NUMBER_FIELDS = {"page_size": (1, 2000), "timeout_seconds": (1, 300), "token_refresh_margin": (0, 3600)}
@@ -226,6 +227,23 @@ def try_again(session: Session, dealer: Dealer, actor: User) -> bool:
            entity_id=row.id, data={"code": state.stopped_code})
     session.commit()
     return True
+
+
+def request_import(session: Session, dealer: Dealer, actor: User, redis, config) -> str:
+    """"Import now": the dealer's lead import queued now, replacing a retry scheduled for later; refused
+    while no connector is enabled or an import runs. Returns :func:`jobs.oem_import.import_now`'s outcome.
+    Commits with an audit row."""
+    row = connector(session, dealer)
+    if row is None or not row.enabled:
+        raise ActionError.field("import", _l("Configure and enable the OEM connector first."))
+    outcome = import_now(redis, config, dealer.id)
+    if outcome == "running":
+        raise ActionError.field("import", _l("An import is running now: “Import now” is available again when it "
+                                             "ends."))
+    record(session, dealer_id=dealer.id, user_id=actor.id, action="oem_import.requested", entity="dealer",
+           entity_id=dealer.id, data={"outcome": outcome})
+    session.commit()
+    return outcome
 
 
 # --- where the leads go ----------------------------------------------------------------------------

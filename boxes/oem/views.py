@@ -79,6 +79,20 @@ def try_again():
     return redirect(url_for("oem.index"), code=303)
 
 
+@bp.post("/oem/import")
+@requires_role("admin")
+def import_leads_now():
+    try:
+        outcome = admin.request_import(db(), g.dealer, current_user, redis_client(), current_app.config["BOXES"])
+    except ActionError as exc:
+        db().rollback()
+        return _page(422, errors=exc.errors)
+    flash({"queued": _("Import queued."),
+           "replaced": _("Import queued: it replaces the retry that was scheduled for later."),
+           "waiting": _("An import is already queued: it starts as soon as a worker is free.")}[outcome], "success")
+    return redirect(url_for("oem.index"), code=303)
+
+
 # --- the integration log -----------------------------------------------------------------------------
 
 def _log(**ctx) -> dict:

@@ -308,3 +308,24 @@ def test_where_the_leads_go_is_validated(client, db, dealers, admin_page):
     assert post(parts_mode="direct", parts_user_id=str(parts.id)).status_code == 422
     assert post(parts_mode="queue").status_code == 303
     assert _connector(db, ar).parts_user_id is None
+
+
+def test_import_now_queues_the_dealers_import_once_enabled(client, db, admin_page, redis):
+    from rq.job import Job
+
+    from jobs.oem_import import job_id
+
+    ar, token = admin_page
+    refused = client.post(_url(ar, "/import"), data={"csrf_token": token})
+    assert refused.status_code == 422 and _error(refused, "import")  # no connector enabled yet
+    db.add(OemConnector(dealer_id=ar.id, enabled=True, settings={"base_url": OEM, "client_id": "boxes-ar",
+                                                                  "dealer_code": "AR-BA01"}))
+    db.commit()
+    queued = client.post(_url(ar, "/import"), data={"csrf_token": token}, follow_redirects=True)
+    assert queued.status_code == 200 and one(queued, ".alert-success")
+    job = Job.fetch(job_id(ar.id), connection=redis)
+    assert job.args == (ar.id, "manual")
+    again = client.post(_url(ar, "/import"), data={"csrf_token": token}, follow_redirects=True)
+    assert one(again, ".alert-success")  # "already queued": still one job
+    assert db.scalar(select(AuditLog.data).where(AuditLog.action == "oem_import.requested")
+                     .order_by(AuditLog.id.desc()).limit(1)) == {"outcome": "waiting"}
