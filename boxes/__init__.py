@@ -26,6 +26,7 @@ def create_app(config: Config | None = None) -> Flask:
     from boxes.health import bp as health_bp
     from boxes.messaging.views import bp as messaging_bp
     from boxes.models import campaigns, integration, messaging, oem, opportunities, tenancy, workshop
+    from boxes.oem.queue_views import bp as lead_queue_bp
     from boxes.oem.views import bp as oem_bp
     from boxes.reports.views import bp as reports_bp
     from boxes.settings.views import bp as settings_bp
@@ -98,4 +99,5 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(campaigns_bp)
     app.register_blueprint(integrations_bp)
     app.register_blueprint(oem_bp)
+    app.register_blueprint(lead_queue_bp)
     return app

@@ -16,12 +16,14 @@ from boxes.models import (
     Dealer,
     Delivery,
     Membership,
+    OemLead,
     Opportunity,
     RepairOrder,
     RepairOrderLine,
     User,
     Vehicle,
 )
+from boxes.models.oem import BOARD_LEAD_TYPES, PARTS_LEAD_TYPES
 
 PASSWORD = "correct-horse-battery"
 _seq = itertools.count(1)
@@ -147,6 +149,33 @@ def activity(db: Session, dealer: Dealer, created_at: datetime, **kw) -> Activit
 def campaign(db: Session, dealer: Dealer, **kw) -> Campaign:
     c = Campaign(dealer_id=dealer.id, name=kw.pop("name", f"Recall {_n()}"), kind=kw.pop("kind", "recall"), **kw)
     return _saved(db, c)
+
+
+def oem_lead(db: Session, dealer: Dealer, *, lead_type: str = "Service", text: str = "", lead_id: str | None = None,
+             received_at: datetime | None = None, disposition: str | None = None, **kw) -> OemLead:
+    """An OEM lead as the import leaves it (``boxes/oem/importer.py``): received ``received_at`` (now), going
+    where its type goes (``disposition``), a board or parts lead with its first-contact deadline
+    ``first_contact_due`` (a day later unless given); a Service or After-sales lead
+    with its open opportunity on the board (origin "oem_lead", the OEM's text as its note, due when it
+    arrived, its customer and car new unless ``customer_id``/``vehicle_id`` are given), in the holder's
+    hands (``assigned_user_id``) or the distribution queue (None). ``status``, ``due_at`` go to the
+    opportunity; ``first_contact_at``, ``first_contact_due``, ``assigned_user_id`` to both where they
+    belong. Returns the lead (its opportunity: ``opportunity_id``)."""
+    received_at = received_at or datetime.now(UTC)
+    lead_id = lead_id or f"00Q{_n():015d}"
+    disposition = disposition or ("opportunity" if lead_type in BOARD_LEAD_TYPES
+                                  else "parts" if lead_type in PARTS_LEAD_TYPES else "sales")
+    worked = disposition in ("opportunity", "parts")  # a deadline, a holder: the leads someone must call
+    assigned = kw.pop("assigned_user_id", None)
+    lead = OemLead(dealer_id=dealer.id, lead_id=lead_id, lead_type=lead_type, disposition=disposition, text=text,
+                   modified_at=received_at, oem_created_at=received_at, received_at=received_at,
+                   first_contact_due=kw.pop("first_contact_due", received_at + timedelta(days=1) if worked else None),
+                   first_contact_at=kw.pop("first_contact_at", None), assigned_user_id=assigned)
+    if disposition == "opportunity":
+        opp = opportunity(db, dealer, kw.pop("due_at", received_at), origin="oem_lead", oem_lead_id=lead_id,
+                          note=text, assigned_user_id=assigned, created_at=received_at, **kw)
+        lead.opportunity_id, lead.customer_id = opp.id, opp.customer_id
+    return _saved(db, lead)
 
 
 def one_row_per_list(db: Session, dealer: Dealer, names: tuple[str, str, str, str, str], *,

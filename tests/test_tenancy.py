@@ -68,11 +68,14 @@ QUERY_VARIANTS = {
     "board.in_process_list": [f"opened={v}" for v in ("all", "today", "yesterday", "week", "older")],
     "board.completed_list": ["courtesy=pending", "courtesy=done", "courtesy=all"],
     "reports.index": [f"report={r}&preset=last_30_days" for r in ("deliveries", "opportunities", "appointments",
-                                                                   "in_process", "completed", "campaigns", "callers")],
+                                                                   "in_process", "completed", "campaigns", "callers",
+                                                                   "leads")],
     "reports.grid_view": [f"report={r}&preset=last_30_days&pie={p}" for r, p in (
         ("deliveries", "customer"), ("opportunities", "campaign"), ("appointments", "vehicle"),
-        ("in_process", "customer"), ("completed", "satisfaction"), ("campaigns", "campaign"), ("callers", "caller"))],
-    "reports.export": [f"report={r}&preset=last_30_days" for r in ("opportunities", "campaigns", "callers")],
+        ("in_process", "customer"), ("completed", "satisfaction"), ("campaigns", "campaign"), ("callers", "caller"),
+        ("leads", "text"))],
+    "reports.export": [f"report={r}&preset=last_30_days" for r in ("opportunities", "campaigns", "callers", "leads")],
+    "lead_queue.index": ["", "page=2"],
     "campaigns.new": ["", "search=0123456789abcdef"],
     "oem.log_index": ["", f"lead={OEM_LEAD}", "failed=1", "start=2020-01-01&end=2030-12-31"],
 }
@@ -84,8 +87,17 @@ def populate(db, dealer, tag: str):
 
     now = utcnow()
     seed_defaults(db, dealer)
-    factories.user(db, role="caller", dealer=dealer, name=f"{tag} Caller User", email=f"{tag.lower()}@test.example")
+    caller = factories.user(db, role="caller", dealer=dealer, name=f"{tag} Caller User",
+                            email=f"{tag.lower()}@test.example")
     names = [f"{tag} Caller User", f"{tag.lower()}@test.example"]
+    # OEM leads: one in the distribution queue past its first-contact deadline, one a caller holds, one for Sales.
+    leads = [factories.oem_lead(db, dealer, text=f"{tag} queued lead text", name=f"{tag} Queued Lead",
+                                received_at=now - timedelta(days=2), first_contact_due=now - timedelta(days=1)),
+             factories.oem_lead(db, dealer, lead_type="AfterSales", text=f"{tag} held lead text",
+                                name=f"{tag} Held Lead", assigned_user_id=caller.id),
+             factories.oem_lead(db, dealer, lead_type="NewVehicle", text=f"{tag} sales lead text")]
+    names += [f"{tag} queued lead text", f"{tag} Queued Lead", f"{tag} held lead text", f"{tag} Held Lead",
+              f"{tag} sales lead text", *(lead.lead_id for lead in leads)]
     for i in range(2):
         d = factories.delivery(db, dealer, now - timedelta(days=2), name=f"{tag} Delivery {i}")
         o = factories.opportunity(db, dealer, now + timedelta(days=1), name=f"{tag} Opportunity {i}")
@@ -258,6 +270,32 @@ def test_crawler_posts_with_other_dealers_ids_are_404(app, client, db, login_as,
             assert response.status_code == 404, f"POST {path}: {response.status_code}"
             checked += 1
     assert checked >= 10
+
+
+def test_lead_queue_hands_out_nothing_of_other_dealers(client, db, login_as, two_dealers):
+    """Dealer A's manager posting dealer B's leads (alone or among A's own) to A's distribution queue, to A's
+    caller or B's: 404, and no lead of either dealer changes hands."""
+    ar, br, _ = two_dealers
+    login_as("manager", ar)
+    token = csrf_token_of(client, f"/d/{ar.code}/leads/queue")
+
+    def queued(dealer):
+        db.expire_all()
+        return [(o.id, o.version) for o in db.scalars(select(Opportunity).where(
+            Opportunity.dealer_id == dealer.id, Opportunity.oem_lead_id.is_not(None),
+            Opportunity.assigned_user_id.is_(None)).order_by(Opportunity.id))]
+
+    a_queue, b_queue = queued(ar), queued(br)
+    assert a_queue and b_queue
+    a_caller, b_caller = (db.scalar(select(Membership.user_id).where(Membership.dealer_id == d.id,
+                                                                     Membership.role == "caller")) for d in (ar, br))
+    b_leads = [f"{i}:{v}" for i, v in b_queue]
+    for leads in (b_leads, [f"{a_queue[0][0]}:{a_queue[0][1]}", *b_leads]):
+        for how, user in (("round_robin", ""), ("assign", a_caller), ("assign", b_caller)):
+            response = client.post(f"/d/{ar.code}/leads/queue", data={"csrf_token": token, "leads": leads,
+                                                                       "how": how, "user_id": user})
+            assert response.status_code == 404, (leads, how, user, response.status_code)
+    assert (queued(ar), queued(br)) == (a_queue, b_queue)
 
 
 def test_crawler_connector_actions_touch_only_the_own_dealer(app, client, db, login_as, two_dealers):

@@ -19,6 +19,7 @@ from boxes.errors import ActionError
 from boxes.models import Campaign, Customer, Dealer, DiscardReason, Membership, Opportunity, User, Vehicle
 from boxes.models.opportunities import OPPORTUNITY_ORIGINS
 from boxes.oem import triggers
+from boxes.oem.board import LEAD_COLUMNS, lead_join
 from boxes.owned import check_version, commit_or_conflict, get_owned
 from boxes.paging import ListQuery, Page, in_list, list_query, paginate
 
@@ -76,13 +77,16 @@ def contains(session: Session, dealer: Dealer, w: BoardWindows, opportunity_id: 
 
 
 def _rows(dealer: Dealer):
-    return (
+    """A row of the list: the opportunity, its customer, vehicle, last note and campaign, and an OEM lead's
+    type, text, deadline and holder (``boxes.oem.board``: a join only a lead's opportunity pays for)."""
+    return lead_join(
         select(
             Opportunity,
             Customer,
             Vehicle,
             last_note(dealer.id, Opportunity.customer_id).label("last_note"),
             Campaign.name.label("campaign_name"),
+            *LEAD_COLUMNS,
         )
         .outerjoin(Customer, Customer.id == Opportunity.customer_id)
         .outerjoin(Vehicle, Vehicle.id == Opportunity.vehicle_id)

@@ -13,11 +13,15 @@ from flask import g, redirect, request, url_for
 from boxes.board import appointments, bp
 from boxes.board.badges import BOARD_ROLES, badges
 from boxes.board.lists import TEMPLATE, page_context, windows
+from boxes.oem import board as oem_board
 from boxes.web import db, render_block, render_page, requires_role
 
 # The appointment rules a row's buttons follow, from the service module (templates hold no rules).
 bp.add_app_template_global(appointments.is_to_confirm, "is_to_confirm")
 bp.add_app_template_global(appointments.is_no_show, "is_no_show")
+# An OEM lead's row: its first-contact deadline and the link to its integration log.
+bp.add_app_template_global(oem_board.first_contact_overdue, "first_contact_overdue")
+bp.add_app_template_global(oem_board.log_url, "lead_log_url")
 
 
 @bp.get("/")

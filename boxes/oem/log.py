@@ -40,6 +40,9 @@ LIST_COLUMNS = (OemCallLog.id, OemCallLog.created_at, OemCallLog.direction, OemC
                 OemCallLog.failed, OemCallLog.error)
 ORDER = (OemCallLog.created_at.desc(), OemCallLog.id.desc())
 
+# Who reads the log (its page, and the links to one lead's log on the board's rows): managers, and admins.
+LOG_ROLES = ("manager",)
+
 
 @dataclass(frozen=True)
 class LogSearch:

@@ -19,6 +19,7 @@ from boxes.forms import field_errors
 from boxes.models.oem import DISTRIBUTED_LEAD_TYPES
 from boxes.oem import admin, log, relay
 from boxes.oem.forms import LogSearchForm, OemConnectorForm, OemDistributionForm
+from boxes.oem.log import LOG_ROLES
 from boxes.paging import clamp_page
 from boxes.web import (
     db,
@@ -34,7 +35,6 @@ from jobs.oem_relay import enqueue_relay
 bp = dealer_blueprint("oem", __name__, "/admin/integrations")
 TEMPLATE = "integrations/oem.html"
 LOG_TEMPLATE = "integrations/oem_log.html"
-LOG_ROLES = ("manager",)  # and admins
 MAX_DEAD_SHOWN = 100  # the dead letters listed under the log
 
 

@@ -20,13 +20,17 @@ from boxes.models import (
     Customer,
     Delivery,
     DiscardReason,
+    OemLead,
     Opportunity,
     RepairOrder,
     User,
     Vehicle,
 )
+from boxes.models.oem import LEAD_DISPOSITION_LABELS, LEAD_DISPOSITIONS, LEAD_TYPE_LABELS
 from boxes.models.opportunities import ACTIVITY_KIND_LABELS, CHANNEL_LABELS, ORIGIN_LABELS, OUTCOME_LABELS
 from boxes.models.workshop import APPOINTMENT_STATUS_LABELS, ARRIVED
+from boxes.oem.api import LOST_SALE_REASONS
+from boxes.oem.board import FIRST_CONTACT_LABELS, first_contact_state
 from boxes.reports.ranges import DateRange
 
 TEXT, CATEGORY, DATETIME, NUMBER = "text", "category", "datetime", "number"
@@ -243,6 +247,30 @@ def callers_rows(dealer, rng: DateRange, w: BoardWindows, locale: str) -> Select
     )
 
 
+def leads_rows(dealer, rng: DateRange, w: BoardWindows, locale: str) -> Select:
+    """The OEM leads received in the range, whatever became of them: the first contact against the deadline,
+    the result of a board lead's opportunity (sold: converted, ACO/NFF; discarded: lost, with the OEM's
+    reason the dealer's discard reason maps to) and the caller holding it. The opportunity is joined (its
+    state is read by several KPIs: once per row, not once per KPI)."""
+    return _rows(
+        # Every disposition, named: the range is then a range scan of each disposition's part of
+        # ix_oem_lead_dealer_disposition_received, not a walk of all the dealer's leads.
+        OemLead, dealer, rng, OemLead.received_at, OemLead.disposition.in_(LEAD_DISPOSITIONS),
+        received_at=OemLead.received_at,
+        lead_id=OemLead.lead_id,
+        lead_type=OemLead.lead_type,
+        disposition=OemLead.disposition,
+        customer=_customer(OemLead.customer_id),
+        text=OemLead.text,
+        first_contact_due=OemLead.first_contact_due,
+        first_contact=first_contact_state(OemLead.first_contact_due, OemLead.first_contact_at),
+        result=case({"open": literal("open"), "sold": literal("converted"), "discarded": literal("lost")},
+                    value=Opportunity.status, else_=literal("off_board")),
+        lost_reason=_of(DiscardReason, DiscardReason.oem_reason, Opportunity.discard_reason_id),
+        caller=func.coalesce(_of(User, User.name, OemLead.assigned_user_id), literal("")),
+    ).outerjoin(Opportunity, Opportunity.id == OemLead.opportunity_id)
+
+
 CUSTOMER = Column("customer", _l("Customer"))
 VEHICLE = Column("vehicle", _l("Vehicle"))
 
@@ -328,6 +356,26 @@ REPORTS: dict[str, Report] = {r.key: r for r in [
         pie="outcome",
         kpis=[Kpi("calls", _l("Calls"), "*"), Kpi("contact_rate", _l("Contact rate"), "outcome=contacted", "*")],
     ),
+    Report(
+        "leads", _l("OEM leads"),
+        _l("Leads received from the OEM in the range: first contact against the deadline, converted, lost."),
+        [Column("received_at", _l("Received"), DATETIME), Column("lead_id", _l("Lead")),
+         Column("lead_type", _l("Lead type"), CATEGORY, LEAD_TYPE_LABELS),
+         Column("disposition", _l("Went to"), CATEGORY, LEAD_DISPOSITION_LABELS), CUSTOMER,
+         Column("text", _l("OEM text")), Column("first_contact_due", _l("First contact due"), DATETIME),
+         Column("first_contact", _l("First contact"), CATEGORY, FIRST_CONTACT_LABELS),
+         Column("result", _l("Result"), CATEGORY, {"open": _l("Open"), "converted": _l("Converted"),
+                                                   "lost": _l("Lost"), "off_board": _l("Not on the board")}),
+         # The OEM's own lost-sale reasons, as the OEM names them.
+         Column("lost_reason", _l("OEM reason"), CATEGORY, {r: r for r in LOST_SALE_REASONS}),
+         Column("caller", _l("Caller"))],
+        pie="lead_type",
+        kpis=[Kpi("leads", _l("Leads received"), "*"),
+              Kpi("on_time", _l("Contacted within the deadline"), "first_contact=on_time",
+                  "first_contact=on_time|late|not_yet"),
+              Kpi("conversion", _l("Converted"), "result=converted", "result=open|converted|lost"),
+              Kpi("lost", _l("Lost"), "result=lost")],
+    ),
 ]}
 
 ROWS = {
@@ -338,4 +386,5 @@ ROWS = {
     "completed": completed_rows,
     "campaigns": campaigns_rows,
     "callers": callers_rows,
+    "leads": leads_rows,
 }

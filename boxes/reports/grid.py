@@ -57,8 +57,8 @@ class Grid:
         col = self.sub.c[column.key]
         if not inputs.storable(value):  # no stored value holds such a character: nothing matches
             return col.is_(None) & col.is_not(None)
-        if column.kind == CATEGORY:
-            return col == value
+        if column.kind == CATEGORY:  # "=": the rows without a value (a lead's OEM reason when it was not lost)
+            return col.is_(None) if value == EMPTY else col == value
         if column.kind == NUMBER:
             if value == EMPTY:
                 return col.is_(None)

@@ -43,14 +43,27 @@ def callers(session: Session, dealer: Dealer, rng: DateRange) -> list[dict]:
     return sorted(out, key=lambda r: (-r["calls"], r["name"]))
 
 
-def campaigns(session: Session, grid: Grid) -> list[dict]:
-    """Per campaign over the report's rows: units, contacted, sold, shown, discarded."""
+def _per(session: Session, grid: Grid, key: str, total: str, counted: dict[str, tuple[str, str]]) -> list[dict]:
+    """Per value of the report's column ``key``, over the grid's filtered rows: its rows (as ``total``), and
+    for each name in ``counted`` its rows whose column has the value, ``{name: (column, value)}``."""
     sub = grid.sub
     stmt = (
-        select(sub.c.campaign, func.count(), func.count(case((sub.c.contacted == "yes", 1))),
-               func.count(case((sub.c.result == "sold", 1))), func.count(case((sub.c.shown == "yes", 1))),
-               func.count(case((sub.c.result == "discarded", 1))))
-        .where(*grid.conditions()).group_by(sub.c.campaign).order_by(sub.c.campaign)
+        select(sub.c[key], func.count(), *(func.count(case((sub.c[column] == value, 1)))
+                                           for column, value in counted.values()))
+        .where(*grid.conditions()).group_by(sub.c[key]).order_by(sub.c[key])
     )
-    return [dict(campaign=c, units=u, contacted=ct, sold=s, shown=sh, discarded=d)
-            for c, u, ct, s, sh, d in session.execute(stmt)]
+    return [dict(zip((key, total, *counted), row, strict=True)) for row in session.execute(stmt)]
+
+
+def campaigns(session: Session, grid: Grid) -> list[dict]:
+    """Per campaign over the report's rows: units, contacted, sold, shown, discarded."""
+    return _per(session, grid, "campaign", "units", {"contacted": ("contacted", "yes"), "sold": ("result", "sold"),
+                                                     "shown": ("shown", "yes"), "discarded": ("result", "discarded")})
+
+
+def leads(session: Session, grid: Grid) -> list[dict]:
+    """Per caller (the lead's holder; "" in nobody's hands) over the leads report's rows: leads, first contact
+    within the deadline, late, not yet, converted, lost."""
+    return _per(session, grid, "caller", "leads", {
+        "on_time": ("first_contact", "on_time"), "late": ("first_contact", "late"),
+        "not_yet": ("first_contact", "not_yet"), "converted": ("result", "converted"), "lost": ("result", "lost")})

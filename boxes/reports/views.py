@@ -112,6 +112,8 @@ def index():
                                     for r in summaries.callers(db(), g.dealer, grid.rng)]
         elif grid.report.key == "campaigns":
             extra["campaign_rows"] = summaries.campaigns(db(), grid)
+        elif grid.report.key == "leads":
+            extra["lead_rows"] = summaries.leads(db(), grid)
     return _render("chart", grid, errors, **extra)
 
 

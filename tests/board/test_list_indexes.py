@@ -19,6 +19,7 @@ from boxes.board.windows import BoardWindows
 from boxes.campaigns import service as campaign_service
 from boxes.db import make_engine, make_sessionmaker, utcnow
 from boxes.migrate import upgrade
+from boxes.oem import queue as lead_queue
 from boxes.reports.grid import Grid, report_of
 from boxes.reports.ranges import DEFAULT_PRESET, make_range
 from tests import factories
@@ -65,7 +66,9 @@ WINDOW_INDEX = {
     "in_process": "ix_repair_order_open",
     "completed": ("ix_repair_order_dealer_delivered_opened", "ix_repair_order_courtesy_pending"),
     "campaigns": "ix_campaign_dealer_status",
+    "reports_leads": "ix_oem_lead_dealer_disposition_received",
     "reports": "ix_opportunity_dealer_created",
+    "lead_queue": ("ix_opportunity_dealer_status_origin_due", "ix_opportunity_dealer_oem_lead"),
 }
 
 
@@ -88,6 +91,9 @@ LISTS = {
     # The Reports button's page: the opportunities report of this month, its pie and KPIs in one statement.
     "reports": lambda s, d, w: Grid(report_of(None), make_range(d.time_zone, DEFAULT_PRESET), d, "es", w=w).chart(
         s, report_of(None).pie),
+    "reports_leads": lambda s, d, w: Grid(report_of("leads"), make_range(d.time_zone, DEFAULT_PRESET), d, "es",
+                                          w=w).chart(s, report_of("leads").pie),
+    "lead_queue": lambda s, d, w: lead_queue.queue(s, d),
 }
 
 
@@ -102,6 +108,7 @@ def test_list_query_uses_indexes(pg_session, name):
         factories.opportunity(s, dealer, now + timedelta(days=1))
         factories.appointment(s, dealer, now + timedelta(days=1), status="requested")
         factories.repair_order(s, dealer, now - timedelta(days=1))
+        factories.oem_lead(s, dealer, text="a lead on the board")
     statements = []
 
     def capture(conn, cursor, statement, parameters, context, executemany):
@@ -128,3 +135,63 @@ def test_list_query_uses_indexes(pg_session, name):
             expected = (expected,) if isinstance(expected, str) else expected
             assert used & set(expected), f"{name} uses {sorted(used)}, not {expected}"
             break
+
+
+def _nodes(plan: dict, parent: dict | None = None):
+    yield plan, parent
+    for child in plan.get("Plans", []):
+        yield from _nodes(child, plan)
+
+
+def test_a_lead_row_finds_its_lead_by_its_key_on_the_pages_ids_only(pg_session):
+    """The New opportunities page with OEM leads among its rows, planned by PostgreSQL as it is (sequential
+    scans allowed, statistics gathered) over a dealer with a few thousand opportunities and leads: the page's
+    ids are still an index walk of the list's window cut at the page (the deferred join), and each row's lead
+    is one lookup of the lead's unique key (dealer, lead id), made for those 50 rows only."""
+    s = pg_session
+    dealer = factories.dealer_ar(s, code="PLAN01")
+    now = utcnow()
+    s.execute(sa.text("""
+        INSERT INTO opportunity (dealer_id, origin, due_at, status, note, discard_comment, created_at, version,
+                                 oem_lead_id)
+        SELECT :d, CASE WHEN g % 5 = 0 THEN 'oem_lead' ELSE 'manual' END,
+               :now + (g % 40 - 20) * interval '1 day' + g * interval '1 second',
+               CASE WHEN g % 3 = 0 THEN 'sold' ELSE 'open' END, '', '', :now, 1,
+               CASE WHEN g % 5 = 0 THEN 'PLAN' || lpad(g::text, 14, '0') END
+        FROM generate_series(1, 6000) g"""), {"d": dealer.id, "now": now})
+    s.execute(sa.text("""
+        INSERT INTO oem_lead (dealer_id, lead_id, lead_type, disposition, reason, text, modified_at,
+                              oem_created_at, received_at, payload, opportunity_id, first_contact_due)
+        SELECT dealer_id, oem_lead_id, 'Service', 'opportunity', '', 'texto', :now, :now, :now, '{}'::json, id, due_at
+        FROM opportunity WHERE dealer_id = :d AND oem_lead_id IS NOT NULL
+        UNION ALL
+        SELECT :d, 'PART' || lpad(g::text, 14, '0'), 'Parts', 'parts', '', '', :now, :now, :now, '{}'::json, NULL, NULL
+        FROM generate_series(1, 4000) g"""), {"d": dealer.id, "now": now})
+    s.commit()
+    engine = s.get_bind()
+    with engine.connect() as conn:
+        conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("ANALYZE opportunity, oem_lead")
+    statements = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany):
+        statements.append((statement, parameters))
+
+    w = BoardWindows.at(dealer.time_zone)
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        page, _ = opportunities.opportunities_and_groups(s, dealer, w)
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+    s.rollback()
+    assert len(page.rows) == 50 and any(row.lead_type for row in page.rows)
+    statement, parameters = statements[-1]
+    with engine.connect() as conn:
+        raw = conn.exec_driver_sql(f"EXPLAIN (ANALYZE, FORMAT JSON) {statement}", parameters).scalar()
+    plan = (raw if isinstance(raw, list) else json.loads(raw))[0]["Plan"]
+    nodes = list(_nodes(plan))  # (the group counts, over most of this small table, may read it whole)
+    walks = [n for n, parent in nodes if n.get("Index Name") in WINDOW_INDEX["opportunities"]
+             and n.get("Relation Name") == "opportunity" and parent and parent["Node Type"] == "Limit"]
+    assert walks, "the page's ids are not an index walk cut at the page"
+    leads = [n for n, _ in nodes if n.get("Relation Name") == "oem_lead"]
+    assert [n.get("Index Name") for n in leads] == ["uq_oem_lead_dealer_id_lead_id"], leads
+    assert leads[0]["Actual Loops"] <= 50  # one lookup per row of the page, not a read of the dealer's leads

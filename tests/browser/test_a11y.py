@@ -50,9 +50,11 @@ EXCLUDED = {
     "reports.export": "a CSV/XLSX download, not a page",
     "board.badge_counts": "the button bar polled by the board: checked inside every board page",
 }
-# The board's lists: also checked in the two other locales.
+# The board's lists (an OEM lead's row among them: ``populate``): also checked in the two other locales, with
+# the managers' distribution queue of OEM leads.
 BOARD_PAGES = ("board.deliveries_list", "board.opportunities_list", "board.appointments_list",
-               "board.in_process_list", "board.completed_list", "reports.index", "campaigns.campaigns_list")
+               "board.in_process_list", "board.completed_list", "reports.index", "campaigns.campaigns_list",
+               "lead_queue.index")
 
 RUN_AXE = """async (include) => {
   const parts = include && include.filter(selector => document.querySelector(selector));

@@ -55,13 +55,11 @@ def test_a_sold_appointments_car_delivered_by_the_workshop_makes_nff_once(db, de
 # --- raised by the board's actions -------------------------------------------------------------------
 
 def _lead_opportunity(db, dealer, lead_type="Service", lead_id=LEAD):
-    from boxes.models import OemLead
+    from boxes.models import Opportunity
 
-    opp = factories.opportunity(db, dealer, factories.ago(hours=1), origin="oem_lead", oem_lead_id=lead_id)
-    db.add(OemLead(dealer_id=dealer.id, lead_id=lead_id, lead_type=lead_type, disposition="opportunity",
-                   modified_at=factories.ago(hours=2), oem_created_at=factories.ago(hours=2), opportunity_id=opp.id))
-    db.commit()
-    return opp
+    lead = factories.oem_lead(db, dealer, lead_type=lead_type, lead_id=lead_id, received_at=factories.ago(hours=2),
+                              due_at=factories.ago(hours=1))
+    return db.get(Opportunity, lead.opportunity_id)
 
 
 def test_calls_sales_and_discards_on_a_lead_become_its_triggers(db, dealers):
