@@ -304,7 +304,7 @@ def test_where_the_leads_go_is_validated(client, db, dealers, admin_page):
     db.get(User, parts.id).active = False
     db.commit()
     page = client.get(_url(ar))
-    assert "no longer active" in text(one(page, "select[name=parts_user_id] option[selected]"))
+    assert "ya no está activo" in text(one(page, "select[name=parts_user_id] option[selected]"))
     assert post(parts_mode="direct", parts_user_id=str(parts.id)).status_code == 422
     assert post(parts_mode="queue").status_code == 303
     assert _connector(db, ar).parts_user_id is None
