@@ -11,6 +11,7 @@ from boxes.dms import admin
 from boxes.dms.forms import DmsConnectorForm
 from boxes.dms.records import ENTITIES
 from boxes.errors import ActionError
+from boxes.forms import ActionForm
 from boxes.models.integration import CONNECTOR_KINDS
 from boxes.web import db, dealer_blueprint, redis_client, render_page, requires_role, submit_form
 
@@ -54,15 +55,14 @@ def save_dms():
 @bp.post("/dms/sync")
 @requires_role("admin")
 def sync_now():
-    try:
-        outcome = admin.request_sync(db(), g.dealer, current_user, redis_client(), current_app.config["BOXES"])
-    except ActionError as exc:
-        db().rollback()
-        return _page(422, errors=exc.errors)
-    flash({"queued": _("Sync queued."),
-           "replaced": _("Sync queued: it replaces the retry that was scheduled for later."),
-           "waiting": _("A sync is already queued: it starts as soon as a worker is free.")}[outcome], "success")
-    return redirect(url_for("integrations.dms_index"), code=303)
+    return submit_form(ActionForm, lambda f: admin.request_sync(
+        db(), g.dealer, current_user, redis_client(), current_app.config["BOXES"]),
+        again=lambda status, errors, form: _page(status, errors=errors),
+        saved=lambda outcome: {
+            "queued": _("Sync queued."),
+            "replaced": _("Sync queued: it replaces the retry that was scheduled for later."),
+            "waiting": _("A sync is already queued: it starts as soon as a worker is free.")}[outcome],
+        to="integrations.dms_index")
 
 
 @bp.post("/dms/cursors/<entity>/reset")

@@ -15,7 +15,7 @@ from flask_login import current_user
 
 from boxes import outage
 from boxes.errors import ActionError
-from boxes.forms import field_errors
+from boxes.forms import ActionForm, field_errors
 from boxes.models.oem import DISTRIBUTED_LEAD_TYPES
 from boxes.oem import admin, log, relay
 from boxes.oem.forms import LogSearchForm, OemConnectorForm, OemDistributionForm
@@ -82,15 +82,14 @@ def try_again():
 @bp.post("/oem/import")
 @requires_role("admin")
 def import_leads_now():
-    try:
-        outcome = admin.request_import(db(), g.dealer, current_user, redis_client(), current_app.config["BOXES"])
-    except ActionError as exc:
-        db().rollback()
-        return _page(422, errors=exc.errors)
-    flash({"queued": _("Import queued."),
-           "replaced": _("Import queued: it replaces the retry that was scheduled for later."),
-           "waiting": _("An import is already queued: it starts as soon as a worker is free.")}[outcome], "success")
-    return redirect(url_for("oem.index"), code=303)
+    return submit_form(ActionForm, lambda f: admin.request_import(
+        db(), g.dealer, current_user, redis_client(), current_app.config["BOXES"]),
+        again=lambda status, errors, form: _page(status, errors=errors),
+        saved=lambda outcome: {
+            "queued": _("Import queued."),
+            "replaced": _("Import queued: it replaces the retry that was scheduled for later."),
+            "waiting": _("An import is already queued: it starts as soon as a worker is free.")}[outcome],
+        to="oem.index")
 
 
 # --- the integration log -----------------------------------------------------------------------------
