@@ -123,7 +123,10 @@ def _statements(entity: str) -> _Statements:
     cols = ("dealer_id", "created_at", *COLUMNS[entity])
     stage = f"boxes_stage_{table.name}"
     source = sql_table(stage, *[sql_column(c) for c in cols])
-    stmt = postgresql.insert(table).from_select(list(cols), select(*[source.c[c] for c in cols]))
+    # Only the page's columns: the others take the table's server defaults (from_select would otherwise
+    # add every column with a Python-side default as a NULL literal, e.g. customer.tax_id).
+    stmt = postgresql.insert(table).from_select(list(cols), select(*[source.c[c] for c in cols]),
+                                                include_defaults=False)
     excluded = stmt.excluded
     update_cols = UPDATES[entity]
     if isinstance(update_cols, dict):
